@@ -1,0 +1,42 @@
+# The two set-up commands of the README: `make demo` (the main job) and `make test`.
+# Both create the environments they need on a machine that has never seen the project.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Lava 0.10 needs Python 3.10 and numpy<2: it lives in its own environment.
+LAVA_PYTHON ?= $(shell command -v pyenv >/dev/null 2>&1 && echo $$(pyenv root)/versions/3.10.13/bin/python3.10 || echo python3.10)
+LAVA_VENV := .venv-lava
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-slow bench lint lava-env clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first, pinned: anything else would pull a multi-GB CUDA build
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[torch,brian2,dev]"
+	touch $@
+
+$(LAVA_VENV)/.installed:
+	test -x $(LAVA_VENV)/bin/python || $(LAVA_PYTHON) -m venv $(LAVA_VENV)
+	$(LAVA_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LAVA_VENV)/bin/python -m pip install --quiet "lava-nc==0.10.0" "numpy<2"
+	touch $@
+
+lava-env: $(LAVA_VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/snn demo
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: $(VENV)/.installed
+	$(PY) -m pytest -m "slow" $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check snn hardware tasks energy tests benchmarks examples
+
+clean:
+	rm -rf $(VENV) $(LAVA_VENV) reports

@@ -1,0 +1,1 @@
+"""energy: see DESIGN.md (imports only snn)."""

@@ -1,0 +1,54 @@
+"""snn: spiking networks in 3D, simulated by sparse, event-driven engines.
+
+``import snn`` imports neither torch nor lava; engines that need them are
+imported when asked for.
+"""
+
+from snn import connect, errors, layout
+from snn.io import load, save
+from snn.models import (
+    IF,
+    LIF,
+    Boltzmann,
+    CurrentSource,
+    ExternalInput,
+    NeuronModel,
+    PoissonSource,
+    SigmaDelta,
+    SpikeSource,
+    register_model,
+)
+from snn.network import Network, Population, Projection
+from snn.results import OpCounts, RunResult
+from snn.simulate import engine_names, simulate
+from snn.synapses import Synapse, register_synapse
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "IF",
+    "LIF",
+    "Boltzmann",
+    "CurrentSource",
+    "ExternalInput",
+    "Network",
+    "NeuronModel",
+    "OpCounts",
+    "PoissonSource",
+    "Population",
+    "Projection",
+    "RunResult",
+    "SigmaDelta",
+    "SpikeSource",
+    "Synapse",
+    "__version__",
+    "connect",
+    "engine_names",
+    "errors",
+    "layout",
+    "load",
+    "register_model",
+    "register_synapse",
+    "save",
+    "simulate",
+]

@@ -1,0 +1,445 @@
+"""Neuron models: frozen parameter records, one step kernel each.
+
+Every model is a frozen dataclass of parameters with units in the names.  A
+parameter may be a scalar or a per-neuron array of shape ``(n,)``.  A model
+knows its state variables, how to turn its parameters into the per-neuron
+arrays its kernel needs (:meth:`NeuronModel.params`) and its initial state.
+The maths of each step lives in :mod:`snn.kernels`, written once for every
+engine.  Other packages add models by subclassing :class:`NeuronModel` and
+decorating the class with :func:`register_model` (so saved networks can name it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from snn import kernels
+from snn.errors import ModelError, SNNTypeError, bad_value
+
+__all__ = [
+    "NeuronModel",
+    "LIF",
+    "IF",
+    "SigmaDelta",
+    "Boltzmann",
+    "PoissonSource",
+    "SpikeSource",
+    "CurrentSource",
+    "ExternalInput",
+    "register_model",
+    "model_class",
+    "model_names",
+]
+
+_REGISTRY: dict[str, type[NeuronModel]] = {}
+
+
+def register_model(cls: type[NeuronModel]) -> type[NeuronModel]:
+    """Class decorator: make a model known to :func:`snn.load` by its class name."""
+    name = cls.__name__
+    if name in _REGISTRY and _REGISTRY[name] is not cls:
+        raise ModelError(f"a different neuron model named {name!r} is already registered")
+    _REGISTRY[name] = cls
+    return cls
+
+
+def model_class(name: str) -> type[NeuronModel]:
+    """The registered model class called ``name``."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ModelError(
+            f"model={name!r}: unknown neuron model; known: {sorted(_REGISTRY)} "
+            "(import the package that defines it first, e.g. hardware.loihi)"
+        ) from None
+
+
+def model_names() -> list[str]:
+    """Names of every registered neuron model."""
+    return sorted(_REGISTRY)
+
+
+def _scalar_or_array(name: str, value: Any, *, allow_none: bool = False) -> Any:
+    """Validate a parameter that is a real scalar or a 1-D array; arrays become read-only float64."""
+    if value is None:
+        if allow_none:
+            return None
+        raise bad_value(ModelError, name, value, "must be a number or a per-neuron array, not None")
+    if isinstance(value, bool):
+        raise SNNTypeError(f"{name}={value!r}: must be a number or a per-neuron array, not a bool")
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        v = float(value)
+        if math.isnan(v):
+            raise bad_value(ModelError, name, value, "must not be NaN")
+        return v
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SNNTypeError(f"{name}={value!r}: must be a number or a 1-D array of numbers") from None
+    if arr.ndim == 0:
+        return _scalar_or_array(name, float(arr))
+    if arr.ndim != 1:
+        raise bad_value(ModelError, name, f"array of shape {arr.shape}", "must be a scalar or a 1-D per-neuron array (n,)")
+    if np.isnan(arr).any():
+        raise bad_value(ModelError, name, "array containing NaN", "must not contain NaN")
+    arr.setflags(write=False)
+    return arr
+
+
+def _check(name: str, value: Any, ok: Callable[[np.ndarray], np.ndarray], allowed: str) -> None:
+    if value is None:
+        return
+    arr = np.asarray(value, dtype=np.float64)
+    if not np.all(ok(arr)):
+        shown = value if np.ndim(value) == 0 else f"array with offending value {arr[~ok(arr)].ravel()[0]!r}"
+        raise bad_value(ModelError, name, shown, allowed)
+
+
+def _broadcast(name: str, value: Any, n: int) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 0:
+        return np.full(n, float(arr))
+    if arr.shape != (n,):
+        raise bad_value(ModelError, name, f"array of shape {arr.shape}", f"must be a scalar or have shape ({n},) for this population")
+    return arr.copy()
+
+
+class NeuronModel:
+    """Base class of neuron models (frozen dataclasses).
+
+    Subclasses set the class attributes below and implement :meth:`params`.
+    """
+
+    #: names of the state variables, in the order the kernel takes them
+    state_vars: ClassVar[tuple[str, ...]] = ()
+    #: True for populations that receive no synaptic input (inputs to the network)
+    is_source: ClassVar[bool] = False
+    #: True when the output is graded (a value) rather than a binary spike
+    graded: ClassVar[bool] = False
+    #: the array dtype of state and input ("float64", or "int64" for fixed point)
+    dtype: ClassVar[str] = "float64"
+    #: the step kernel, ``kernel(params, state, x, step, key) -> (out, new_state)``
+    kernel: ClassVar[Callable]
+
+    def params(self, n: int, dt_ms: float) -> tuple[np.ndarray, ...]:
+        """The per-neuron parameter arrays of the kernel for ``n`` neurons and step ``dt_ms``."""
+        raise NotImplementedError
+
+    def initial_state(self, n: int) -> dict[str, np.ndarray]:
+        """Initial state arrays ``{var: (n,)}``; zeros unless a model says otherwise."""
+        return {v: np.zeros(n, dtype=self.dtype) for v in self.state_vars}
+
+    def check_size(self, n: int) -> None:
+        """Raise if an array parameter does not fit a population of ``n`` neurons."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray) and value.ndim == 1 and value.shape != (n,):
+                raise bad_value(ModelError, f.name, f"array of shape {value.shape}", f"must be a scalar or have shape ({n},) for a population of {n}")
+
+    # --- serialisation: scalars to JSON, arrays to the .npz -----------------------------
+    def to_record(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """``(json-able scalars, arrays)`` describing this model exactly."""
+        scalars: dict[str, Any] = {}
+        arrays: dict[str, np.ndarray] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray):
+                arrays[f.name] = value
+            else:
+                scalars[f.name] = value
+        return scalars, arrays
+
+    @classmethod
+    def from_record(cls, scalars: dict[str, Any], arrays: dict[str, np.ndarray]) -> NeuronModel:
+        names = {f.name for f in dataclasses.fields(cls)}
+        given = set(scalars) | set(arrays)
+        if not given <= names:
+            raise ModelError(f"model {cls.__name__}: unknown parameters {sorted(given - names)}; allowed: {sorted(names)}")
+        return cls(**scalars, **arrays)
+
+
+def _lif_params(n, dt_ms, tau_mem_ms, tau_syn_ms, v_leak, bias, r, v_th, v_reset, reset, refractory_steps):
+    tau_m = _broadcast("tau_mem_ms", tau_mem_ms, n)
+    alpha = np.exp(-dt_ms / tau_m)
+    drive = (1.0 - alpha) * (_broadcast("v_leak", v_leak, n) + _broadcast("bias", bias, n))
+    if tau_syn_ms is None:
+        c = np.zeros(n)
+        beta = np.zeros(n)
+        syn = np.zeros(n)
+    else:
+        tau_s = _broadcast("tau_syn_ms", tau_syn_ms, n)
+        beta = np.exp(-dt_ms / tau_s)
+        rr = _broadcast("r", r, n)
+        same = np.isclose(tau_s, tau_m, rtol=1e-12, atol=0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c = np.where(same, rr * (dt_ms / tau_m) * alpha, rr * tau_s / (tau_s - tau_m) * (beta - alpha))
+        syn = np.ones(n)
+    return (
+        alpha,
+        drive,
+        c,
+        beta,
+        syn,
+        _broadcast("v_th", v_th, n),
+        _broadcast("v_reset", v_reset, n),
+        np.full(n, reset == "subtract"),
+        _broadcast("refractory_steps", refractory_steps, n),
+    )
+
+
+def _check_reset(reset: str, refractory_steps: Any) -> None:
+    if reset not in ("zero", "subtract"):
+        raise bad_value(ModelError, "reset", reset, "must be 'zero' (reset to v_reset) or 'subtract' (v -= v_th)")
+    _check("refractory_steps", refractory_steps, lambda a: (a >= 0) & (a == np.round(a)), "must be a non-negative whole number of steps")
+
+
+@register_model
+@dataclass(frozen=True, eq=False)
+class LIF(NeuronModel):
+    """Leaky integrate-and-fire neuron, current- or delta-synapse (the NIR CubaLIF form).
+
+    ``tau_syn_ms * dI/dt = -I + input`` and
+    ``tau_mem_ms * dv/dt = (v_leak - v) + r * I + bias``, integrated exactly over
+    each step.  With ``tau_syn_ms=None`` synapses are delta: the input of a step
+    jumps ``v`` directly.  A neuron spikes when ``v > v_th`` and then resets to
+    ``v_reset`` (``reset="zero"``) or subtracts ``v_th`` (``reset="subtract"``);
+    for ``refractory_steps`` steps after a spike ``v`` is held and delta input is
+    discarded.  State: ``v`` (starts at ``v_leak``), ``i``, ``refractory``.
+    """
+
+    tau_mem_ms: Any = 20.0
+    tau_syn_ms: Any = None
+    v_th: Any = 1.0
+    v_reset: Any = 0.0
+    v_leak: Any = 0.0
+    r: Any = 1.0
+    bias: Any = 0.0
+    reset: str = "zero"
+    refractory_steps: Any = 0
+
+    state_vars: ClassVar[tuple[str, ...]] = ("v", "i", "refractory")
+    kernel: ClassVar[Callable] = staticmethod(kernels.lif_kernel)
+
+    def __post_init__(self) -> None:
+        for name in ("tau_mem_ms", "v_th", "v_reset", "v_leak", "r", "bias", "refractory_steps"):
+            object.__setattr__(self, name, _scalar_or_array(name, getattr(self, name)))
+        object.__setattr__(self, "tau_syn_ms", _scalar_or_array("tau_syn_ms", self.tau_syn_ms, allow_none=True))
+        positive = "must be a positive, finite time constant in ms"
+        _check("tau_mem_ms", self.tau_mem_ms, lambda a: np.isfinite(a) & (a > 0), positive)
+        _check("tau_syn_ms", self.tau_syn_ms, lambda a: np.isfinite(a) & (a > 0), positive + " (or None for delta synapses)")
+        for name in ("v_th", "v_reset", "v_leak", "r", "bias"):
+            _check(name, getattr(self, name), np.isfinite, "must be finite")
+        _check_reset(self.reset, self.refractory_steps)
+
+    def params(self, n: int, dt_ms: float) -> tuple[np.ndarray, ...]:
+        return _lif_params(n, dt_ms, self.tau_mem_ms, self.tau_syn_ms, self.v_leak, self.bias, self.r, self.v_th, self.v_reset, self.reset, self.refractory_steps)
+
+    def initial_state(self, n: int) -> dict[str, np.ndarray]:
+        state = super().initial_state(n)
+        state["v"] = _broadcast("v_leak", self.v_leak, n)
+        return state
+
+
+@register_model
+@dataclass(frozen=True, eq=False)
+class IF(NeuronModel):
+    """Integrate-and-fire without leak: ``v += input + bias`` each step, spike when ``v > v_th``."""
+
+    v_th: Any = 1.0
+    v_reset: Any = 0.0
+    bias: Any = 0.0
+    reset: str = "zero"
+    refractory_steps: Any = 0
+
+    state_vars: ClassVar[tuple[str, ...]] = ("v", "i", "refractory")
+    kernel: ClassVar[Callable] = staticmethod(kernels.lif_kernel)
+
+    def __post_init__(self) -> None:
+        for name in ("v_th", "v_reset", "bias", "refractory_steps"):
+            object.__setattr__(self, name, _scalar_or_array(name, getattr(self, name)))
+            _check(name, getattr(self, name), np.isfinite, "must be finite")
+        _check_reset(self.reset, self.refractory_steps)
+
+    def params(self, n: int, dt_ms: float) -> tuple[np.ndarray, ...]:
+        zeros = np.zeros(n)
+        return (
+            np.ones(n),
+            _broadcast("bias", self.bias, n),
+            zeros,
+            zeros.copy(),
+            zeros.copy(),
+            _broadcast("v_th", self.v_th, n),
+            _broadcast("v_reset", self.v_reset, n),
+            np.full(n, self.reset == "subtract"),
+            _broadcast("refractory_steps", self.refractory_steps, n),
+        )
+
+
+@register_model
+@dataclass(frozen=True, eq=False)
+class SigmaDelta(NeuronModel):
+    """Sigma-delta neuron with graded spikes, as Lava's sigma-delta neurons.
+
+    ``sigma += input`` (the sum of the deltas received: it reconstructs the
+    weighted sum of the senders' values); ``act = f(sigma + bias)`` with ``f``
+    the identity or ReLU; the neuron sends the graded message
+    ``delta = act - ref`` when ``|delta| >= vth`` and then ``ref += delta``, so
+    ``ref`` is the value its targets see.  Activity falls to zero when the
+    values stop changing.  State: ``sigma``, ``ref``.
+    """
+
+    vth: Any = 0.0
+    bias: Any = 0.0
+    activation: str = "identity"
+
+    state_vars: ClassVar[tuple[str, ...]] = ("sigma", "ref")
+    graded: ClassVar[bool] = True
+    kernel: ClassVar[Callable] = staticmethod(kernels.sigma_delta_kernel)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "vth", _scalar_or_array("vth", self.vth))
+        object.__setattr__(self, "bias", _scalar_or_array("bias", self.bias))
+        _check("vth", self.vth, lambda a: np.isfinite(a) & (a >= 0), "must be a finite threshold >= 0")
+        _check("bias", self.bias, np.isfinite, "must be finite")
+        if self.activation not in ("identity", "relu"):
+            raise bad_value(ModelError, "activation", self.activation, "must be 'identity' or 'relu'")
+
+    def params(self, n: int, dt_ms: float) -> tuple[np.ndarray, ...]:
+        return (_broadcast("vth", self.vth, n), _broadcast("bias", self.bias, n), np.full(n, self.activation == "relu"))
+
+
+@register_model
+@dataclass(frozen=True, eq=False)
+class Boltzmann(NeuronModel):
+    """Stochastic binary neuron (Boltzmann machine unit) with an annealing schedule.
+
+    Each step, with probability ``update_prob`` the neuron redraws its binary
+    state: on with probability ``sigmoid((input + bias) / T)``, where
+    ``T = max(temperature * cooling**step, min_temperature)``; otherwise it keeps
+    its state.  It spikes in every step it is on.  The draws come from the
+    run's seed (:mod:`snn._rng`), so every engine gives the same spikes.
+    """
+
+    bias: Any = 0.0
+    temperature: Any = 1.0
+    cooling: float = 1.0
+    min_temperature: float = 1e-3
+    update_prob: Any = 1.0
+
+    state_vars: ClassVar[tuple[str, ...]] = ("s",)
+    kernel: ClassVar[Callable] = staticmethod(kernels.boltzmann_kernel)
+
+    def __post_init__(self) -> None:
+        for name in ("bias", "temperature", "update_prob"):
+            object.__setattr__(self, name, _scalar_or_array(name, getattr(self, name)))
+        _check("bias", self.bias, np.isfinite, "must be finite")
+        _check("temperature", self.temperature, lambda a: np.isfinite(a) & (a > 0), "must be a positive, finite temperature")
+        _check("update_prob", self.update_prob, lambda a: (a >= 0) & (a <= 1), "must be a probability in [0, 1]")
+        if not (isinstance(self.cooling, (int, float)) and 0 < self.cooling <= 1):
+            raise bad_value(ModelError, "cooling", self.cooling, "must be a number in (0, 1] (geometric cooling per step)")
+        if not (isinstance(self.min_temperature, (int, float)) and self.min_temperature > 0):
+            raise bad_value(ModelError, "min_temperature", self.min_temperature, "must be a positive number")
+
+    def params(self, n: int, dt_ms: float) -> tuple[np.ndarray, ...]:
+        return (
+            np.arange(n, dtype=np.int64),
+            _broadcast("bias", self.bias, n),
+            _broadcast("temperature", self.temperature, n),
+            np.full(n, float(self.cooling)),
+            np.full(n, float(self.min_temperature)),
+            _broadcast("update_prob", self.update_prob, n),
+        )
+
+
+@register_model
+@dataclass(frozen=True, eq=False)
+class PoissonSource(NeuronModel):
+    """Independent Poisson spike trains: a spike with probability ``rate_hz * dt`` per step."""
+
+    rate_hz: Any = 10.0
+
+    is_source: ClassVar[bool] = True
+    kernel: ClassVar[Callable] = staticmethod(kernels.poisson_kernel)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rate_hz", _scalar_or_array("rate_hz", self.rate_hz))
+        _check("rate_hz", self.rate_hz, lambda a: np.isfinite(a) & (a >= 0), "must be a finite rate >= 0 Hz")
+
+    def params(self, n: int, dt_ms: float) -> tuple[np.ndarray, ...]:
+        prob = _broadcast("rate_hz", self.rate_hz, n) * dt_ms / 1000.0
+        if np.any(prob > 1.0):
+            raise bad_value(ModelError, "rate_hz", self.rate_hz, f"rate * dt must be <= 1 (at most {1000.0 / dt_ms} Hz with dt_ms={dt_ms})")
+        return (np.arange(n, dtype=np.int64), prob)
+
+
+@register_model
+@dataclass(frozen=True, eq=False)
+class SpikeSource(NeuronModel):
+    """Replays an explicit bool raster of shape ``(n_steps, n)``; silent after its last row."""
+
+    raster: Any = None
+
+    is_source: ClassVar[bool] = True
+    kernel: ClassVar[Callable] = staticmethod(kernels.spike_source_kernel)
+
+    def __post_init__(self) -> None:
+        arr = np.asarray(self.raster)
+        if arr.ndim != 2 or arr.shape[0] < 1:
+            raise bad_value(ModelError, "raster", f"array of shape {arr.shape}", "must be a 2-D array (n_steps, n) of spikes (bool or 0/1)")
+        if arr.dtype != np.bool_:
+            if not np.isin(arr, (0, 1)).all():
+                raise bad_value(ModelError, "raster", "array with values other than 0/1", "must hold bools or 0/1")
+            arr = arr.astype(bool)
+        arr = arr.copy()
+        arr.setflags(write=False)
+        object.__setattr__(self, "raster", arr)
+
+    def check_size(self, n: int) -> None:
+        if self.raster.shape[1] != n:
+            raise bad_value(ModelError, "raster", f"array of shape {self.raster.shape}", f"must have {n} columns, one per neuron of the population")
+
+    def params(self, n: int, dt_ms: float) -> tuple[np.ndarray, ...]:
+        self.check_size(n)
+        return (self.raster.astype(np.float64),)
+
+
+@register_model
+@dataclass(frozen=True, eq=False)
+class CurrentSource(NeuronModel):
+    """A constant graded output ``amplitude`` every step (a constant current through the weights)."""
+
+    amplitude: Any = 1.0
+
+    is_source: ClassVar[bool] = True
+    graded: ClassVar[bool] = True
+    kernel: ClassVar[Callable] = staticmethod(kernels.current_source_kernel)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "amplitude", _scalar_or_array("amplitude", self.amplitude))
+        _check("amplitude", self.amplitude, np.isfinite, "must be finite")
+
+    def params(self, n: int, dt_ms: float) -> tuple[np.ndarray, ...]:
+        return (_broadcast("amplitude", self.amplitude, n),)
+
+
+@register_model
+@dataclass(frozen=True, eq=False)
+class ExternalInput(NeuronModel):
+    """A population driven from outside: ``simulate(..., inputs={name: array (n_steps, n)})``.
+
+    Its output in a step is that step's row (spikes as 0/1 or graded values);
+    steps without a row send nothing.
+    """
+
+    is_source: ClassVar[bool] = True
+    graded: ClassVar[bool] = True
+    kernel: ClassVar[Callable] = staticmethod(kernels.input_kernel)
+
+    def params(self, n: int, dt_ms: float) -> tuple[np.ndarray, ...]:
+        return ()

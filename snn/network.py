@@ -1,0 +1,305 @@
+"""The network: a validated, immutable-once-built description of populations and projections.
+
+A :class:`Network` is built with :meth:`~Network.add_population`,
+:meth:`~Network.connect` and :meth:`~Network.add_projection`.  What it stores is
+frozen: :class:`Population` and :class:`Projection` records whose arrays are
+read-only.  Engines consume the description and never change it.
+
+Weights are stored as CSR matrices of shape ``(n_post, n_pre)`` (row = target
+neuron) with one integer delay in steps per stored synapse, aligned with
+``weights.data``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from snn import connect as _connect
+from snn import layout as _layout
+from snn.errors import NetworkError, SNNTypeError, bad_value
+from snn.models import NeuronModel
+from snn.synapses import Synapse
+
+__all__ = ["Network", "Population", "Projection"]
+
+_MAX_NAME = 128
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class Population:
+    """A group of ``n`` neurons of one model, with 3D positions ``(n, 3)`` in µm."""
+
+    name: str
+    n: int
+    model: NeuronModel
+    positions_um: np.ndarray
+    initial_state: Mapping[str, np.ndarray]
+
+    def state0(self) -> dict[str, np.ndarray]:
+        """The initial state arrays (fresh, writable copies)."""
+        state = self.model.initial_state(self.n)
+        for k, v in self.initial_state.items():
+            state[k] = np.array(v, dtype=state[k].dtype)
+        return state
+
+
+@dataclass(frozen=True, eq=False)
+class Projection:
+    """Synapses from population ``pre`` to ``post``.
+
+    ``weights`` is a CSR matrix ``(n_post, n_pre)``; ``delays`` holds the delay
+    in steps of each stored synapse, aligned with ``weights.data``.
+    """
+
+    name: str
+    pre: str
+    post: str
+    weights: sp.csr_matrix
+    delays: np.ndarray
+    synapse: Synapse | None = None
+
+    @property
+    def n_synapses(self) -> int:
+        return int(self.weights.nnz)
+
+    def out_degree(self) -> np.ndarray:
+        """Number of stored synapses of each pre neuron, int64 ``(n_pre,)``."""
+        return np.bincount(self.weights.indices, minlength=self.weights.shape[1]).astype(np.int64)
+
+
+def _check_name(name: Any, what: str) -> str:
+    if not isinstance(name, str):
+        raise SNNTypeError(f"{what}={name!r}: must be a str")
+    if not name or len(name) > _MAX_NAME or not name.isprintable():
+        raise bad_value(NetworkError, what, name, f"must be a non-empty printable string of at most {_MAX_NAME} characters")
+    return name
+
+
+def _as_int_steps(value: Any, name: str, min_steps: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != int(value):
+        raise bad_value(NetworkError, name, value, f"must be a whole number of steps >= {min_steps}")
+    if int(value) < min_steps:
+        raise bad_value(NetworkError, name, value, f"must be >= {min_steps} step(s)")
+    return int(value)
+
+
+class Network:
+    """A spiking network description.
+
+    Parameters
+    ----------
+    dt_ms : float
+        The simulation time step in ms.
+
+    Examples
+    --------
+    >>> import snn
+    >>> net = snn.Network(dt_ms=1.0)
+    >>> net.add_population("exc", 8, snn.LIF(), positions=snn.layout.grid((2, 2, 2), spacing_um=10.0))
+    >>> net.connect("exc", "exc", snn.connect.fixed_probability(0.5), weight=0.1, seed=0)
+    """
+
+    def __init__(self, dt_ms: float = 1.0) -> None:
+        if isinstance(dt_ms, bool) or not isinstance(dt_ms, numbers.Real) or not np.isfinite(dt_ms) or dt_ms <= 0:
+            raise bad_value(NetworkError, "dt_ms", dt_ms, "must be a positive, finite number of milliseconds")
+        self.dt_ms = float(dt_ms)
+        self._populations: dict[str, Population] = {}
+        self._projections: dict[str, Projection] = {}
+        self.outputs: tuple[str, ...] = ()
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def populations(self) -> tuple[Population, ...]:
+        return tuple(self._populations.values())
+
+    @property
+    def projections(self) -> tuple[Projection, ...]:
+        return tuple(self._projections.values())
+
+    @property
+    def n_neurons(self) -> int:
+        return sum(p.n for p in self._populations.values())
+
+    @property
+    def n_synapses(self) -> int:
+        return sum(p.n_synapses for p in self._projections.values())
+
+    def population(self, name: str) -> Population:
+        try:
+            return self._populations[name]
+        except (KeyError, TypeError):
+            raise bad_value(NetworkError, "population", name, f"unknown population; known: {sorted(self._populations)}") from None
+
+    def projection(self, name: str) -> Projection:
+        try:
+            return self._projections[name]
+        except (KeyError, TypeError):
+            raise bad_value(NetworkError, "projection", name, f"unknown projection; known: {sorted(self._projections)}") from None
+
+    def __repr__(self) -> str:
+        return f"Network(dt_ms={self.dt_ms}, populations={len(self._populations)}, neurons={self.n_neurons}, projections={len(self._projections)}, synapses={self.n_synapses})"
+
+    # ------------------------------------------------------------------ building
+    def add_population(
+        self,
+        name: str,
+        n: int,
+        model: NeuronModel,
+        *,
+        positions: Any = None,
+        initial_state: Mapping[str, Any] | None = None,
+    ) -> Population:
+        """Add ``n`` neurons of ``model`` called ``name``.
+
+        ``positions`` is an ``(n, 3)`` array in µm (default: all at the origin);
+        ``initial_state`` maps state variable names to scalars or ``(n,)`` arrays.
+        """
+        _check_name(name, "name")
+        if name in self._populations:
+            raise bad_value(NetworkError, "name", name, "a population with this name exists already; names must be unique")
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise bad_value(NetworkError, "n", n, "must be a positive int (the number of neurons)")
+        n = int(n)
+        if not isinstance(model, NeuronModel):
+            raise SNNTypeError(f"model={model!r}: must be a neuron model such as snn.LIF(...)")
+        model.check_size(n)
+        pos = np.zeros((n, 3)) if positions is None else np.array(positions, dtype=np.float64)
+        pos = _layout.as_positions(pos, n, name="positions")
+        init: dict[str, np.ndarray] = {}
+        defaults = model.initial_state(n)
+        for var, value in (initial_state or {}).items():
+            if var not in defaults:
+                raise bad_value(NetworkError, "initial_state", var, f"unknown state variable of {type(model).__name__}; allowed: {list(defaults)}")
+            arr = np.asarray(value)
+            if arr.ndim == 0:
+                arr = np.full(n, arr)
+            if arr.shape != (n,):
+                raise bad_value(NetworkError, f"initial_state[{var!r}]", f"array of shape {arr.shape}", f"must be a scalar or have shape ({n},)")
+            if not np.all(np.isfinite(arr.astype(np.float64))):
+                raise bad_value(NetworkError, f"initial_state[{var!r}]", "array with NaN or inf", "must be finite")
+            dtype = defaults[var].dtype
+            if np.issubdtype(dtype, np.integer) and not np.all(arr == np.round(arr.astype(np.float64))):
+                raise bad_value(NetworkError, f"initial_state[{var!r}]", "non-integer values", f"{type(model).__name__}.{var} holds integers")
+            init[var] = _readonly(arr.astype(dtype))
+        pop = Population(name, n, model, pos, init)
+        self._populations[name] = pop
+        return pop
+
+    def connect(
+        self,
+        pre: str,
+        post: str,
+        rule: Any,
+        *,
+        weight: Any = 1.0,
+        delay_steps: Any = 1,
+        seed: Any = None,
+        synapse: Synapse | None = None,
+        name: str | None = None,
+    ) -> Projection:
+        """Connect ``pre`` to ``post`` with a connection rule from :mod:`snn.connect`.
+
+        ``weight`` and ``delay_steps`` are scalars, per-synapse arrays, or functions
+        of the pre-post distance in µm (see :func:`snn.connect.conduction_delay`).
+        ``seed`` (int or ``numpy.random.Generator``) makes the random choices.
+        """
+        pre_pop, post_pop = self.population(pre), self.population(post)
+        if not hasattr(rule, "build"):
+            raise SNNTypeError(f"rule={rule!r}: must be a connection rule from snn.connect, e.g. snn.connect.fixed_probability(0.1)")
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        post_idx, pre_idx, dist = rule.build(pre_pop.positions_um, post_pop.positions_um, rng, same_population=(pre == post))
+        if hasattr(rule, "weights_for") and isinstance(weight, numbers.Real) and weight == 1.0:
+            w = np.asarray(rule.weights_for(post_idx, pre_idx), dtype=np.float64)
+        else:
+            w = _connect.resolve_values(weight, post_idx, pre_idx, dist, rng, name="weight")
+        d = _connect.resolve_delays(delay_steps, post_idx, pre_idx, dist, name="delay_steps")
+        mat = sp.csr_matrix((w, (post_idx, pre_idx)), shape=(post_pop.n, pre_pop.n))
+        dmat = sp.csr_matrix((d.astype(np.float64), (post_idx, pre_idx)), shape=(post_pop.n, pre_pop.n))
+        return self._store(pre, post, mat, dmat, synapse, name)
+
+    def add_projection(
+        self,
+        pre: str,
+        post: str,
+        *,
+        weights: Any,
+        delay_steps: Any = 1,
+        synapse: Synapse | None = None,
+        name: str | None = None,
+    ) -> Projection:
+        """Add explicit synapses: ``weights`` dense or scipy.sparse of shape ``(n_post, n_pre)``.
+
+        Dense arrays store their non-zero entries; sparse matrices store every
+        stored entry (duplicates are summed).  ``delay_steps`` is an int, or an
+        array of the weights' shape giving each synapse's delay.
+        """
+        pre_pop, post_pop = self.population(pre), self.population(post)
+        shape = (post_pop.n, pre_pop.n)
+        if sp.issparse(weights):
+            mat = sp.csr_matrix(weights, dtype=np.float64, copy=True)
+            mat.sum_duplicates()
+        else:
+            try:
+                dense = np.asarray(weights, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise SNNTypeError("weights: must be a numeric array or scipy.sparse matrix of shape (n_post, n_pre)") from None
+            if dense.shape != shape:
+                raise bad_value(NetworkError, "weights", f"array of shape {dense.shape}", f"must have shape (n_post, n_pre) = {shape}")
+            mat = sp.csr_matrix(dense)
+        if mat.shape != shape:
+            raise bad_value(NetworkError, "weights", f"matrix of shape {mat.shape}", f"must have shape (n_post, n_pre) = {shape}")
+        if not np.all(np.isfinite(mat.data)):
+            raise bad_value(NetworkError, "weights", "matrix with NaN or inf", "must be finite")
+        if np.ndim(delay_steps) == 0:
+            steps = _as_int_steps(delay_steps, "delay_steps", 1)
+            dmat = mat.copy()
+            dmat.data = np.full(mat.nnz, float(steps))
+        else:
+            darr = np.asarray(delay_steps, dtype=np.float64)
+            if darr.shape != shape:
+                raise bad_value(NetworkError, "delay_steps", f"array of shape {darr.shape}", f"must be an int or an array of shape {shape}")
+            coo = mat.tocoo()
+            vals = darr[coo.row, coo.col]
+            if not np.all((vals == np.round(vals)) & (vals >= 1)):
+                raise bad_value(NetworkError, "delay_steps", vals[~((vals == np.round(vals)) & (vals >= 1))][0], "delays must be whole numbers of steps >= 1")
+            dmat = sp.csr_matrix((vals, (coo.row, coo.col)), shape=shape)
+        return self._store(pre, post, mat, dmat, synapse, name)
+
+    def _store(self, pre, post, mat, dmat, synapse, name) -> Projection:
+        post_pop = self.population(post)
+        if post_pop.model.is_source:
+            raise bad_value(NetworkError, "post", post, f"population is a {type(post_pop.model).__name__} (a source) and cannot receive synapses")
+        if synapse is not None and not isinstance(synapse, Synapse):
+            raise SNNTypeError(f"synapse={synapse!r}: must be None or a snn.Synapse (e.g. hardware.loihi.LoihiSynapse)")
+        mat = sp.csr_matrix(mat)
+        mat.sort_indices()
+        dmat = sp.csr_matrix(dmat)
+        dmat.sort_indices()
+        if mat.nnz != dmat.nnz or not (np.array_equal(mat.indptr, dmat.indptr) and np.array_equal(mat.indices, dmat.indices)):
+            # explicit zero weights: the pattern of the delay matrix is the truth
+            raise NetworkError("internal: weights and delays disagree on the synapse pattern")
+        if name is None:
+            base = f"{pre}->{post}"
+            name, k = base, 2
+            while name in self._projections:
+                name, k = f"{base}#{k}", k + 1
+        _check_name(name, "name")
+        if name in self._projections:
+            raise bad_value(NetworkError, "name", name, "a projection with this name exists already")
+        for arr in (mat.data, mat.indices, mat.indptr):
+            arr.setflags(write=False)
+        delays = _readonly(dmat.data.astype(np.int64))
+        proj = Projection(name, pre, post, mat, delays, synapse)
+        self._projections[name] = proj
+        return proj

@@ -1,0 +1,1 @@
+"""tasks: see DESIGN.md (imports only snn)."""
