@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first, pinned: anything else would pull a multi-GB CUDA build
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[torch,brian2,dev]"
+	$(PY) -m pip install --quiet -e ".[torch,brian2,dev,tasks]"
 	touch $@
 
 $(LAVA_VENV)/.installed:
