@@ -136,8 +136,8 @@ def load(path: str | os.PathLike) -> Network:
                 raise FileFormatError(f"path={str(path)!r}: projection {pr['name']!r} has inconsistent array shapes")
             w = sp.csr_matrix((data.astype(np.float64), indices, indptr), shape=shape)
             w.check_format(full_check=True)
-            if not np.all(np.isfinite(w.data)) or not np.all(delays >= 1):
-                raise FileFormatError(f"path={str(path)!r}: projection {pr['name']!r} has non-finite weights or delays < 1")
+            if not np.all(np.isfinite(w.data)) or not np.all(delays >= 0):
+                raise FileFormatError(f"path={str(path)!r}: projection {pr['name']!r} has non-finite weights or negative delays")
             dmat = sp.csr_matrix((delays.astype(np.float64), indices, indptr), shape=shape)
             syn = None
             if pr["synapse"] is not None:

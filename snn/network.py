@@ -223,7 +223,7 @@ class Network:
             w = np.asarray(rule.weights_for(post_idx, pre_idx), dtype=np.float64)
         else:
             w = _connect.resolve_values(weight, post_idx, pre_idx, dist, rng, name="weight")
-        d = _connect.resolve_delays(delay_steps, post_idx, pre_idx, dist, name="delay_steps")
+        d = _connect.resolve_delays(delay_steps, post_idx, pre_idx, dist, name="delay_steps", min_steps=0)
         mat = sp.csr_matrix((w, (post_idx, pre_idx)), shape=(post_pop.n, pre_pop.n))
         dmat = sp.csr_matrix((d.astype(np.float64), (post_idx, pre_idx)), shape=(post_pop.n, pre_pop.n))
         return self._store(pre, post, mat, dmat, synapse, name)
@@ -262,7 +262,7 @@ class Network:
         if not np.all(np.isfinite(mat.data)):
             raise bad_value(NetworkError, "weights", "matrix with NaN or inf", "must be finite")
         if np.ndim(delay_steps) == 0:
-            steps = _as_int_steps(delay_steps, "delay_steps", 1)
+            steps = _as_int_steps(delay_steps, "delay_steps", 0)
             dmat = mat.copy()
             dmat.data = np.full(mat.nnz, float(steps))
         else:
@@ -271,10 +271,62 @@ class Network:
                 raise bad_value(NetworkError, "delay_steps", f"array of shape {darr.shape}", f"must be an int or an array of shape {shape}")
             coo = mat.tocoo()
             vals = darr[coo.row, coo.col]
-            if not np.all((vals == np.round(vals)) & (vals >= 1)):
-                raise bad_value(NetworkError, "delay_steps", vals[~((vals == np.round(vals)) & (vals >= 1))][0], "delays must be whole numbers of steps >= 1")
+            if not np.all((vals == np.round(vals)) & (vals >= 0)):
+                raise bad_value(NetworkError, "delay_steps", vals[~((vals == np.round(vals)) & (vals >= 0))][0], "delays must be whole numbers of steps >= 0")
             dmat = sp.csr_matrix((vals, (coo.row, coo.col)), shape=shape)
         return self._store(pre, post, mat, dmat, synapse, name)
+
+    def zero_delay_edges(self) -> list[tuple[str, str]]:
+        """``(pre, post)`` of projections with at least one zero-delay synapse."""
+        return [(p.pre, p.post) for p in self._projections.values() if p.delays.size and p.delays.min() == 0]
+
+    def update_order(self) -> list[str]:
+        """Population names in the order they update within a step.
+
+        Insertion order, except that the target of a zero-delay projection
+        updates after its source (a stable topological order), so that a spike
+        reaches it within the same step.
+        """
+        names = list(self._populations)
+        edges = self.zero_delay_edges()
+        order: list[str] = []
+        pending = set(names)
+        while pending:
+            ready = [n for n in names if n in pending and not any(b == n and a in pending for a, b in edges)]
+            if not ready:  # guarded at construction; kept for safety
+                raise NetworkError(f"zero-delay projections form a cycle among {sorted(pending)}")
+            order.append(ready[0])
+            pending.discard(ready[0])
+        return order
+
+    def _zero_delay_cycle(self, extra: tuple[str, str]) -> list[str]:
+        edges = self.zero_delay_edges() + [extra]
+        adj: dict[str, list[str]] = {}
+        for a, b in edges:
+            adj.setdefault(a, []).append(b)
+        path: list[str] = []
+        state: dict[str, int] = {}
+
+        def visit(node: str) -> list[str]:
+            state[node] = 1
+            path.append(node)
+            for nxt in adj.get(node, []):
+                if state.get(nxt) == 1:
+                    return path[path.index(nxt) :] + [nxt]
+                if state.get(nxt) is None:
+                    found = visit(nxt)
+                    if found:
+                        return found
+            path.pop()
+            state[node] = 2
+            return []
+
+        for start in adj:
+            if state.get(start) is None:
+                found = visit(start)
+                if found:
+                    return found
+        return []
 
     def _store(self, pre, post, mat, dmat, synapse, name) -> Projection:
         post_pop = self.population(post)
@@ -300,6 +352,15 @@ class Network:
         for arr in (mat.data, mat.indices, mat.indptr):
             arr.setflags(write=False)
         delays = _readonly(dmat.data.astype(np.int64))
+        if delays.size and delays.min() == 0:
+            cycle = self._zero_delay_cycle(extra=(pre, post))
+            if cycle:
+                raise bad_value(
+                    NetworkError,
+                    "delay_steps",
+                    0,
+                    f"zero-delay projections would form a cycle {' -> '.join(cycle)}; a recurrent path needs a delay >= 1 somewhere",
+                )
         proj = Projection(name, pre, post, mat, delays, synapse)
         self._projections[name] = proj
         return proj

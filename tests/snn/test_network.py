@@ -215,3 +215,40 @@ def test_save_is_atomic_and_leaves_no_temp_files(tmp_path):
     net = _small()
     snn.save(net, tmp_path / "x.npz")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npz"]
+
+
+def test_zero_delay_chain_propagates_within_the_step_in_topological_order():
+    raster = np.zeros((10, 1), bool)
+    raster[3, 0] = True
+    net = snn.Network()
+    # added in reverse order: the update order must still follow the zero-delay edges
+    net.add_population("b", 1, snn.IF(v_th=0.5))
+    net.add_population("a", 1, snn.IF(v_th=0.5))
+    net.add_population("s", 1, snn.SpikeSource(raster))
+    net.add_projection("a", "b", weights=[[1.0]], delay_steps=0)
+    net.add_projection("s", "a", weights=[[1.0]], delay_steps=0)
+    assert net.update_order() == ["s", "a", "b"]
+    res = snn.simulate(net, 10)
+    assert np.flatnonzero(res.spikes["a"][:, 0]).tolist() == [3]
+    assert np.flatnonzero(res.spikes["b"][:, 0]).tolist() == [3]
+    # with one step of delay on the second hop the spike arrives one step later
+    net2 = snn.Network()
+    net2.add_population("s", 1, snn.SpikeSource(raster))
+    net2.add_population("a", 1, snn.IF(v_th=0.5))
+    net2.add_population("b", 1, snn.IF(v_th=0.5))
+    net2.add_projection("s", "a", weights=[[1.0]], delay_steps=0)
+    net2.add_projection("a", "b", weights=[[1.0]], delay_steps=1)
+    assert np.flatnonzero(snn.simulate(net2, 10).spikes["b"][:, 0]).tolist() == [4]
+
+
+def test_zero_delay_cycle_is_refused_with_the_cycle_named():
+    net = snn.Network()
+    for name in "abc":
+        net.add_population(name, 2, snn.LIF())
+    net.add_projection("a", "b", weights=np.eye(2), delay_steps=0)
+    net.add_projection("b", "c", weights=np.eye(2), delay_steps=0)
+    net.add_projection("c", "a", weights=np.eye(2), delay_steps=1)  # recurrent with a delay: fine
+    with pytest.raises(NetworkError, match="delay_steps.*cycle a -> b -> c -> a|delay_steps.*cycle"):
+        net.add_projection("c", "a", weights=np.eye(2), delay_steps=0)
+    with pytest.raises(NetworkError, match="delay_steps"):
+        net.add_projection("a", "b", weights=np.eye(2), delay_steps=-1)
