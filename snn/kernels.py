@@ -45,24 +45,28 @@ __all__ = [
 
 
 def lif_kernel(params, state, x, step, key):
-    """Leaky integrate-and-fire, exact integration over one step (see :class:`snn.LIF`).
+    """Leaky integrate-and-fire in coefficient form (see :class:`snn.LIF`, :class:`snn.IF`).
 
-    Order inside the step: input jumps the synaptic current (or, for delta
-    synapses, the voltage); the linear system is integrated exactly over
-    ``dt``; a neuron spikes when ``v > v_th``; spiking neurons reset.  Refractory
-    neurons hold ``v`` and discard delta input.
+    ``v' = a_vv*v + a_vi*i + a_vx*x + drive`` and ``i' = b_ii*i + b_ix*x``; the
+    model's ``params`` choose the coefficients (exact integration, forward Euler,
+    no leak).  A neuron spikes when ``v' > v_th``.  With immediate reset the
+    spiking neuron resets in the same step (to ``v_reset``, or ``v -= v_th`` when
+    ``subtract``); with ``late`` reset (snnTorch's default) the reset is applied
+    in the next step, decided from the stored ``v > v_th``.  Refractory neurons
+    hold ``v`` (their input to ``v`` is discarded) and cannot spike.
     """
-    alpha, drive, c, beta, syn, v_th, v_reset, subtract, refractory_steps = params
+    a_vv, a_vi, a_vx, drive, b_ii, b_ix, v_th, v_reset, subtract, late, refractory_steps = params
     v, i, ref = state
-    i_in = i + x * syn
-    v_pre = v + x * (1.0 - syn)
-    v_int = v_pre * alpha + drive + i_in * c
+    v_int = a_vv * v + a_vi * i + a_vx * x + drive
+    pending = xp.logical_and(late, v > v_th)
+    v_int = xp.where(pending, xp.where(subtract, v_int - v_th, v_reset), v_int)
     refractory = ref > 0.5
     v_new = xp.where(refractory, v, v_int)
     spikes = xp.logical_and(v_new > v_th, xp.logical_not(refractory))
-    v_out = xp.where(spikes, xp.where(subtract, v_new - v_th, v_reset), v_new)
+    reset_now = xp.logical_and(spikes, xp.logical_not(late))
+    v_out = xp.where(reset_now, xp.where(subtract, v_new - v_th, v_reset), v_new)
     ref_out = xp.where(spikes, refractory_steps, xp.where(refractory, ref - 1.0, ref * 0.0))
-    return spikes, (v_out, i_in * beta, ref_out)
+    return spikes, (v_out, b_ii * i + b_ix * x, ref_out)
 
 
 def sigma_delta_kernel(params, state, x, step, key):

@@ -164,39 +164,50 @@ class NeuronModel:
         return cls(**scalars, **arrays)
 
 
-def _lif_params(n, dt_ms, tau_mem_ms, tau_syn_ms, v_leak, bias, r, v_th, v_reset, reset, refractory_steps):
-    tau_m = _broadcast("tau_mem_ms", tau_mem_ms, n)
-    alpha = np.exp(-dt_ms / tau_m)
-    drive = (1.0 - alpha) * (_broadcast("v_leak", v_leak, n) + _broadcast("bias", bias, n))
-    if tau_syn_ms is None:
-        c = np.zeros(n)
-        beta = np.zeros(n)
-        syn = np.zeros(n)
-    else:
-        tau_s = _broadcast("tau_syn_ms", tau_syn_ms, n)
-        beta = np.exp(-dt_ms / tau_s)
-        rr = _broadcast("r", r, n)
-        same = np.isclose(tau_s, tau_m, rtol=1e-12, atol=0.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            c = np.where(same, rr * (dt_ms / tau_m) * alpha, rr * tau_s / (tau_s - tau_m) * (beta - alpha))
-        syn = np.ones(n)
-    return (
-        alpha,
-        drive,
-        c,
-        beta,
-        syn,
-        _broadcast("v_th", v_th, n),
-        _broadcast("v_reset", v_reset, n),
-        np.full(n, reset == "subtract"),
-        _broadcast("refractory_steps", refractory_steps, n),
+def _lif_params(n, dt_ms, m, *, integration, tau_syn_ms, late):
+    """Coefficients ``(a_vv, a_vi, a_vx, drive, b_ii, b_ix, v_th, v_reset, subtract, late, refractory)``."""
+    tau_m = _broadcast("tau_mem_ms", m.tau_mem_ms, n)
+    rest = _broadcast("v_leak", m.v_leak, n) + _broadcast("bias", m.bias, n)
+    rr = _broadcast("r", m.r, n)
+    zeros = np.zeros(n)
+    if integration == "exact":
+        alpha = np.exp(-dt_ms / tau_m)
+        drive = (1.0 - alpha) * rest
+        if tau_syn_ms is None:
+            coeffs = (alpha, zeros, alpha, drive, zeros.copy(), zeros.copy())
+        else:
+            tau_s = _broadcast("tau_syn_ms", tau_syn_ms, n)
+            beta = np.exp(-dt_ms / tau_s)
+            same = np.isclose(tau_s, tau_m, rtol=1e-12, atol=0.0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                c = np.where(same, rr * (dt_ms / tau_m) * alpha, rr * tau_s / (tau_s - tau_m) * (beta - alpha))
+            # input jumps i first, then exact integration over dt
+            coeffs = (alpha, c, c, drive, beta, beta)
+    else:  # forward Euler (Norse's order: v uses the old i; input enters i after)
+        k = dt_ms / tau_m
+        drive = k * rest
+        if tau_syn_ms is None:
+            coeffs = (1.0 - k, zeros, k * rr, drive, zeros.copy(), zeros.copy())
+        else:
+            tau_s = _broadcast("tau_syn_ms", tau_syn_ms, n)
+            coeffs = (1.0 - k, k * rr, zeros, drive, 1.0 - dt_ms / tau_s, np.ones(n))
+    return coeffs + (
+        _broadcast("v_th", m.v_th, n),
+        _broadcast("v_reset", m.v_reset, n),
+        np.full(n, m.reset == "subtract"),
+        np.full(n, late),
+        _broadcast("refractory_steps", m.refractory_steps, n),
     )
 
 
-def _check_reset(reset: str, refractory_steps: Any) -> None:
+def _check_reset(reset: str, refractory_steps: Any, reset_timing: str = "immediate") -> None:
     if reset not in ("zero", "subtract"):
         raise bad_value(ModelError, "reset", reset, "must be 'zero' (reset to v_reset) or 'subtract' (v -= v_th)")
     _check("refractory_steps", refractory_steps, lambda a: (a >= 0) & (a == np.round(a)), "must be a non-negative whole number of steps")
+    if reset_timing not in ("immediate", "next_step"):
+        raise bad_value(ModelError, "reset_timing", reset_timing, "must be 'immediate' or 'next_step' (snnTorch's default: the reset is applied one step late)")
+    if reset_timing == "next_step" and np.any(np.asarray(refractory_steps) > 0):
+        raise bad_value(ModelError, "refractory_steps", refractory_steps, "must be 0 when reset_timing='next_step'")
 
 
 @register_model
@@ -211,6 +222,16 @@ class LIF(NeuronModel):
     ``v_reset`` (``reset="zero"``) or subtracts ``v_th`` (``reset="subtract"``);
     for ``refractory_steps`` steps after a spike ``v`` is held and delta input is
     discarded.  State: ``v`` (starts at ``v_leak``), ``i``, ``refractory``.
+
+    ``integration="exact"`` (default) integrates the linear system exactly over
+    the step, the input of a step jumping ``i`` (or ``v`` for delta synapses,
+    without ``r``) at its start.  ``integration="euler"`` is forward Euler in
+    Norse's order: ``v += dt/tau_mem*(v_leak - v + r*i + bias)`` with the old
+    ``i``, then ``i += -dt/tau_syn*i + input``; for delta synapses
+    ``v += dt/tau_mem*(v_leak - v + bias + r*input)``.
+    ``reset_timing="next_step"`` applies the reset one step late, decided from
+    the stored ``v > v_th`` (snnTorch's default ``reset_delay``); the recorded
+    ``v`` of a spiking step is then not reset.
     """
 
     tau_mem_ms: Any = 20.0
@@ -222,11 +243,15 @@ class LIF(NeuronModel):
     bias: Any = 0.0
     reset: str = "zero"
     refractory_steps: Any = 0
+    integration: str = "exact"
+    reset_timing: str = "immediate"
 
     state_vars: ClassVar[tuple[str, ...]] = ("v", "i", "refractory")
     kernel: ClassVar[Callable] = staticmethod(kernels.lif_kernel)
 
     def __post_init__(self) -> None:
+        if self.integration not in ("exact", "euler"):
+            raise bad_value(ModelError, "integration", self.integration, "must be 'exact' or 'euler'")
         for name in ("tau_mem_ms", "v_th", "v_reset", "v_leak", "r", "bias", "refractory_steps"):
             object.__setattr__(self, name, _scalar_or_array(name, getattr(self, name)))
         object.__setattr__(self, "tau_syn_ms", _scalar_or_array("tau_syn_ms", self.tau_syn_ms, allow_none=True))
@@ -235,10 +260,10 @@ class LIF(NeuronModel):
         _check("tau_syn_ms", self.tau_syn_ms, lambda a: np.isfinite(a) & (a > 0), positive + " (or None for delta synapses)")
         for name in ("v_th", "v_reset", "v_leak", "r", "bias"):
             _check(name, getattr(self, name), np.isfinite, "must be finite")
-        _check_reset(self.reset, self.refractory_steps)
+        _check_reset(self.reset, self.refractory_steps, self.reset_timing)
 
     def params(self, n: int, dt_ms: float) -> tuple[np.ndarray, ...]:
-        return _lif_params(n, dt_ms, self.tau_mem_ms, self.tau_syn_ms, self.v_leak, self.bias, self.r, self.v_th, self.v_reset, self.reset, self.refractory_steps)
+        return _lif_params(n, dt_ms, self, integration=self.integration, tau_syn_ms=self.tau_syn_ms, late=self.reset_timing == "next_step")
 
     def initial_state(self, n: int) -> dict[str, np.ndarray]:
         state = super().initial_state(n)
@@ -270,13 +295,15 @@ class IF(NeuronModel):
         zeros = np.zeros(n)
         return (
             np.ones(n),
-            _broadcast("bias", self.bias, n),
             zeros,
+            np.ones(n),
+            _broadcast("bias", self.bias, n),
             zeros.copy(),
             zeros.copy(),
             _broadcast("v_th", self.v_th, n),
             _broadcast("v_reset", self.v_reset, n),
             np.full(n, self.reset == "subtract"),
+            np.zeros(n, dtype=bool),
             _broadcast("refractory_steps", self.refractory_steps, n),
         )
 
