@@ -196,7 +196,9 @@ class ChipSpec:
         """A copy with some values changed; their provenance becomes ``status="user"``."""
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
         if unknown:
-            raise bad_value(ChipError, "changes", sorted(unknown), f"unknown fields; allowed: {sorted(f.name for f in dataclasses.fields(self))}")
+            raise bad_value(
+                ChipError, "changes", sorted(unknown), f"unknown fields; allowed: {sorted(f.name for f in dataclasses.fields(self))}"
+            )
         prov = dict(self.provenance)
         for k in changes:
             if k in _INT_FIELDS or k in ("memory_shared_with_neurons", "systems"):
@@ -252,7 +254,9 @@ def from_dict(data: Mapping[str, Any]) -> ChipSpec:
     refs = dict(data.get("references", {}))
     for fname, p in prov.items():
         if p.source not in refs and p.source not in ("assumption", "derived", "user"):
-            raise bad_value(ChipError, f"values[{fname!r}].source", p.source, f"must be a key of references {sorted(refs)} or assumption/derived")
+            raise bad_value(
+                ChipError, f"values[{fname!r}].source", p.source, f"must be a key of references {sorted(refs)} or assumption/derived"
+            )
     return ChipSpec(name=str(data.get("name", "")), title=str(data.get("title", "")), provenance=prov, references=refs, **kwargs)
 
 
