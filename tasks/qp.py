@@ -1,0 +1,605 @@
+"""Convex quadratic programs by a spiking proportional-integral projected-gradient network.
+
+Problem::
+
+    minimize_x  f(x) = 0.5 x^T Q x + p^T x   subject to  A x <= k,  lb <= x <= ub
+
+with ``Q`` symmetric positive semidefinite.
+
+The network follows the PIPG method (Yu, Elango and Açıkmeşe, "Proportional-
+integral projected gradient method for conic optimization", Automatica 2022)
+in the neuron form of lava-optimization's QP solver: *gradient neurons* hold
+``x`` and descend the Lagrangian, projected onto the box; *constraint neurons*
+hold the dual variables and integrate the constraint violation, with a
+proportional term on top.  With the rows of ``A`` scaled to unit norm
+(``A' = D_r^{-1} A``, ``k' = D_r^{-1} k``) and every projection one step long,
+step ``t`` computes from the values of step ``t - 1``::
+
+    x(t) = clip(x - alpha (Q x + p + A'^T v), lb, ub)         population "x" (BoxSigmaDelta)
+    w(t) = max(0, w + beta (A' x - k'))                         population "w" (integral, SigmaDelta relu)
+    v(t) = max(0, w + 2 beta (A' x - k'))                       population "v" (proportional-integral)
+
+``v = max(0, w_new + beta (A' x - k'))`` is PIPG's proportional-integral dual
+(the two forms agree because ``w >= 0``).  Every population is a sigma-delta
+population: a neuron sends its change only when it reaches ``vth``, so the
+traffic falls as the iterates settle.  The dual variables of ``A x <= k`` are
+``y = D_r^{-1} w``.  Steps: ``alpha = 2 / (sqrt(L^2 + 4 omega ||A'||^2) + L)``,
+``beta = omega * alpha``, ``L = lambda_max(Q)`` (PIPG's rule).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+import snn
+from snn.models import NeuronModel, _broadcast, _check, _scalar_or_array
+from tasks._common import CONVERGED, MAXITER, STATUS_MESSAGES, BaselineResult, SolveResult, TaskError, finite_array, run_chunked
+
+__all__ = ["Problem", "random_problem", "objective", "violation", "kkt_residuals", "solve", "reference", "dense_baseline", "BoxSigmaDelta"]
+
+xp = np
+
+
+def box_sigma_delta_kernel(params, state, x, step, key):
+    """Sigma-delta neuron whose activation is clipped to ``[lo, hi]`` (the box projection of PIPG).
+
+    ``sigma += x``; ``act = min(max(sigma + bias, lo), hi)``; send
+    ``delta = act - ref`` when ``|delta| >= vth``, then ``ref += delta``.
+    """
+    vth, bias, lo, hi = params
+    sigma, ref = state
+    sigma = sigma + x
+    act = sigma + bias
+    act = xp.where(act < lo, lo, act)
+    act = xp.where(act > hi, hi, act)
+    delta = act - ref
+    out = xp.where(xp.abs(delta) >= vth, delta, delta * 0.0)
+    return out, (sigma, ref + out)
+
+
+@snn.register_model
+@dataclass(frozen=True, eq=False)
+class BoxSigmaDelta(NeuronModel):
+    """:class:`snn.SigmaDelta` with the activation clipped to the box ``[lo, hi]`` (``-inf``/``inf`` allowed).
+
+    State: ``sigma``, ``ref``.  Graded output (the change of the clipped value).
+    """
+
+    vth: Any = 0.0
+    bias: Any = 0.0
+    lo: Any = -math.inf
+    hi: Any = math.inf
+
+    state_vars: ClassVar[tuple[str, ...]] = ("sigma", "ref")
+    graded: ClassVar[bool] = True
+    kernel: ClassVar[Callable] = staticmethod(box_sigma_delta_kernel)
+
+    def __post_init__(self) -> None:
+        for name in ("vth", "bias", "lo", "hi"):
+            object.__setattr__(self, name, _scalar_or_array(name, getattr(self, name)))
+        _check("vth", self.vth, lambda a: np.isfinite(a) & (a >= 0), "must be a finite threshold >= 0")
+        _check("bias", self.bias, np.isfinite, "must be finite")
+        _check("lo", self.lo, lambda a: a < np.inf, "must be < inf")
+        _check("hi", self.hi, lambda a: a > -np.inf, "must be > -inf")
+        if np.any(np.asarray(self.lo) > np.asarray(self.hi)):
+            raise TaskError("lo, hi: lo must be <= hi for every neuron")
+
+    def params(self, n: int, dt_ms: float) -> tuple[np.ndarray, ...]:
+        return (
+            _broadcast("vth", self.vth, n),
+            _broadcast("bias", self.bias, n),
+            _broadcast("lo", self.lo, n),
+            _broadcast("hi", self.hi, n),
+        )
+
+
+def _bounds(name: str, value: Any, n: int, default: float) -> np.ndarray:
+    if value is None:
+        return np.full(n, default)
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TaskError(f"{name}: must be a number or an array of shape ({n},)") from None
+    if arr.ndim == 0:
+        arr = np.full(n, float(arr))
+    if arr.shape != (n,):
+        raise TaskError(f"{name}: must be a number or an array of shape ({n},), got shape {arr.shape}")
+    if np.isnan(arr).any():
+        raise TaskError(f"{name}: contains NaN; bounds must be numbers (+-inf allowed)")
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """``min 0.5 x^T Q x + p^T x  s.t.  A x <= k, lb <= x <= ub``.
+
+    Parameters
+    ----------
+    Q : (n, n) array
+        Symmetric positive semidefinite.
+    p : (n,) array
+    A : (m, n) array, optional
+        Inequality constraints (given together with ``k``).
+    k : (m,) array, optional
+    lb, ub : float or (n,) array, optional
+        Bounds (default ``-inf`` / ``inf``); ``lb <= ub`` is required.
+
+    Inconsistent bounds and infeasible constraints (checked with a linear
+    program, :func:`scipy.optimize.linprog`) raise :class:`TaskError`.
+    """
+
+    Q: Any
+    p: Any
+    A: Any = None
+    k: Any = None
+    lb: Any = None
+    ub: Any = None
+
+    def __post_init__(self) -> None:
+        Q = finite_array("Q", self.Q, ndim=2)
+        n = Q.shape[0]
+        if Q.shape != (n, n) or n < 1:
+            raise TaskError(f"Q: must be a non-empty square matrix, got shape {Q.shape}")
+        scale = max(float(np.abs(Q).max()), 1e-300)
+        if np.abs(Q - Q.T).max() > 1e-10 * scale:
+            raise TaskError(f"Q: must be symmetric (max |Q - Q^T| = {np.abs(Q - Q.T).max():.3g})")
+        Q = 0.5 * (Q + Q.T)
+        lmin = float(np.linalg.eigvalsh(Q)[0])
+        if lmin < -1e-10 * scale:
+            raise TaskError(f"Q: must be positive semidefinite (smallest eigenvalue {lmin:.3g})")
+        p = finite_array("p", self.p, ndim=1)
+        if p.shape != (n,):
+            raise TaskError(f"p: must have shape ({n},) to match Q of shape {Q.shape}, got {p.shape}")
+        if (self.A is None) != (self.k is None):
+            raise TaskError("A, k: must be given together (A x <= k) or both left out")
+        if self.A is not None:
+            A = finite_array("A", self.A, ndim=2)
+            if A.shape[1] != n or A.shape[0] < 1:
+                raise TaskError(f"A: must have shape (m, {n}) with m >= 1, got {A.shape}")
+            k = finite_array("k", self.k, ndim=1)
+            if k.shape != (A.shape[0],):
+                raise TaskError(f"k: must have shape ({A.shape[0]},) to match A of shape {A.shape}, got {k.shape}")
+            zero = np.linalg.norm(A, axis=1) == 0
+            if np.any(zero & (k < 0)):
+                i = int(np.flatnonzero(zero & (k < 0))[0])
+                raise TaskError(f"A, k: constraint {i} reads 0 <= {k[i]:.3g}, which no x satisfies (infeasible)")
+        else:
+            A, k = np.zeros((0, n)), np.zeros(0)
+        lb = _bounds("lb", self.lb, n, -math.inf)
+        ub = _bounds("ub", self.ub, n, math.inf)
+        if np.any(lb == math.inf) or np.any(ub == -math.inf):
+            raise TaskError("lb, ub: lb must be < inf and ub > -inf")
+        bad = np.flatnonzero(lb > ub)
+        if bad.size:
+            i = int(bad[0])
+            raise TaskError(f"lb, ub: inconsistent bounds, lb[{i}] = {lb[i]:.6g} > ub[{i}] = {ub[i]:.6g}")
+        if A.shape[0]:
+            _check_feasible(A, k, lb, ub)
+        for arr in (Q, p, A, k, lb, ub):
+            arr.setflags(write=False)
+        for name, arr in (("Q", Q), ("p", p), ("A", A), ("k", k), ("lb", lb), ("ub", ub)):
+            object.__setattr__(self, name, arr)
+
+    @property
+    def n(self) -> int:
+        return int(self.Q.shape[0])
+
+    @property
+    def m(self) -> int:
+        return int(self.A.shape[0])
+
+
+def _check_feasible(A: np.ndarray, k: np.ndarray, lb: np.ndarray, ub: np.ndarray) -> None:
+    from scipy.optimize import linprog
+
+    bounds = [(None if not np.isfinite(lo) else lo, None if not np.isfinite(hi) else hi) for lo, hi in zip(lb, ub)]
+    res = linprog(np.zeros(A.shape[1]), A_ub=A, b_ub=k, bounds=bounds, method="highs")
+    if res.status == 2:
+        raise TaskError("A, k, lb, ub: the constraints are infeasible (no x satisfies A x <= k and lb <= x <= ub)")
+
+
+def objective(problem: Problem, x: np.ndarray) -> float:
+    """``f(x) = 0.5 x^T Q x + p^T x``."""
+    return float(0.5 * x @ problem.Q @ x + problem.p @ x)
+
+
+def _constraint_scale(problem: Problem) -> float:
+    finite = np.concatenate([problem.k, problem.lb[np.isfinite(problem.lb)], problem.ub[np.isfinite(problem.ub)]])
+    return max(1.0, float(np.abs(finite).max())) if finite.size else 1.0
+
+
+def violation(problem: Problem, x: np.ndarray) -> float:
+    """Largest constraint violation relative to the constraint scale.
+
+    ``max(0, max_i (A x - k)_i, max_j (lb - x)_j, max_j (x - ub)_j) / max(1, max |k|, max |finite bounds|)``.
+    """
+    parts = [0.0]
+    if problem.m:
+        parts.append(float(np.max(problem.A @ x - problem.k)))
+    parts.append(float(np.max(problem.lb - x)))
+    parts.append(float(np.max(x - problem.ub)))
+    return max(parts) / _constraint_scale(problem)
+
+
+def kkt_residuals(problem: Problem, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Relative KKT residuals of ``(x, y)``, ``y >= 0`` the multipliers of ``A x <= k``.
+
+    - ``stationarity = ||x - clip(x - (Q x + p + A^T y), lb, ub)||_inf / max(1, ||p||_inf, ||Q x||_inf)``
+    - ``complementarity = |y^T (A x - k)| / max(1, |f(x)|)``
+    - ``violation`` as :func:`violation`.
+    """
+    Q, p, A, k = problem.Q, problem.p, problem.A, problem.k
+    qx = Q @ x
+    grad = qx + p + (A.T @ y if problem.m else 0.0)
+    pg = x - np.clip(x - grad, problem.lb, problem.ub)
+    stat = float(np.abs(pg).max()) / max(1.0, float(np.abs(p).max()), float(np.abs(qx).max()))
+    comp = abs(float(y @ (A @ x - k))) / max(1.0, abs(objective(problem, x))) if problem.m else 0.0
+    return {"stationarity": stat, "complementarity": comp, "violation": violation(problem, x)}
+
+
+def random_problem(n: int = 50, m: int = 20, *, box: float | None = 1.0, seed: int | np.random.Generator | None = None) -> Problem:
+    """A strictly convex QP with ``m`` random inequality constraints, some active at the optimum.
+
+    ``Q = M^T M / n + 0.1 I`` (``M`` Gaussian ``n x n``), ``p`` standard normal,
+    ``A`` Gaussian scaled by ``1/sqrt(n)``, ``k = A x_0 + U[0, 0.2]`` with
+    ``x_0`` uniform in ``[-0.5, 0.5]^n`` (so ``x_0`` is feasible), and the
+    bounds ``[-box, box]`` (``box=None``: no bounds).
+    """
+    for name, value in (("n", n), ("m", m)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < (1 if name == "n" else 0):
+            raise TaskError(f"{name}={value!r}: must be an int >= {1 if name == 'n' else 0}")
+    if box is not None and not (isinstance(box, numbers.Real) and box >= 0.5):
+        raise TaskError(f"box={box!r}: must be a number >= 0.5 (the bound |x_i| <= box) or None")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    M = rng.standard_normal((n, n)) / math.sqrt(n)
+    Q = M.T @ M + 0.1 * np.eye(n)
+    p = rng.standard_normal(n)
+    if m:
+        A = rng.standard_normal((m, n)) / math.sqrt(n)
+        x0 = rng.uniform(-0.5, 0.5, n)
+        k = A @ x0 + rng.uniform(0.0, 0.2, m)
+    else:
+        A = k = None
+    lb = None if box is None else -float(box)
+    ub = None if box is None else float(box)
+    return Problem(Q, p, A, k, lb, ub)
+
+
+def reference(problem: Problem) -> np.ndarray:
+    """OSQP (``eps_abs = eps_rel = 1e-9``, polished) on ``l <= [A; I] x <= u``."""
+    import osqp
+
+    n, m = problem.n, problem.m
+    C = sp.vstack([sp.csc_matrix(problem.A), sp.identity(n, format="csc")]).tocsc()
+    lower = np.concatenate([np.full(m, -np.inf), problem.lb])
+    upper = np.concatenate([problem.k, problem.ub])
+    solver = osqp.OSQP()
+    solver.setup(
+        sp.csc_matrix(np.triu(problem.Q)), np.array(problem.p), C, lower, upper,
+        eps_abs=1e-9, eps_rel=1e-9, max_iter=200_000, polish=True, verbose=False,
+    )  # fmt: skip
+    res = solver.solve()
+    status = str(res.info.status)
+    if "solved" not in status:
+        raise TaskError(f"problem: OSQP could not solve it (status {status!r}); is the objective bounded below?")
+    return np.asarray(res.x, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class _Setup:
+    Ar: np.ndarray
+    kr: np.ndarray
+    row_norm: np.ndarray
+    alpha: float
+    beta: float
+    L: float
+    norm_A: float
+
+
+def _setup(problem: Problem, omega: float) -> _Setup:
+    A, k = problem.A, problem.k
+    row_norm = np.linalg.norm(A, axis=1) if problem.m else np.zeros(0)
+    safe = np.where(row_norm > 0, row_norm, 1.0)
+    Ar, kr = A / safe[:, None], k / safe
+    L = float(np.linalg.eigvalsh(problem.Q)[-1])
+    norm_A = float(np.linalg.norm(Ar, 2)) if problem.m else 0.0
+    alpha = 2.0 / (math.sqrt(L * L + 4.0 * omega * norm_A**2) + L) if (L > 0 or norm_A > 0) else 1.0
+    return _Setup(Ar=Ar, kr=kr, row_norm=safe, alpha=alpha, beta=omega * alpha, L=L, norm_A=norm_A)
+
+
+def solve(
+    problem: Problem,
+    *,
+    n_steps: int = 5000,
+    rtol: float = 1e-3,
+    engine: str = "event",
+    simulate: Callable[..., Any] | None = None,
+    seed: int | None = None,
+    callback: Callable[[np.ndarray], Any] | None = None,
+    feas_tol: float = 1e-4,
+    omega: float = 1.0,
+    vth: float | None = None,
+    vth_start: float = 0.1,
+    vth_decay: float = 0.97,
+    check_every: int = 20,
+) -> SolveResult:
+    """Solve the QP with the spiking PIPG network of the module docstring.
+
+    Populations ``"x"`` (:class:`BoxSigmaDelta`, ``n``), ``"w"`` and ``"v"``
+    (:class:`snn.SigmaDelta` with ReLU, ``m`` each); projections
+    ``x->x: I - alpha Q``, ``v->x: -alpha A'^T``, ``x->w: beta A'``, ``w->w: I``,
+    ``x->v: 2 beta A'``, ``w->v: I``; biases ``-alpha p``, ``-beta k'``,
+    ``-2 beta k'``.  The network runs in chunks of ``check_every`` steps and is
+    rebuilt between chunks from the final state (``sigma`` plus the messages in
+    flight, ``ref``).
+
+    Stopping rule, after every chunk, on the decoded ``x`` (sum of the graded
+    messages of ``"x"``) and ``y = D_r^{-1} w`` (of ``"w"``), with the residuals of
+    :func:`kkt_residuals`::
+
+        stationarity <= rtol  and  complementarity <= rtol  and  violation <= feas_tol
+
+    Threshold schedule (one value per chunk starting at step ``t``)::
+
+        vth(t) = max(vth_min, vth_start * alpha * max(1, ||p||_inf) * vth_decay**t),
+        vth_min = 0.1 * min(rtol, feas_tol) * alpha
+
+    Parameters
+    ----------
+    problem : Problem
+    n_steps, rtol, engine, simulate, seed, callback
+        As :func:`tasks.linear.solve` (``callback(x)`` after every chunk).
+    feas_tol : float
+        Tolerance of the relative constraint violation.
+    omega : float
+        Dual/primal step ratio ``beta / alpha`` (PIPG's ``omega``).
+    vth, vth_start, vth_decay : float
+        Threshold schedule (a fixed ``vth`` disables it).
+    check_every : int
+        Steps per chunk.
+
+    Returns
+    -------
+    SolveResult
+        ``errors``: ``rel_objective`` ``|f(x) - f(x_ref)| / max(1, |f(x_ref)|)``,
+        ``violation``, ``rel_error`` (against :func:`reference`);
+        ``info``: ``alpha``, ``beta``, ``y`` (the multipliers), ``kkt``,
+        ``history`` (step, KKT residuals, messages per chunk), ``host_flops``
+        (the stopping-rule checks, ``2 n^2 + 4 m n + 10 (n + m)`` each).
+    """
+    if not isinstance(problem, Problem):
+        raise TaskError(f"problem: must be a tasks.qp.Problem, got {type(problem).__name__}")
+    if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral) or n_steps < 1:
+        raise TaskError(f"n_steps={n_steps!r}: must be a positive int")
+    for name, value in (("rtol", rtol), ("feas_tol", feas_tol)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (0 < value < 1):
+            raise TaskError(f"{name}={value!r}: must be a number in (0, 1)")
+    if isinstance(check_every, bool) or not isinstance(check_every, numbers.Integral) or check_every < 1:
+        raise TaskError(f"check_every={check_every!r}: must be a positive int")
+    if not (isinstance(omega, numbers.Real) and math.isfinite(omega) and omega > 0):
+        raise TaskError(f"omega={omega!r}: must be a positive finite number")
+    if vth is not None and not (isinstance(vth, numbers.Real) and math.isfinite(vth) and vth >= 0):
+        raise TaskError(f"vth={vth!r}: must be a finite threshold >= 0 (or None for the schedule)")
+    if not (isinstance(vth_decay, numbers.Real) and 0 < vth_decay <= 1):
+        raise TaskError(f"vth_decay={vth_decay!r}: must be in (0, 1]")
+    sim = simulate if simulate is not None else snn.simulate
+    n, m = problem.n, problem.m
+    s = _setup(problem, float(omega))
+    alpha, beta = s.alpha, s.beta
+    lb, ub = problem.lb, problem.ub
+    vth_min = 0.1 * min(rtol, feas_tol) * alpha
+    v0 = vth_start * alpha * max(1.0, float(np.abs(problem.p).max()))
+
+    def threshold(t: int) -> float:
+        return float(vth) if vth is not None else max(vth_min, v0 * vth_decay**t)
+
+    # projections: (name, pre, post, weights)
+    projs: list[tuple[str, str, str, Any]] = [("x->x", "x", "x", np.eye(n) - alpha * problem.Q)]
+    if m:
+        projs += [
+            ("v->x", "v", "x", -alpha * s.Ar.T),
+            ("x->w", "x", "w", beta * s.Ar),
+            ("w->w", "w", "w", sp.identity(m, format="csr")),
+            ("x->v", "x", "v", 2.0 * beta * s.Ar),
+            ("w->v", "w", "v", sp.identity(m, format="csr")),
+        ]
+    sizes = {"x": n, "w": m, "v": m}
+    pops = ("x", "w", "v") if m else ("x",)
+
+    def sigma_from(ref: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        sig = {p: np.zeros(sizes[p]) for p in pops}
+        for _, pre, post, W in projs:
+            sig[post] = sig[post] + W @ ref[pre]
+        return sig
+
+    x_init = np.clip(np.zeros(n), lb, ub)
+    ref0 = {"x": x_init, "w": np.zeros(m), "v": np.zeros(m)}
+    carry0 = (sigma_from(ref0), ref0)
+    history: list[tuple[int, dict[str, float], int]] = []
+    state: dict[str, Any] = {"x": x_init.copy(), "w": np.zeros(m)}
+
+    def build(t: int, carry: Any) -> snn.Network:
+        sig, ref = carry0 if carry is None else carry
+        th = threshold(t)
+        net = snn.Network(dt_ms=1.0)
+        net.add_population(
+            "x", n, BoxSigmaDelta(vth=th, bias=-alpha * problem.p, lo=lb, hi=ub), initial_state={"sigma": sig["x"], "ref": ref["x"]}
+        )
+        if m:
+            net.add_population(
+                "w", m, snn.SigmaDelta(vth=th, bias=-beta * s.kr, activation="relu"), initial_state={"sigma": sig["w"], "ref": ref["w"]}
+            )
+            net.add_population(
+                "v",
+                m,
+                snn.SigmaDelta(vth=th, bias=-2.0 * beta * s.kr, activation="relu"),
+                initial_state={"sigma": sig["v"], "ref": ref["v"]},
+            )
+        for name, pre, post, W in projs:
+            net.add_projection(pre, post, weights=W, delay_steps=1, name=name)
+        return net
+
+    def on_chunk(t_end: int, net: snn.Network, run: Any, carry: Any) -> tuple[Any, bool]:
+        outs = {p: np.asarray(run.outputs[p], dtype=np.float64) for p in pops}
+        state["x"] = state["x"] + outs["x"].sum(axis=0)
+        if m:
+            state["w"] = state["w"] + outs["w"].sum(axis=0)
+        sig = {p: np.asarray(run.final_state[p]["sigma"], dtype=np.float64).copy() for p in pops}
+        ref = {p: np.asarray(run.final_state[p]["ref"], dtype=np.float64) for p in pops}
+        for _, pre, post, W in projs:  # messages of the last step still in flight
+            sig[post] = sig[post] + W @ outs[pre][-1]
+        if not m:
+            ref.update(w=np.zeros(0), v=np.zeros(0))
+        y = state["w"] / s.row_norm
+        kkt = kkt_residuals(problem, state["x"], y)
+        history.append((t_end, kkt, int(run.counts.spikes)))
+        if callback is not None:
+            callback(state["x"].copy())
+        done = kkt["stationarity"] <= rtol and kkt["complementarity"] <= rtol and kkt["violation"] <= feas_tol
+        return (sig, ref), done
+
+    record = {p: ("outputs",) for p in pops}
+    chunked = run_chunked(
+        build, on_chunk, n_steps=int(n_steps), chunk_steps=int(check_every), simulate=sim, engine=engine, seed=seed, record=record
+    )
+    x = state["x"]
+    y = state["w"] / s.row_norm
+    x_ref = reference(problem)
+    f_ref = objective(problem, x_ref)
+    nref = float(np.linalg.norm(x_ref))
+    errors = {
+        "rel_objective": abs(objective(problem, x) - f_ref) / max(1.0, abs(f_ref)),
+        "violation": violation(problem, x),
+        "rel_error": float(np.linalg.norm(x - x_ref) / nref) if nref > 0 else float(np.linalg.norm(x)),
+    }
+    status = CONVERGED if chunked.stopped else MAXITER
+    info = {
+        "alpha": alpha,
+        "beta": beta,
+        "y": y,
+        "kkt": kkt_residuals(problem, x, y),
+        "history": history,
+        "n_chunks": chunked.n_chunks,
+        "vth_min": vth_min,
+        "host_flops": int(chunked.n_chunks * (2 * n * n + 4 * m * n + 10 * (n + m))),
+        "synaptic_events": int(chunked.run.counts.synaptic_events),
+        "objective": objective(problem, x),
+        "objective_reference": f_ref,
+    }
+    return SolveResult(
+        x=x,
+        success=status == CONVERGED,
+        status=status,
+        message=STATUS_MESSAGES[status],
+        n_steps=chunked.n_steps,
+        errors=errors,
+        run=chunked.run,
+        network=chunked.network,
+        reference=x_ref,
+        info=info,
+    )
+
+
+def dense_baseline(
+    problem: Problem,
+    device: str = "cpu",
+    *,
+    rtol: float = 1e-3,
+    feas_tol: float = 1e-4,
+    max_iter: int = 100_000,
+    check_every: int = 10,
+    omega: float = 1.0,
+    dtype: str = "float32",
+) -> BaselineResult:
+    """PDHG in dense torch: the same primal-dual iteration, sequential (Gauss-Seidel) form.
+
+    ``x+ = clip(x - alpha (Q x + p + A'^T v), lb, ub)``;
+    ``w+ = max(0, w + beta (A' x+ - k'))``; ``v+ = max(0, w+ + beta (A' x+ - k'))``
+    (PIPG, which is PDHG with dual extrapolation), with the step sizes of
+    :func:`solve`.  Stops on the KKT rule of :func:`solve`, evaluated every
+    ``check_every`` iterations (counted).
+
+    Counting (``s`` bytes per element):
+
+    - FLOPs per iteration: ``Q x`` ``2 n^2``, ``A'^T v`` ``2 mn``, ``A' x`` ``2 mn``,
+      vector updates ``6n + 8m``: ``2 n^2 + 4 mn + 6 n + 8 m``; per check ``2 n^2 + 4 mn + 12 n + 6 m``.
+    - bytes per iteration: ``s (n^2 + 2 mn + 12 n + 14 m)``; per check ``s (n^2 + 2 mn + 10 n + 6 m)``.
+    - set-up (host, float64, not timed): ``lambda_max(Q)`` and ``||A'||_2``, reported in ``info``.
+    """
+    import torch
+
+    if not isinstance(problem, Problem):
+        raise TaskError(f"problem: must be a tasks.qp.Problem, got {type(problem).__name__}")
+    if dtype not in ("float32", "float64"):
+        raise TaskError(f"dtype={dtype!r}: must be 'float32' or 'float64'")
+    n, m = problem.n, problem.m
+    st = _setup(problem, float(omega))
+    tdtype = getattr(torch, dtype)
+    dev = torch.device(device)
+
+    def T(a: np.ndarray) -> Any:
+        return torch.tensor(np.array(a), dtype=tdtype, device=dev)
+
+    Q, p, Ar, kr, lb, ub = T(problem.Q), T(problem.p), T(st.Ar), T(st.kr), T(problem.lb), T(problem.ub)
+    alpha, beta = st.alpha, st.beta
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+
+    def check(x: Any, w: Any) -> bool:
+        x_np = x.detach().cpu().numpy().astype(np.float64)
+        y = w.detach().cpu().numpy().astype(np.float64) / st.row_norm
+        kkt = kkt_residuals(problem, x_np, y)
+        return kkt["stationarity"] <= rtol and kkt["complementarity"] <= rtol and kkt["violation"] <= feas_tol
+
+    sync()
+    t0 = time.perf_counter()
+    x = torch.clamp(torch.zeros(n, dtype=tdtype, device=dev), lb, ub)
+    w = torch.zeros(m, dtype=tdtype, device=dev)
+    v = torch.zeros(m, dtype=tdtype, device=dev)
+    k = 0
+    n_checks = 0
+    done = False
+    while k < max_iter and not done:
+        g = Q @ x + p + (Ar.T @ v if m else 0.0)
+        x = torch.minimum(torch.maximum(x - alpha * g, lb), ub)
+        if m:
+            r = Ar @ x - kr
+            w = torch.clamp(w + beta * r, min=0.0)
+            v = torch.clamp(w + beta * r, min=0.0)
+        k += 1
+        if k % check_every == 0:
+            n_checks += 1
+            done = check(x, w)
+    sync()
+    wall = time.perf_counter() - t0
+    sz = 4 if dtype == "float32" else 8
+    flops = k * (2 * n * n + 4 * m * n + 6 * n + 8 * m) + n_checks * (2 * n * n + 4 * m * n + 12 * n + 6 * m)
+    bytes_moved = k * sz * (n * n + 2 * m * n + 12 * n + 14 * m) + n_checks * sz * (n * n + 2 * m * n + 10 * n + 6 * m)
+    x_np = x.detach().cpu().numpy().astype(np.float64)
+    return BaselineResult(
+        x=x_np,
+        wall_time_s=wall,
+        flops=int(flops),
+        bytes_moved=int(bytes_moved),
+        n_iter=k,
+        device=str(dev),
+        algorithm="PDHG / PIPG (dense torch)",
+        dtype=dtype,
+        info={
+            "alpha": alpha,
+            "beta": beta,
+            "objective": objective(problem, x_np),
+            "violation": violation(problem, x_np),
+            "converged": done,
+        },
+    )
