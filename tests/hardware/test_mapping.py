@@ -466,3 +466,32 @@ def test_locality_placement_beats_sequential_on_a_distance_dependent_network():
         assert t_loc.total_hops < 0.4 * t_seq.total_hops, (topology, layers, t_loc.total_hops, t_seq.total_hops)
         assert t_loc.messages < t_seq.messages  # compact cores also need fewer multicast messages
         assert sum(loc.hops_per_spike().values()) < 0.4 * sum(seq.hops_per_spike().values())
+
+
+@pytest.mark.slow
+def test_traffic_at_scale_100k_neurons_100_synapses_1000_steps():
+    """The vectorised path at the size the energy reports use; counts checked against the out-degrees."""
+    import scipy.sparse as sp
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(0)
+    n, k, n_steps = 100_000, 100, 1000
+    pos = snn.layout.random_box(n, 1000.0, seed=1)
+    _, nb = cKDTree(pos).query(pos, k=k + 1)
+    w = sp.csr_matrix((np.ones(n * k), (np.repeat(np.arange(n), k), nb[:, 1:].ravel())), shape=(n, n))
+    net = snn.Network()
+    net.add_population("p", n, snn.LIF(), positions=pos)
+    net.add_projection("p", "p", weights=w)
+    m = map_network(net, "loihi", placement="locality")
+    spikes = rng.random((n_steps, n)) < 0.02
+    out_degree = net.projections[0].out_degree()
+    events = spikes.astype(np.int64) @ out_degree
+    counts = snn.OpCounts(
+        n_steps, 1.0, int(spikes.sum()), int(events.sum()), n * n_steps, {}, {}, {}, 0, spikes.sum(axis=1), events, n, w.nnz
+    )
+    res = snn.RunResult(spikes={"p": spikes}, state={}, counts=counts, final_state={})
+    tr = traffic(res, m)
+    np.testing.assert_array_equal(tr.per_step_core_synaptic_events.sum(axis=1).A1, events)
+    n_dest = np.diff(m.destinations.indptr)
+    assert tr.messages == int(spikes.sum(axis=0) @ n_dest)
+    assert len(tr.to_dict()["per_step_max_hops"]) == n_steps
