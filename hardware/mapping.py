@@ -28,7 +28,8 @@ Model
 - Synaptic events are attributed to the destination core in the step the spike
   is sent (as :class:`snn.OpCounts` counts them), so per step they sum to
   ``counts.synaptic_events_per_step``.  Every non-source neuron is updated
-  once per step on its core.
+  once per step on its core.  Source populations (inputs) occupy cores like
+  any other, their spikes enter the mesh there, and they do no neuron updates.
 
 Placement
 ---------
