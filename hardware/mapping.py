@@ -247,9 +247,20 @@ class Traffic:
     def total_hops(self) -> int:
         return self.hops_ew + self.hops_ns + self.hops_vertical
 
-    def to_dict(self) -> dict[str, Any]:
-        """The plain dict of the mapping contract (``energy.estimate(..., mapping=...)``)."""
+    @property
+    def messages_remote(self) -> int:
+        """Messages delivered to another core than their source's."""
+        return self.messages - self.messages_local
+
+    def to_dict(self, *, include_remote: bool = False) -> dict[str, Any]:
+        """The plain dict of the mapping contract (``energy.estimate(..., mapping=...)``).
+
+        Exactly the contract's keys; ``include_remote=True`` adds ``"messages_remote"``
+        (the estimator's optional key).
+        """
+        extra = {"messages_remote": int(self.messages_remote)} if include_remote else {}
         return {
+            **extra,
             "n_cores": int(self.n_cores),
             "n_chips": int(self.n_chips),
             "topology": self.topology,

@@ -403,6 +403,11 @@ def test_to_dict_is_the_contract(spatial_run):
     assert all(type(v) is int for v in (d["n_cores"], d["n_chips"], d["messages_local"], *d["hops"].values()))
     assert json.loads(json.dumps(d)) == d
     json.dumps(m.to_dict())
+    tr = traffic(res, m)
+    wide = tr.to_dict(include_remote=True)
+    assert set(wide) == CONTRACT_KEYS | {"messages_remote"}
+    assert wide["messages_remote"] + wide["messages_local"] == tr.messages == int(tr.messages_per_core_pair.sum())
+    assert wide["messages_local"] == int(tr.messages_per_core_pair.diagonal().sum())
 
 
 def test_traffic_requires_spikes_of_every_population(spatial_run):
