@@ -8,6 +8,7 @@ from snn import connect, errors, layout
 from snn.io import load, save
 from snn.models import (
     IF,
+    LI,
     LIF,
     Boltzmann,
     CurrentSource,
@@ -27,6 +28,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "IF",
+    "LI",
     "LIF",
     "Boltzmann",
     "CurrentSource",

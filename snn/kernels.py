@@ -34,6 +34,7 @@ xp = np
 
 __all__ = [
     "lif_kernel",
+    "li_kernel",
     "sigma_delta_kernel",
     "boltzmann_kernel",
     "poisson_kernel",
@@ -67,6 +68,16 @@ def lif_kernel(params, state, x, step, key):
     v_out = xp.where(reset_now, xp.where(subtract, v_new - v_th, v_reset), v_new)
     ref_out = xp.where(spikes, refractory_steps, xp.where(refractory, ref - 1.0, ref * 0.0))
     return spikes, (v_out, b_ii * i + b_ix * x, ref_out)
+
+
+def li_kernel(params, state, x, step, key):
+    """Leaky integrator without spikes (see :class:`snn.LI`): the coefficient form of
+    :func:`lif_kernel` without threshold and reset; the graded output is the new ``v``.
+    """
+    a_vv, a_vi, a_vx, drive, b_ii, b_ix = params
+    v, i = state
+    v_new = a_vv * v + a_vi * i + a_vx * x + drive
+    return v_new * 1.0, (v_new, b_ii * i + b_ix * x)
 
 
 def sigma_delta_kernel(params, state, x, step, key):

@@ -26,6 +26,7 @@ __all__ = [
     "NeuronModel",
     "LIF",
     "IF",
+    "LI",
     "SigmaDelta",
     "Boltzmann",
     "PoissonSource",
@@ -164,8 +165,12 @@ class NeuronModel:
         return cls(**scalars, **arrays)
 
 
-def _lif_params(n, dt_ms, m, *, integration, tau_syn_ms, late):
-    """Coefficients ``(a_vv, a_vi, a_vx, drive, b_ii, b_ix, v_th, v_reset, subtract, late, refractory)``."""
+#: the discretisations of :class:`LIF` and :class:`LI` (see :class:`LIF`)
+INTEGRATIONS = ("exact", "euler", "euler_input_first", "euler_current_first")
+
+
+def _lif_coefficients(n, dt_ms, m, *, integration, tau_syn_ms):
+    """Coefficients ``(a_vv, a_vi, a_vx, drive, b_ii, b_ix)`` of ``v' = a_vv*v + a_vi*i + a_vx*x + drive``, ``i' = b_ii*i + b_ix*x``."""
     tau_m = _broadcast("tau_mem_ms", m.tau_mem_ms, n)
     rest = _broadcast("v_leak", m.v_leak, n) + _broadcast("bias", m.bias, n)
     rr = _broadcast("r", m.r, n)
@@ -174,23 +179,31 @@ def _lif_params(n, dt_ms, m, *, integration, tau_syn_ms, late):
         alpha = np.exp(-dt_ms / tau_m)
         drive = (1.0 - alpha) * rest
         if tau_syn_ms is None:
-            coeffs = (alpha, zeros, alpha, drive, zeros.copy(), zeros.copy())
-        else:
-            tau_s = _broadcast("tau_syn_ms", tau_syn_ms, n)
-            beta = np.exp(-dt_ms / tau_s)
-            same = np.isclose(tau_s, tau_m, rtol=1e-12, atol=0.0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                c = np.where(same, rr * (dt_ms / tau_m) * alpha, rr * tau_s / (tau_s - tau_m) * (beta - alpha))
-            # input jumps i first, then exact integration over dt
-            coeffs = (alpha, c, c, drive, beta, beta)
-    else:  # forward Euler (Norse's order: v uses the old i; input enters i after)
-        k = dt_ms / tau_m
-        drive = k * rest
-        if tau_syn_ms is None:
-            coeffs = (1.0 - k, zeros, k * rr, drive, zeros.copy(), zeros.copy())
-        else:
-            tau_s = _broadcast("tau_syn_ms", tau_syn_ms, n)
-            coeffs = (1.0 - k, k * rr, zeros, drive, 1.0 - dt_ms / tau_s, np.ones(n))
+            return (alpha, zeros, alpha, drive, zeros.copy(), zeros.copy())
+        tau_s = _broadcast("tau_syn_ms", tau_syn_ms, n)
+        beta = np.exp(-dt_ms / tau_s)
+        same = np.isclose(tau_s, tau_m, rtol=1e-12, atol=0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c = np.where(same, rr * (dt_ms / tau_m) * alpha, rr * tau_s / (tau_s - tau_m) * (beta - alpha))
+        # input jumps i first, then exact integration over dt
+        return (alpha, c, c, drive, beta, beta)
+    # forward Euler; the three orders differ only with a synaptic current
+    k = dt_ms / tau_m
+    drive = k * rest
+    if tau_syn_ms is None:
+        return (1.0 - k, zeros, k * rr, drive, zeros.copy(), zeros.copy())
+    ks = dt_ms / _broadcast("tau_syn_ms", tau_syn_ms, n)
+    if integration == "euler":  # v uses the old i; input enters i after (Norse < 1.0)
+        return (1.0 - k, k * rr, zeros, drive, 1.0 - ks, np.ones(n))
+    if integration == "euler_input_first":  # input jumps i; v uses the jumped i; then i decays (Norse >= 1.0)
+        return (1.0 - k, k * rr, k * rr, drive, 1.0 - ks, 1.0 - ks)
+    # euler_current_first: i' = i + ks*(-i + x) first, then v uses i' (snnTorch Synaptic)
+    return (1.0 - k, k * rr * (1.0 - ks), k * rr * ks, drive, 1.0 - ks, ks)
+
+
+def _lif_params(n, dt_ms, m, *, integration, tau_syn_ms, late):
+    """Coefficients ``(a_vv, a_vi, a_vx, drive, b_ii, b_ix, v_th, v_reset, subtract, late, refractory)``."""
+    coeffs = _lif_coefficients(n, dt_ms, m, integration=integration, tau_syn_ms=tau_syn_ms)
     return coeffs + (
         _broadcast("v_th", m.v_th, n),
         _broadcast("v_reset", m.v_reset, n),
@@ -198,6 +211,11 @@ def _lif_params(n, dt_ms, m, *, integration, tau_syn_ms, late):
         np.full(n, late),
         _broadcast("refractory_steps", m.refractory_steps, n),
     )
+
+
+def _check_integration(integration: str) -> None:
+    if integration not in INTEGRATIONS:
+        raise bad_value(ModelError, "integration", integration, f"must be one of {list(INTEGRATIONS)}")
 
 
 def _check_reset(reset: str, refractory_steps: Any, reset_timing: str = "immediate") -> None:
@@ -250,8 +268,7 @@ class LIF(NeuronModel):
     kernel: ClassVar[Callable] = staticmethod(kernels.lif_kernel)
 
     def __post_init__(self) -> None:
-        if self.integration not in ("exact", "euler"):
-            raise bad_value(ModelError, "integration", self.integration, "must be 'exact' or 'euler'")
+        _check_integration(self.integration)
         for name in ("tau_mem_ms", "v_th", "v_reset", "v_leak", "r", "bias", "refractory_steps"):
             object.__setattr__(self, name, _scalar_or_array(name, getattr(self, name)))
         object.__setattr__(self, "tau_syn_ms", _scalar_or_array("tau_syn_ms", self.tau_syn_ms, allow_none=True))
@@ -306,6 +323,48 @@ class IF(NeuronModel):
             np.zeros(n, dtype=bool),
             _broadcast("refractory_steps", self.refractory_steps, n),
         )
+
+
+@register_model
+@dataclass(frozen=True, eq=False)
+class LI(NeuronModel):
+    """Leaky integrator without spikes (NIR's LI and CubaLI): its graded output is ``v``.
+
+    The equations, parameters and ``integration`` orders are those of
+    :class:`LIF` without threshold and reset.  Each step it sends its new ``v``
+    (a graded value; ``v == 0`` sends nothing), e.g. the read-out layer of a
+    network trained in Norse or snnTorch.  State: ``v`` (starts at ``v_leak``), ``i``.
+    """
+
+    tau_mem_ms: Any = 20.0
+    tau_syn_ms: Any = None
+    v_leak: Any = 0.0
+    r: Any = 1.0
+    bias: Any = 0.0
+    integration: str = "exact"
+
+    state_vars: ClassVar[tuple[str, ...]] = ("v", "i")
+    graded: ClassVar[bool] = True
+    kernel: ClassVar[Callable] = staticmethod(kernels.li_kernel)
+
+    def __post_init__(self) -> None:
+        _check_integration(self.integration)
+        for name in ("tau_mem_ms", "v_leak", "r", "bias"):
+            object.__setattr__(self, name, _scalar_or_array(name, getattr(self, name)))
+        object.__setattr__(self, "tau_syn_ms", _scalar_or_array("tau_syn_ms", self.tau_syn_ms, allow_none=True))
+        positive = "must be a positive, finite time constant in ms"
+        _check("tau_mem_ms", self.tau_mem_ms, lambda a: np.isfinite(a) & (a > 0), positive)
+        _check("tau_syn_ms", self.tau_syn_ms, lambda a: np.isfinite(a) & (a > 0), positive + " (or None for delta synapses)")
+        for name in ("v_leak", "r", "bias"):
+            _check(name, getattr(self, name), np.isfinite, "must be finite")
+
+    def params(self, n: int, dt_ms: float) -> tuple[np.ndarray, ...]:
+        return _lif_coefficients(n, dt_ms, self, integration=self.integration, tau_syn_ms=self.tau_syn_ms)
+
+    def initial_state(self, n: int) -> dict[str, np.ndarray]:
+        state = super().initial_state(n)
+        state["v"] = _broadcast("v_leak", self.v_leak, n)
+        return state
 
 
 @register_model
