@@ -1,0 +1,705 @@
+"""The 3D Poisson equation on a grid, solved by a sigma-delta spiking network.
+
+Problem: ``-laplacian(u) = f`` on the grid points of an ``(nx, ny, nz)`` box with
+spacing ``h`` and zero Dirichlet boundary, discretised with the 7-point stencil::
+
+    6 u[i] - sum(u[j] for the 6 axis neighbours j of i) = h**2 f[i]      (A u = b)
+
+(neighbours outside the box count as 0).  One sigma-delta neuron sits on each
+grid point (positions from :func:`snn.layout.grid`) and talks to its 6 grid
+neighbours, found geometrically from those positions.  A sigma-delta neuron
+accumulates the graded deltas it receives (``sigma = W @ ref``, the weighted sum
+of the values its neighbours have sent), forms ``act = sigma + bias`` and sends
+``act - ref`` only when that change is at least ``vth``: once the values settle
+the network falls silent.
+
+Two iterations are available (both are the network's own dynamics; the host
+only checks the stopping rule between chunks of steps and lowers ``vth``):
+
+``method="jacobi"``
+    ``u <- a u + w * sum(neighbours) + w h^2 f`` with ``w ~ 1/6`` (rounded down
+    to 7 fractional bits) and ``a = 1 - 6 w`` (a self synapse), so the fixed
+    point is exactly ``A u = b``.  Converges at the Jacobi rate
+    ``rho = (cos(pi/(nx+1)) + cos(pi/(ny+1)) + cos(pi/(nz+1))) / 3`` per step:
+    about 700 steps on 16^3 for a relative error of 1e-3.
+``method="momentum"`` (default)
+    The second-order (heavy-ball) Richardson iteration with the optimal constant
+    coefficients (Frankel 1950; Golub and Varga 1961), which converges at
+    Chebyshev's asymptotic rate ``sqrt(beta)`` instead of ``rho``::
+
+        u_{k+1} = (1 + beta - omega) u_k + omega J u_k - beta u_{k-1} + omega D^-1 b,
+        omega = 4 / (sqrt(1 - rho) + sqrt(1 + rho))**2,   beta = ((sqrt(1+rho) - sqrt(1-rho)) / (sqrt(1+rho) + sqrt(1-rho)))**2
+
+    (``J`` the neighbour average, ``D = 6``).  ``u_{k-1}`` reaches each neuron
+    through a co-located relay population ``lag`` (a second sigma-delta neuron
+    per grid point that repeats ``u`` one step late), so every synapse has a
+    delay of one step.  ``w = omega/6`` and ``beta`` are rounded to 7 fractional
+    bits and the self weight is ``1 + beta - 6 w`` exactly, so the fixed point
+    is again exactly ``A u = b``.  About 80 steps on 16^3.
+
+Weights that are multiples of ``2**-7`` (all below 1 in magnitude, except the
+relay's 1) are represented exactly by an 8-bit weight quantiser, which keeps
+the fixed point exact in Loihi-style fixed point too.
+
+Examples
+--------
+>>> from tasks import poisson
+>>> p = poisson.random_problem((8, 8, 8), seed=0)
+>>> res = poisson.solve(p, engine="reference")
+>>> bool(res.success and res.errors["rel_error"] <= 1e-3)
+True
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+from scipy.spatial import cKDTree
+
+import snn
+from snn.results import OpCounts, RunResult
+from tasks._common import CONVERGED, MAXITER, STATUS_MESSAGES, BaselineResult, SolveResult, TaskError, finite_array
+
+__all__ = [
+    "Problem",
+    "random_problem",
+    "laplacian",
+    "condition_number",
+    "jacobi_rho",
+    "iteration_coefficients",
+    "build_network",
+    "solve",
+    "reference",
+    "dense_baseline",
+    "GRID_SPACING_UM",
+]
+
+#: distance between neighbouring neurons of the grid layout, in µm (layout only: it does not enter the maths)
+GRID_SPACING_UM = 10.0
+#: fractional bits of the weights (see the module docstring)
+WEIGHT_FRACTION_BITS = 7
+_METHODS = ("momentum", "jacobi")
+
+
+# --------------------------------------------------------------------------- problem
+
+
+def _check_h(h: Any) -> float:
+    if isinstance(h, bool) or not isinstance(h, numbers.Real) or not math.isfinite(float(h)) or float(h) <= 0:
+        raise TaskError(f"h={h!r}: must be a positive, finite grid spacing")
+    return float(h)
+
+
+def _check_grid(name: str, value: Any) -> np.ndarray:
+    arr = finite_array(name, value, ndim=3)
+    if min(arr.shape) < 1:
+        raise TaskError(f"{name}: must have at least one grid point along every axis, got shape {arr.shape}")
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """``-laplacian(u) = f`` on an ``(nx, ny, nz)`` grid with spacing ``h``, zero Dirichlet boundary.
+
+    Attributes
+    ----------
+    f : ndarray, shape (nx, ny, nz)
+        The source term at the grid points (finite; stored as a read-only float64 copy).
+    h : float
+        Grid spacing, > 0.
+    """
+
+    f: Any
+    h: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "f", _check_grid("f", self.f))
+        object.__setattr__(self, "h", _check_h(self.h))
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(int(s) for s in self.f.shape)  # type: ignore[return-value]
+
+    @property
+    def n(self) -> int:
+        return int(self.f.size)
+
+    @property
+    def rhs(self) -> np.ndarray:
+        """``b = h**2 f`` flattened in C order, ``(n,)``."""
+        return (self.h**2 * self.f).ravel()
+
+
+def _shape3(shape: Any) -> tuple[int, int, int]:
+    if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
+        shape = (shape, shape, shape)
+    if not isinstance(shape, (tuple, list)) or len(shape) != 3:
+        raise TaskError(f"shape={shape!r}: must be an int or a tuple (nx, ny, nz) of positive ints")
+    for s in shape:
+        if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1:
+            raise TaskError(f"shape={shape!r}: must be an int or a tuple (nx, ny, nz) of positive ints")
+    return (int(shape[0]), int(shape[1]), int(shape[2]))
+
+
+def random_problem(shape: Any = (16, 16, 16), *, h: float = 1.0, seed: int | np.random.Generator | None = None) -> Problem:
+    """A seeded instance: ``f`` i.i.d. standard normal on an ``(nx, ny, nz)`` grid.
+
+    White-noise ``f`` excites every mode of the grid, the smooth slow ones included.
+    """
+    shape = _shape3(shape)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    return Problem(rng.standard_normal(shape), h=h)
+
+
+# --------------------------------------------------------------------------- linear algebra facts
+
+
+def laplacian(shape: Any) -> sp.csr_matrix:
+    """The 7-point ``-laplacian`` times ``h**2`` with zero Dirichlet boundary, ``(n, n)`` CSR.
+
+    Built as a Kronecker sum of 1-D second differences (independent of the
+    network's geometric construction); diagonal 6, axis neighbours -1.
+    """
+    nx, ny, nz = _shape3(shape)
+
+    def d1(m: int) -> sp.csr_matrix:
+        return sp.diags([-np.ones(m - 1), 2.0 * np.ones(m), -np.ones(m - 1)], [-1, 0, 1], format="csr")
+
+    ix, iy, iz = sp.identity(nx), sp.identity(ny), sp.identity(nz)
+    a = sp.kron(sp.kron(d1(nx), iy), iz) + sp.kron(sp.kron(ix, d1(ny)), iz) + sp.kron(sp.kron(ix, iy), d1(nz))
+    return sp.csr_matrix(a)
+
+
+def _eig_bounds(shape: tuple[int, int, int]) -> tuple[float, float]:
+    """Smallest and largest eigenvalue of :func:`laplacian` (exact, from the sine modes)."""
+    lo = sum(2.0 - 2.0 * math.cos(math.pi / (m + 1)) for m in shape)
+    hi = sum(2.0 - 2.0 * math.cos(math.pi * m / (m + 1)) for m in shape)
+    return lo, hi
+
+
+def condition_number(shape: Any) -> float:
+    """``kappa = lambda_max / lambda_min`` of :func:`laplacian` (2-norm condition number)."""
+    lo, hi = _eig_bounds(_shape3(shape))
+    return hi / lo
+
+
+def jacobi_rho(shape: Any) -> float:
+    """Spectral radius of the Jacobi iteration matrix ``J = (6 I - A) / 6``."""
+    nx, ny, nz = _shape3(shape)
+    return (math.cos(math.pi / (nx + 1)) + math.cos(math.pi / (ny + 1)) + math.cos(math.pi / (nz + 1))) / 3.0
+
+
+def _dyadic(x: float, *, down: bool = False) -> float:
+    scale = 2**WEIGHT_FRACTION_BITS
+    return (math.floor(x * scale) if down else round(x * scale)) / scale
+
+
+def iteration_coefficients(shape: Any, method: str = "momentum") -> dict[str, float]:
+    """Weights of the network and the predicted convergence factor per step.
+
+    Returns
+    -------
+    dict
+        ``w`` (neighbour weight), ``a`` (self weight), ``beta`` (weight of
+        ``-u_{k-1}``, 0 for Jacobi) and ``rate`` (the spectral radius of the
+        iteration with these rounded weights: the error shrinks by about this
+        factor per step).
+    """
+    shape = _shape3(shape)
+    if method not in _METHODS:
+        raise TaskError(f"method={method!r}: allowed: {list(_METHODS)}")
+    rho = jacobi_rho(shape)
+    if method == "jacobi":
+        w = _dyadic(1.0 / 6.0, down=True)
+        a = 1.0 - 6.0 * w
+        return {"w": w, "a": a, "beta": 0.0, "rate": abs(a) + 6.0 * w * rho}
+    s_lo, s_hi = math.sqrt(1.0 - rho), math.sqrt(1.0 + rho)
+    beta = _dyadic(((s_hi - s_lo) / (s_hi + s_lo)) ** 2)
+    w = _dyadic(4.0 / (s_lo + s_hi) ** 2 / 6.0)
+    # stability needs omega * (1 + rho) < 2 (1 + beta); step w down until it holds with a margin
+    while 6.0 * w * (1.0 + rho) >= 2.0 * (1.0 + beta) - 1e-9:
+        w -= 2.0**-WEIGHT_FRACTION_BITS
+    a = 1.0 + beta - 6.0 * w
+    return {"w": w, "a": a, "beta": beta, "rate": _momentum_rate(a, w, beta, rho)}
+
+
+def _momentum_rate(a: float, w: float, beta: float, rho: float) -> float:
+    """Largest root modulus of ``z^2 - (a + 6 w lam) z + beta`` over ``lam`` in ``[-rho, rho]``."""
+    worst = 0.0
+    for lam in np.linspace(-rho, rho, 401):
+        worst = max(worst, float(np.max(np.abs(np.roots([1.0, -(a + 6.0 * w * lam), beta])))))
+    return worst
+
+
+# --------------------------------------------------------------------------- network
+
+
+def _neighbours(positions_um: np.ndarray, spacing_um: float) -> sp.csr_matrix:
+    """0/1 matrix of grid neighbours: pairs at distance ``spacing_um`` (found with a k-d tree)."""
+    tree = cKDTree(positions_um)
+    dist = tree.sparse_distance_matrix(tree, max_distance=1.01 * spacing_um, output_type="coo_matrix")
+    keep = (dist.row != dist.col) & (dist.data > 0.5 * spacing_um)
+    n = positions_um.shape[0]
+    return sp.csr_matrix((np.ones(int(keep.sum())), (dist.row[keep], dist.col[keep])), shape=(n, n))
+
+
+def _grid_geometry(shape: tuple[int, int, int]) -> tuple[np.ndarray, sp.csr_matrix]:
+    pos = snn.layout.grid(shape, spacing_um=GRID_SPACING_UM)
+    return pos, _neighbours(pos, GRID_SPACING_UM)
+
+
+def _plan_weights(shape: tuple[int, int, int], method: str) -> tuple[np.ndarray, dict[str, sp.csr_matrix], dict[str, float]]:
+    """Positions, the incoming weight matrices per (post, pre), and the coefficients."""
+    c = iteration_coefficients(shape, method)
+    pos, nb = _grid_geometry(shape)
+    n = pos.shape[0]
+    w_uu = sp.csr_matrix(c["w"] * nb + c["a"] * sp.identity(n, format="csr"))
+    w_uu.eliminate_zeros()
+    mats = {"u<-u": w_uu}
+    if method == "momentum":
+        mats["u<-lag"] = sp.csr_matrix(-c["beta"] * sp.identity(n, format="csr"))
+        mats["lag<-u"] = sp.identity(n, format="csr")
+    return pos, mats, c
+
+
+def build_network(
+    problem: Problem,
+    *,
+    method: str = "momentum",
+    vth: float = 0.0,
+    initial_state: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+) -> snn.Network:
+    """The spiking network of :func:`solve` (one chunk of it).
+
+    Parameters
+    ----------
+    problem : Problem
+    method : {"momentum", "jacobi"}
+    vth : float
+        Sigma-delta threshold of every neuron (>= 0).
+    initial_state : dict, optional
+        ``{population: {"sigma": (n,), "ref": (n,)}}`` to resume from.
+
+    Returns
+    -------
+    snn.Network
+        Population ``u`` (``SigmaDelta``, bias ``w h^2 f``) on the grid, plus the
+        relay ``lag`` for ``method="momentum"``; projections ``u->u`` (6 neighbours
+        and a self synapse), ``lag->u`` and ``u->lag``, every delay 1 step.
+    """
+    if not isinstance(problem, Problem):
+        raise TaskError(f"problem={problem!r}: must be a tasks.poisson.Problem")
+    pos, mats, c = _plan_weights(problem.shape, method)
+    return _network(problem, pos, mats, c, vth, initial_state)
+
+
+def _network(problem, pos, mats, c, vth, initial_state) -> snn.Network:
+    init = initial_state or {}
+    net = snn.Network(dt_ms=1.0)
+    net.add_population("u", problem.n, snn.SigmaDelta(vth=vth, bias=c["w"] * problem.rhs), positions=pos, initial_state=init.get("u"))
+    if "u<-lag" in mats:
+        net.add_population("lag", problem.n, snn.SigmaDelta(vth=vth), positions=pos, initial_state=init.get("lag"))
+    for key, mat in mats.items():
+        post, pre = key.split("<-")
+        net.add_projection(pre, post, weights=mat, delay_steps=1, name=f"{pre}->{post}")
+    net.outputs = ("u",)
+    return net
+
+
+def _resume_state(mats: Mapping[str, sp.csr_matrix], final: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, dict[str, np.ndarray]]:
+    """Initial state that continues a run exactly: every in-flight delta delivered.
+
+    With all delays one step, what a neuron has received after the last step plus
+    what is still in flight is ``W @ ref`` of its senders, so ``sigma = W @ ref``.
+    """
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for pop in {k.split("<-")[0] for k in mats}:
+        sigma = sum(
+            mat @ np.asarray(final[k.split("<-")[1]]["ref"], dtype=np.float64) for k, mat in mats.items() if k.split("<-")[0] == pop
+        )
+        out[pop] = {"sigma": np.asarray(sigma, dtype=np.float64), "ref": np.asarray(final[pop]["ref"], dtype=np.float64)}
+    return out
+
+
+def concat_runs(runs: list[RunResult]) -> RunResult:
+    """One :class:`snn.RunResult` for consecutive runs of networks with the same structure.
+
+    Recordings are concatenated along time, counts added, per-step counts
+    concatenated; ``final_state`` is the last run's.
+    """
+    if len(runs) == 1:
+        return runs[0]
+    first, last = runs[0], runs[-1]
+    cs = [r.counts for r in runs]
+
+    def add(dicts):
+        keys = dicts[0].keys()
+        return {k: int(sum(d[k] for d in dicts)) for k in keys}
+
+    counts = OpCounts(
+        n_steps=sum(c.n_steps for c in cs),
+        dt_ms=cs[0].dt_ms,
+        spikes=int(sum(c.spikes for c in cs)),
+        synaptic_events=int(sum(c.synaptic_events for c in cs)),
+        neuron_updates=int(sum(c.neuron_updates for c in cs)),
+        per_projection=add([c.per_projection for c in cs]),
+        spikes_per_population=add([c.spikes_per_population for c in cs]),
+        neuron_updates_per_population=add([c.neuron_updates_per_population for c in cs]),
+        graded_spikes=int(sum(c.graded_spikes for c in cs)),
+        spikes_per_step=np.concatenate([c.spikes_per_step for c in cs]).astype(np.int64),
+        synaptic_events_per_step=np.concatenate([c.synaptic_events_per_step for c in cs]).astype(np.int64),
+        n_neurons=cs[0].n_neurons,
+        n_synapses=cs[0].n_synapses,
+    )
+    spikes = {k: np.concatenate([r.spikes[k] for r in runs]) for k in first.spikes}
+    outputs = {k: np.concatenate([r.outputs[k] for r in runs]) for k in first.outputs}
+    state = {p: {v: np.concatenate([r.state[p][v] for r in runs]) for v in first.state[p]} for p in first.state}
+    return RunResult(
+        spikes=spikes,
+        state=state,
+        counts=counts,
+        final_state=last.final_state,
+        outputs=outputs,
+        engine=last.engine,
+        seed=first.seed,
+        wall_time_s=float(sum(r.wall_time_s for r in runs)),
+    )
+
+
+# --------------------------------------------------------------------------- solver
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise TaskError(f"{name}={value!r}: must be a positive int")
+    return int(value)
+
+
+def _positive_float(name: str, value: Any, *, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        raise TaskError(f"{name}={value!r}: must be a finite number")
+    if float(value) < 0 or (float(value) == 0 and not allow_zero):
+        raise TaskError(f"{name}={value!r}: must be {'>= 0' if allow_zero else '> 0'}")
+    return float(value)
+
+
+def _simulator(simulate: Callable | None) -> Callable:
+    if simulate is None:
+        return snn.simulate
+    if not callable(simulate):
+        raise TaskError(f"simulate={simulate!r}: must be None or a callable with snn.simulate's signature")
+    return simulate
+
+
+def solve(
+    problem: Problem,
+    *,
+    n_steps: int = 3000,
+    rtol: float = 1e-3,
+    engine: str = "event",
+    simulate: Callable | None = None,
+    seed: int | None = None,
+    callback: Callable[[int, np.ndarray], Any] | None = None,
+    method: str = "momentum",
+    check_every: int = 5,
+    vth0: float | None = None,
+    vth_min: float | None = None,
+) -> SolveResult:
+    """Solve ``-laplacian(u) = f`` with a sigma-delta network on the grid.
+
+    The network (:func:`build_network`) runs in chunks of ``check_every`` steps.
+    Between chunks the host reads the neurons' transmitted values ``u = ref``
+    of population ``u`` (the sum of the graded spikes each has sent) and applies
+    the stopping rule; the next chunk resumes the exact network state with a
+    lower threshold.
+
+    Stopping rule (after step ``k``, a multiple of ``check_every``)::
+
+        kappa(A) * ||b - A u_k||_2 <= rtol * ||b||_2,     b = h^2 f,  A = laplacian(shape)
+
+    which guarantees ``||u_k - u*||_2 <= rtol * ||u*||_2`` (``kappa`` from
+    :func:`condition_number`, exact for the 7-point stencil).  If it is not met
+    within ``n_steps`` the result has ``status = MAXITER`` and ``success = False``.
+
+    Threshold schedule (geometric, piecewise constant over chunks)::
+
+        vth_k = max(vth0 * rate**k, vth_min)
+
+    with ``rate`` the predicted convergence factor per step
+    (:func:`iteration_coefficients`), ``vth0 = 0.1 * max|bias|`` and
+    ``vth_min = 0.1 * rtol / kappa * w / (|a| + 6 w + beta) * rms(b)`` by
+    default, small enough that the quantisation of the messages cannot hold the
+    residual above the stopping tolerance.
+
+    Parameters
+    ----------
+    problem : Problem
+    n_steps : int
+        Most steps to run.
+    rtol : float
+        Relative error target (see the stopping rule), > 0.
+    engine : str
+        Engine for :func:`snn.simulate` (ignored by a ``simulate`` that does not use it).
+    simulate : callable, optional
+        Any callable with :func:`snn.simulate`'s signature (e.g. a fixed-point
+        simulator); it must return values in the network's units.
+    seed : int, optional
+        Passed to ``simulate`` (the network is deterministic).
+    callback : callable, optional
+        ``callback(k, u_k)`` after each chunk, ``u_k`` of shape ``(nx, ny, nz)``.
+    method : {"momentum", "jacobi"}
+        See the module docstring.
+    check_every : int
+        Steps per chunk.
+    vth0, vth_min : float, optional
+        Override the threshold schedule.
+
+    Returns
+    -------
+    SolveResult
+        ``x`` of shape ``(nx, ny, nz)``; ``errors``: ``rel_error``,
+        ``max_abs_error`` (against :func:`reference`) and ``rel_residual``;
+        ``info``: ``steps`` and ``rel_residual`` after each chunk, ``vth`` per
+        chunk, ``coefficients``, ``kappa``, ``monitor_flops`` (the host's
+        residual checks, ``9 n`` per check).
+    """
+    if not isinstance(problem, Problem):
+        raise TaskError(f"problem={problem!r}: must be a tasks.poisson.Problem")
+    n_steps = _positive_int("n_steps", n_steps)
+    rtol = _positive_float("rtol", rtol)
+    check_every = _positive_int("check_every", check_every)
+    if method not in _METHODS:
+        raise TaskError(f"method={method!r}: allowed: {list(_METHODS)}")
+    if callback is not None and not callable(callback):
+        raise TaskError(f"callback={callback!r}: must be None or a callable")
+    sim = _simulator(simulate)
+
+    shape, n = problem.shape, problem.n
+    pos, mats, coef = _plan_weights(shape, method)
+    a_mat = laplacian(shape)
+    b = problem.rhs
+    b_norm = float(np.linalg.norm(b))
+    kappa = condition_number(shape)
+    bias = coef["w"] * b
+    if vth0 is None:
+        vth0 = 0.1 * float(np.max(np.abs(bias))) if n else 0.0
+    if vth_min is None:
+        vth_min = 0.1 * rtol / kappa * coef["w"] / (abs(coef["a"]) + 6 * coef["w"] + coef["beta"]) * float(np.sqrt(np.mean(b**2)))
+    vth0 = _positive_float("vth0", vth0, allow_zero=True)
+    vth_min = _positive_float("vth_min", vth_min, allow_zero=True)
+
+    runs: list[RunResult] = []
+    steps_hist: list[int] = []
+    res_hist: list[float] = []
+    vth_hist: list[float] = []
+    state = None
+    done = 0
+    status = MAXITER
+    u = np.zeros(n)
+    rel_res = 1.0 if b_norm > 0 else 0.0
+    while done < n_steps:
+        length = min(check_every, n_steps - done)
+        vth = max(vth0 * coef["rate"] ** done, vth_min)
+        net = _network(problem, pos, mats, coef, vth, state)
+        run = sim(net, length, engine=engine, seed=0 if seed is None else seed, record=("spikes",))
+        runs.append(run)
+        done += length
+        u = np.asarray(run.final_state["u"]["ref"], dtype=np.float64)
+        r = b - a_mat @ u
+        rel_res = float(np.linalg.norm(r)) / b_norm if b_norm > 0 else float(np.linalg.norm(r) > 0)
+        steps_hist.append(done)
+        res_hist.append(rel_res)
+        vth_hist.append(vth)
+        if callback is not None:
+            callback(done, u.reshape(shape).copy())
+        if kappa * rel_res <= rtol:
+            status = CONVERGED
+            break
+        state = _resume_state(mats, run.final_state)
+
+    ref = reference(problem)
+    x = u.reshape(shape)
+    ref_norm = float(np.linalg.norm(ref))
+    err = float(np.linalg.norm(x - ref))
+    errors = {
+        "rel_error": err / ref_norm if ref_norm > 0 else err,
+        "max_abs_error": float(np.max(np.abs(x - ref))),
+        "rel_residual": rel_res,
+    }
+    return SolveResult(
+        x=x,
+        success=status == CONVERGED,
+        status=status,
+        message=STATUS_MESSAGES[status],
+        n_steps=done,
+        errors=errors,
+        run=concat_runs(runs),
+        network=net,
+        reference=ref,
+        info={
+            "method": method,
+            "steps": steps_hist,
+            "rel_residual": res_hist,
+            "vth": vth_hist,
+            "coefficients": coef,
+            "kappa": kappa,
+            "monitor_flops": 9 * n * len(steps_hist),
+        },
+    )
+
+
+def reference(problem: Problem) -> np.ndarray:
+    """The direct solution ``A^{-1} h^2 f`` by :func:`scipy.sparse.linalg.spsolve`, shape ``(nx, ny, nz)``."""
+    if not isinstance(problem, Problem):
+        raise TaskError(f"problem={problem!r}: must be a tasks.poisson.Problem")
+    a = sp.csc_matrix(laplacian(problem.shape))
+    return np.asarray(spla.spsolve(a, problem.rhs)).reshape(problem.shape)
+
+
+# --------------------------------------------------------------------------- dense baseline
+
+
+def _torch_device(device: Any):
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise TaskError(f"device={device!r}: must be 'cpu', 'cuda' or 'cuda:<index>'") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise TaskError(f"device={device!r}: CUDA is not available on this machine; use device='cpu'")
+    if dev.type not in ("cpu", "cuda"):
+        raise TaskError(f"device={device!r}: must be 'cpu' or 'cuda'")
+    return torch, dev
+
+
+def _sync(torch, dev) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+#: FLOPs of one 3x3x3 ``conv3d`` output point (27 multiply-adds), as executed by a direct convolution
+CONV3D_FLOPS_PER_POINT = 2 * 27
+
+
+def _stencil_kernel(torch, dev, dtype, centre: float, neighbour: float):
+    k = torch.zeros((1, 1, 3, 3, 3), dtype=dtype, device=dev)
+    k[0, 0, 1, 1, 1] = centre
+    for d in ((0, 1, 1), (2, 1, 1), (1, 0, 1), (1, 2, 1), (1, 1, 0), (1, 1, 2)):
+        k[(0, 0) + d] = neighbour
+    return k
+
+
+def dense_baseline(
+    problem: Problem,
+    device: str = "cpu",
+    *,
+    algorithm: str = "cg",
+    rtol: float = 1e-3,
+    max_iter: int = 100000,
+    check_every: int = 10,
+    dtype: str = "float32",
+) -> BaselineResult:
+    """The conventional iterative solver on dense grid arrays in torch.
+
+    ``algorithm="cg"``: conjugate gradients; ``"jacobi"``: Jacobi sweeps.  The
+    operator is a ``conv3d`` with the 7-point stencil in a 3x3x3 kernel, zero
+    padded (the Dirichlet boundary).  Both stop by the rule of :func:`solve`,
+    ``kappa ||b - A u|| <= rtol ||b||`` (CG checks its recursive residual every
+    iteration, Jacobi the true residual every ``check_every`` sweeps).
+
+    Counting (per grid point, ``n`` points): a ``conv3d`` application is
+    ``CONV3D_FLOPS_PER_POINT = 54`` FLOPs (the 27 multiply-adds a direct
+    convolution executes); a dot product or axpy 2, a scale 1.  CG iteration:
+    1 conv + 2 dots + 3 axpys = ``64 n``; Jacobi sweep: conv + add + scale =
+    ``56 n`` and each check conv + subtract + norm = ``57 n``.  Bytes moved
+    count each array element read or written once per operation (stencil
+    neighbours from cache), times the element size: CG ``13 n`` elements per
+    iteration, Jacobi ``3 n`` per sweep and ``3 n`` per check.
+    ``info["flops_7point"]`` gives the count for a 7-point stencil code
+    (13 FLOPs per stencil point instead of 54).
+    """
+    if not isinstance(problem, Problem):
+        raise TaskError(f"problem={problem!r}: must be a tasks.poisson.Problem")
+    if algorithm not in ("cg", "jacobi"):
+        raise TaskError(f"algorithm={algorithm!r}: allowed: 'cg', 'jacobi'")
+    rtol = _positive_float("rtol", rtol)
+    max_iter = _positive_int("max_iter", max_iter)
+    check_every = _positive_int("check_every", check_every)
+    if dtype not in ("float32", "float64"):
+        raise TaskError(f"dtype={dtype!r}: allowed: 'float32', 'float64'")
+    torch, dev = _torch_device(device)
+    tdt = getattr(torch, dtype)
+    item = 4 if dtype == "float32" else 8
+    n = problem.n
+    kappa = condition_number(problem.shape)
+    conv = torch.nn.functional.conv3d
+    b = torch.as_tensor(problem.rhs.reshape((1, 1) + problem.shape), dtype=tdt, device=dev)
+    _sync(torch, dev)
+    t0 = time.perf_counter()
+    b_norm = torch.linalg.vector_norm(b)
+    tol = rtol / kappa * b_norm
+    flops = 2 * n
+    words = n
+    if algorithm == "cg":
+        k_a = _stencil_kernel(torch, dev, tdt, 6.0, -1.0)
+        x = torch.zeros_like(b)
+        r = b.clone()
+        p = r.clone()
+        rr = torch.sum(r * r)
+        flops += 2 * n
+        words += 3 * n
+        it = 0
+        while it < max_iter and bool(torch.sqrt(rr) > tol):
+            q = conv(p, k_a, padding=1)
+            alpha = rr / torch.sum(p * q)
+            x = x + alpha * p
+            r = r - alpha * q
+            rr_new = torch.sum(r * r)
+            p = r + (rr_new / rr) * p
+            rr = rr_new
+            it += 1
+        flops += it * (CONV3D_FLOPS_PER_POINT + 10) * n
+        words += it * 13 * n
+        flops7 = flops - it * (CONV3D_FLOPS_PER_POINT - 13) * n
+        converged = bool(torch.sqrt(rr) <= tol)
+    else:
+        k_n = _stencil_kernel(torch, dev, tdt, 0.0, 1.0)
+        k_a = _stencil_kernel(torch, dev, tdt, 6.0, -1.0)
+        x = torch.zeros_like(b)
+        it = 0
+        checks = 0
+        converged = False
+        while it < max_iter:
+            x = (b + conv(x, k_n, padding=1)) / 6.0
+            it += 1
+            if it % check_every == 0 or it == max_iter:
+                checks += 1
+                if bool(torch.linalg.vector_norm(b - conv(x, k_a, padding=1)) <= tol):
+                    converged = True
+                    break
+        flops += it * (CONV3D_FLOPS_PER_POINT + 2) * n + checks * (CONV3D_FLOPS_PER_POINT + 3) * n
+        words += it * 3 * n + checks * 3 * n
+        flops7 = flops - (it + checks) * (CONV3D_FLOPS_PER_POINT - 13) * n
+    _sync(torch, dev)
+    wall = time.perf_counter() - t0
+    return BaselineResult(
+        x=x.reshape(problem.shape).double().cpu().numpy(),
+        wall_time_s=wall,
+        flops=int(flops),
+        bytes_moved=int(words * item),
+        n_iter=int(it),
+        device=str(dev),
+        algorithm=f"{algorithm} (torch conv3d 7-point stencil)",
+        dtype=dtype,
+        info={"converged": converged, "kappa": kappa, "flops_7point": int(flops7)},
+    )
