@@ -28,6 +28,7 @@ __all__ = [
     "merge_runs",
     "ChunkedRun",
     "run_chunked",
+    "trim_last_step",
 ]
 
 #: status codes of :class:`SolveResult` (scipy habit: 0 is success)
@@ -162,9 +163,65 @@ def merge_runs(runs: Sequence[RunResult]) -> RunResult:
     )
 
 
+def trim_last_step(run: RunResult, network: Any) -> RunResult:
+    """``run`` without its last step: counts, per-step arrays and recordings.
+
+    Needs the ``spikes`` of every population that sends messages (what was
+    sent in the last step); the split of that step's synaptic events over
+    projections uses ``network``'s out-degrees.
+    """
+    c = run.counts
+    if c.n_steps < 2:
+        raise TaskError(f"run: has {c.n_steps} step(s); trimming needs at least 2")
+    sent_pop: dict[str, int] = {}
+    sent_mask: dict[str, np.ndarray] = {}
+    for pop in network.populations:
+        if pop.name in run.spikes:
+            mask = np.asarray(run.spikes[pop.name][-1], dtype=bool)
+        elif c.spikes_per_population.get(pop.name, 0) == 0:
+            mask = np.zeros(pop.n, dtype=bool)
+        else:
+            raise TaskError(f"run: population {pop.name!r} sent messages but its spikes were not recorded; cannot trim")
+        sent_mask[pop.name] = mask
+        sent_pop[pop.name] = int(mask.sum())
+    per_proj = {pr.name: int(pr.out_degree()[sent_mask[pr.pre]].sum()) for pr in network.projections}
+    graded = sum(sent_pop[p.name] for p in network.populations if p.model.graded)
+    updates = {p.name: (0 if p.model.is_source else p.n) for p in network.populations}
+    counts = OpCounts(
+        n_steps=c.n_steps - 1,
+        dt_ms=c.dt_ms,
+        spikes=int(c.spikes - int(c.spikes_per_step[-1])),
+        synaptic_events=int(c.synaptic_events - int(c.synaptic_events_per_step[-1])),
+        neuron_updates=int(c.neuron_updates - sum(updates.values())),
+        per_projection={k: int(v - per_proj.get(k, 0)) for k, v in c.per_projection.items()},
+        spikes_per_population={k: int(v - sent_pop.get(k, 0)) for k, v in c.spikes_per_population.items()},
+        neuron_updates_per_population={k: int(v - updates.get(k, 0)) for k, v in c.neuron_updates_per_population.items()},
+        graded_spikes=int(c.graded_spikes - graded),
+        spikes_per_step=np.asarray(c.spikes_per_step[:-1], dtype=np.int64),
+        synaptic_events_per_step=np.asarray(c.synaptic_events_per_step[:-1], dtype=np.int64),
+        n_neurons=c.n_neurons,
+        n_synapses=c.n_synapses,
+    )
+    return RunResult(
+        spikes={k: v[:-1] for k, v in run.spikes.items()},
+        state={pop: {k: v[:-1] for k, v in rec.items()} for pop, rec in run.state.items()},
+        counts=counts,
+        final_state=run.final_state,
+        outputs={k: v[:-1] for k, v in run.outputs.items()},
+        engine=run.engine,
+        seed=run.seed,
+        wall_time_s=run.wall_time_s,
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class ChunkedRun:
-    """What :func:`run_chunked` returns: the merged run, the steps taken and whether ``on_chunk`` stopped it."""
+    """What :func:`run_chunked` returns.
+
+    ``run`` is the merged run on the continuous timeline (steps re-executed at
+    chunk boundaries counted once), ``n_steps`` its length, ``stopped`` whether
+    ``on_chunk`` asked to stop, ``network`` the last chunk's network.
+    """
 
     run: RunResult
     n_steps: int
@@ -172,6 +229,16 @@ class ChunkedRun:
     network: Any
     n_chunks: int
     carry: Any = None
+
+
+def _with_spikes(record: Any, network: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(record, Mapping):
+        raise TaskError("record: run_chunked needs a dict {population: names}")
+    out = {name: ((what,) if isinstance(what, str) else tuple(what)) for name, what in record.items()}
+    for pop in network.populations:
+        if "spikes" not in out.get(pop.name, ()):
+            out[pop.name] = out.get(pop.name, ()) + ("spikes",)
+    return out
 
 
 def run_chunked(
@@ -183,35 +250,59 @@ def run_chunked(
     simulate: Callable[..., RunResult],
     engine: str,
     seed: int | None,
-    record: Any,
+    record: Mapping[str, Any],
 ) -> ChunkedRun:
-    """Run a network in chunks of ``chunk_steps`` steps, carrying its state from chunk to chunk.
+    """Run a network in chunks, continuing each chunk from the state the previous one left.
 
-    ``build(t, carry)`` returns the network for the chunk that starts at step
-    ``t`` (``carry`` is ``None`` for the first chunk); the usual way to carry a
-    run on is ``add_population(..., initial_state=final state)`` with the
-    messages still in flight folded into the receivers' state.
-    ``simulate(network, steps, engine=, seed=, record=)`` runs it (any callable
-    with :func:`snn.simulate`'s signature) and ``on_chunk(t_end, network, run,
-    carry) -> (carry, stop)`` checks the stopping rule after the chunk.
+    ``build(t, carry)`` returns the network for the chunk; ``simulate(network,
+    steps, engine=, seed=, record=)`` runs it (any callable with
+    :func:`snn.simulate`'s signature); ``on_chunk(t, network, run, carry) ->
+    (carry, stop)`` checks the stopping rule after the chunk, ``t`` being the
+    number of steps of the continuous run so far.
 
-    Every chunk restarts the engine's step counter at 0: this is exact only for
-    models whose kernel does not read the step index (sigma-delta, IF, LIF).
+    Continuation by *rewinding one step*: the messages a chunk sends in its last
+    step are still in flight when it ends.  Rather than delivering them on the
+    host (with the host's copy of the weights, which a quantizing ``simulate``
+    would not share), ``on_chunk`` returns as ``carry`` the state *before* the
+    last step -- for a sigma-delta neuron ``sigma`` as it ends (its input of
+    that step included) and ``ref - out``; for an IF neuron ``v + v_th * spike -
+    bias`` -- and the next chunk re-executes that step, so the network itself
+    re-sends those messages, with its own weights.  The re-executed step counts
+    once: every chunk that is continued this way loses its last step from the
+    merged run (:func:`trim_last_step`), and later chunks run ``chunk_steps + 1``
+    steps so that checks fall every ``chunk_steps`` steps.  A ``carry`` of
+    ``None`` means a fresh start instead (nothing is re-executed or trimmed).
+
+    Every chunk restarts the engine's step counter at 0: exact only for models
+    whose kernel does not read the step index (sigma-delta, IF, LIF).  The
+    ``spikes`` of every population are recorded (trimming needs them).
     """
     if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
         raise TaskError(f"n_steps={n_steps!r}: must be a positive int")
     if isinstance(chunk_steps, bool) or not isinstance(chunk_steps, (int, np.integer)) or chunk_steps < 1:
         raise TaskError(f"chunk_steps={chunk_steps!r}: must be a positive int")
     runs: list[RunResult] = []
+    nets: list[Any] = []
+    continued: list[bool] = []
     carry: Any = None
     t = 0
     stopped = False
     network = None
     while t < n_steps and not stopped:
-        steps = int(min(chunk_steps, n_steps - t))
-        network = build(t, carry)
-        run = simulate(network, steps, engine=engine, seed=seed, record=record)
+        rewind = carry is not None
+        start = t - 1 if rewind else t
+        steps = int(min(chunk_steps + (1 if rewind else 0), n_steps - start))
+        if rewind and steps < 2:
+            break
+        if rewind:
+            continued[-1] = True
+        network = build(start, carry)
+        run = simulate(network, steps, engine=engine, seed=seed, record=_with_spikes(record, network))
         runs.append(run)
-        t += steps
+        nets.append(network)
+        continued.append(False)
+        t = start + steps
         carry, stopped = on_chunk(t, network, run, carry)
-    return ChunkedRun(run=merge_runs(runs), n_steps=t, stopped=bool(stopped), network=network, n_chunks=len(runs), carry=carry)
+    parts = [trim_last_step(r, net) if cont else r for r, net, cont in zip(runs, nets, continued)]
+    merged = merge_runs(parts)
+    return ChunkedRun(run=merged, n_steps=t, stopped=bool(stopped), network=network, n_chunks=len(runs), carry=carry)

@@ -193,9 +193,9 @@ def solve(
     neurons, threshold 1, reset by subtraction, bias ``dt * (A^T b - lam) / d``)
     and one recurrent projection ``-(G - I)`` (lateral inhibition between
     atoms, ``G`` the Gram matrix of the unit-norm atoms).  It runs in chunks of
-    ``check_every`` steps; between chunks it is rebuilt from the final state
-    with the spikes still in flight added to the targets' ``v`` (exact for IF
-    neurons).
+    ``check_every`` steps; each chunk starts from the state before the previous
+    chunk's last step and re-executes it, so the network itself re-sends the
+    spikes that were in flight (exact; see :func:`tasks._common.run_chunked`).
 
     Decoding, after a chunk ending at step ``T``: with ``C_i(t)`` the spike
     count of neuron ``i`` up to step ``t`` and ``t_w`` the last chunk boundary
@@ -267,13 +267,13 @@ def solve(
     W = -(G - np.diag(np.diag(G)))
     model = snn.IF(v_th=1.0, v_reset=0.0, bias=dt * drive, reset="subtract")
 
+    # cumulative spike counts C(t) (spikes in steps [0, t) of the continuous run) at the checks
     counts_at: dict[int, np.ndarray] = {0: np.zeros(n, dtype=np.int64)}
     history: list[tuple[int, float, int]] = []
-    state: dict[str, Any] = {"x": np.zeros(n)}
+    state: dict[str, Any] = {"x": np.zeros(n), "t": 0, "last": np.zeros(n, dtype=np.int64)}
 
     def decode(t_end: int) -> np.ndarray:
-        starts = [t for t in counts_at if t <= burn_in * t_end]
-        t_w = max(starts)
+        t_w = max(t for t in counts_at if t <= burn_in * t_end)
         if t_w >= t_end:
             t_w = 0
         rate = (counts_at[t_end] - counts_at[t_w]) / float(t_end - t_w)
@@ -288,11 +288,13 @@ def solve(
 
     def on_chunk(t_end: int, net: snn.Network, run: Any, carry: Any) -> tuple[Any, bool]:
         spikes = np.asarray(run.spikes["x"])
-        prev = max(counts_at)
-        counts_at[t_end] = counts_at[prev] + spikes.sum(axis=0).astype(np.int64)
+        # a continued chunk re-executes the previous chunk's last step: count it once
+        start = counts_at[state["t"]] - (state["last"] if carry is not None else 0)
+        counts_at[t_end] = start + spikes.sum(axis=0).astype(np.int64)
+        state["t"], state["last"] = t_end, spikes[-1].astype(np.int64)
         final = run.final_state["x"]
-        # the spikes of the last step are still in flight: add their input to v (IF: v += input)
-        v = np.asarray(final["v"], dtype=np.float64) + W @ spikes[-1].astype(np.float64)
+        # continue by re-executing the last step: v before it (IF: v_after = v_before + input + bias - v_th * spike)
+        v = np.asarray(final["v"], dtype=np.float64) + 1.0 * spikes[-1] - dt * drive
         x = decode(t_end)
         gap = _relative_gap(problem, x)
         state["x"] = x

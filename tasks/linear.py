@@ -174,6 +174,7 @@ class Iteration:
     rate: float
     d_max: float
     method: str
+    d: np.ndarray
 
 
 def iteration(problem: Problem, *, method: str = "richardson", omega: float | None = None) -> Iteration:
@@ -202,11 +203,17 @@ def iteration(problem: Problem, *, method: str = "richardson", omega: float | No
         raise TaskError(f"omega={omega!r}: must be a positive finite step (or None for the optimal one)")
     omega = float(omega)
     rate = max(abs(1.0 - omega * lmin), abs(1.0 - omega * lmax))
+    # W = I - omega M^-1 A, with the diagonal formed exactly (for Jacobi it is 1 - omega)
+    adiag = np.asarray(A.diagonal(), dtype=np.float64)
+    diag_w = 1.0 - omega * adiag if method == "richardson" else np.full(n, 1.0 - omega)
     if sp.issparse(A):
-        W = (sp.identity(n, format="csr") - sp.diags(omega * minv) @ A).tocsr()
+        off = (sp.diags(-omega * minv) @ (A - sp.diags(adiag))).tocsr()
+        W = (off + sp.diags(diag_w)).tocsr()
+        W.eliminate_zeros()
     else:
-        W = np.eye(n) - (omega * minv)[:, None] * A
-    return Iteration(W=W, c=omega * minv * b, omega=omega, rate=float(rate), d_max=float(d.max()), method=method)
+        W = -(omega * minv)[:, None] * A
+        np.fill_diagonal(W, diag_w)
+    return Iteration(W=W, c=omega * minv * b, omega=omega, rate=float(rate), d_max=float(d.max()), method=method, d=d)
 
 
 def _check_solver_args(n_steps: Any, rtol: Any, check_every: Any) -> None:
@@ -234,6 +241,8 @@ def solve(
     vth_decay: float | None = None,
     check_every: int = 10,
     x0: Any = None,
+    max_refinements: int = 10,
+    stall: float = 0.9,
 ) -> SolveResult:
     """Solve ``A x = b`` with a network of sigma-delta neurons.
 
@@ -241,12 +250,14 @@ def solve(
     neurons, one recurrent projection ``W = I - omega M^{-1} A``, bias
     ``omega M^{-1} b``) runs the iteration of :func:`iteration` with graded
     messages.  It runs in chunks of ``check_every`` steps; between chunks the
-    network is rebuilt from the final state (``sigma`` plus the messages still
-    in flight, ``ref``) so the run continues exactly, and the threshold is
-    updated.
+    network is rebuilt from the state before the chunk's last step, which the
+    next chunk re-executes, so the run continues exactly (the network re-sends
+    the messages that were in flight; see :func:`tasks._common.run_chunked`),
+    and the threshold is updated.
 
     Stopping rule, checked after every chunk on the decoded state
-    ``x_t = x_0 + sum of the graded messages of every neuron up to step t``::
+    ``x_t = x_0 + sum of the graded messages of every neuron up to step t``
+    (the neurons' ``ref``)::
 
         ||b - A x_t||_2 <= rtol * ||b||_2
 
@@ -260,6 +271,15 @@ def solve(
     ``||r|| < rtol ||b|| / 2``: the stopping rule is met with a margin once the
     messages stop.  ``vth_decay`` defaults to the contraction factor of the
     iteration; a fixed ``vth`` disables the schedule.
+
+    Iterative refinement: when the residual stalls (``res > stall * res`` of
+    the previous check, after at least two chunks of the current stage) --
+    which happens when ``simulate`` quantizes the weights, as fixed-point
+    hardware does -- the host computes ``r = b - A x`` in float64 and restarts
+    the network on ``A e = r`` (bias ``omega M^{-1} r``, ``e = 0``), then
+    ``x += e``.  At most ``max_refinements`` times.  For the exact float
+    network a restart changes nothing but the threshold schedule (Richardson
+    is a stationary iteration).
 
     Parameters
     ----------
@@ -289,13 +309,16 @@ def solve(
         Steps per chunk (between checks of the stopping rule).
     x0 : (n,) array, optional
         Initial guess (default zeros).
+    max_refinements, stall
+        Iterative refinement (see above); ``max_refinements=0`` disables it.
 
     Returns
     -------
     SolveResult
         ``x`` (n,); ``errors``: ``rel_residual`` and ``rel_error`` (against
         :func:`reference`); ``info``: ``omega``, ``rate``, ``history`` (step,
-        relative residual, vth, messages per chunk), ``vth_min``, ``host_flops``
+        relative residual, vth, messages per chunk), ``refinements`` (the
+        steps at which a refinement stage began), ``vth_min``, ``host_flops``
         (the stopping-rule checks, ``2 nnz(A) + 4 n`` each), ``n_chunks``.
     """
     if not isinstance(problem, Problem):
@@ -305,6 +328,10 @@ def solve(
         raise TaskError(f"vth={vth!r}: must be a finite threshold >= 0 (or None for the adaptive schedule)")
     if not (isinstance(vth_start, numbers.Real) and math.isfinite(vth_start) and vth_start >= 0):
         raise TaskError(f"vth_start={vth_start!r}: must be a finite number >= 0")
+    if isinstance(max_refinements, bool) or not isinstance(max_refinements, numbers.Integral) or max_refinements < 0:
+        raise TaskError(f"max_refinements={max_refinements!r}: must be an int >= 0")
+    if not (isinstance(stall, numbers.Real) and 0 < stall <= 1):
+        raise TaskError(f"stall={stall!r}: must be in (0, 1]")
     if vth_decay is not None and not (isinstance(vth_decay, numbers.Real) and 0 < vth_decay <= 1):
         raise TaskError(f"vth_decay={vth_decay!r}: must be in (0, 1] (or None for the iteration's contraction factor)")
     sim = simulate if simulate is not None else snn.simulate
@@ -314,43 +341,56 @@ def solve(
     x_init = np.zeros(n) if x0 is None else finite_array("x0", x0, shape=(n,))
     nb = float(np.linalg.norm(b))
     vth_min = 0.5 * rtol * it.omega * nb / (math.sqrt(n) * it.d_max)
-    v0 = vth_start * float(np.abs(it.c).max()) if n else 0.0
     decay = it.rate if vth_decay is None else float(vth_decay)
     decay = min(max(decay, 1e-6), 1.0)
+    nnz = int(A.nnz) if sp.issparse(A) else n * n
+    history: list[tuple[int, float, float, int]] = []
+    # a stage solves A e = b - A base with the network (e starts at e0); x = base + e
+    stage: dict[str, Any] = {"base": np.zeros(n), "e": x_init.copy(), "c": it.c, "t0": 0, "res_prev": problem.residual(x_init)}
+    stage["v0"] = vth_start * float(np.abs(it.c).max())
+    refinements: list[int] = []
 
     def threshold(t: int) -> float:
         if vth is not None:
             return float(vth)
-        return max(vth_min, v0 * decay**t)
-
-    nnz = int(A.nnz) if sp.issparse(A) else n * n
-    history: list[tuple[int, float, float, int]] = []
-    state = {"x": x_init.copy(), "res": problem.residual(x_init)}
+        return max(vth_min, stage["v0"] * decay ** (t - stage["t0"]))
 
     def build(t: int, carry: Any) -> snn.Network:
         if carry is None:
-            sigma0, ref0 = W @ x_init, x_init
+            sigma0, ref0 = W @ stage["e"], stage["e"]
         else:
             sigma0, ref0 = carry
         net = snn.Network(dt_ms=1.0)
-        net.add_population("x", n, snn.SigmaDelta(vth=threshold(t), bias=it.c), initial_state={"sigma": sigma0, "ref": ref0})
+        net.add_population("x", n, snn.SigmaDelta(vth=threshold(t), bias=stage["c"]), initial_state={"sigma": sigma0, "ref": ref0})
         net.add_projection("x", "x", weights=W, delay_steps=1, name="recurrent")
         return net
 
     def on_chunk(t_end: int, net: snn.Network, run: Any, carry: Any) -> tuple[Any, bool]:
-        out = np.asarray(run.outputs["x"], dtype=np.float64)
-        x = state["x"] + out.sum(axis=0)
         final = run.final_state["x"]
-        # the messages of the chunk's last step are still in flight: deliver them into sigma
-        sigma = np.asarray(final["sigma"], dtype=np.float64) + W @ out[-1]
         ref = np.asarray(final["ref"], dtype=np.float64)
+        stage["e"] = ref
+        x = stage["base"] + ref
+        # continue by re-executing the last step: state before it (see tasks._common.run_chunked)
+        last = np.asarray(run.outputs["x"][-1], dtype=np.float64)
+        sigma = np.asarray(final["sigma"], dtype=np.float64)
+        ref = ref - last
         res = problem.residual(x)
-        state["x"], state["res"] = x, res
         vth_used = float(np.asarray(net.population("x").model.vth))
         history.append((t_end, res, vth_used, int(run.counts.spikes)))
         if callback is not None:
             callback(x.copy())
-        return (sigma, ref), res <= rtol
+        if res <= rtol:
+            return (sigma, ref), True
+        stalled = res > stall * stage["res_prev"] and t_end - stage["t0"] >= 2 * check_every
+        stage["res_prev"] = res
+        if stalled and len(refinements) < max_refinements:
+            # iterative refinement: restart the network on the residual equation A e = b - A x (host residual in float64)
+            refinements.append(t_end)
+            r = b - A @ x
+            c = it.omega * r / it.d
+            stage.update(base=x, e=np.zeros(n), c=c, t0=t_end, v0=vth_start * float(np.abs(c).max()))
+            return None, False
+        return (sigma, ref), False
 
     chunked = run_chunked(
         build,
@@ -362,7 +402,7 @@ def solve(
         seed=seed,
         record={"x": ("outputs",)},
     )
-    x = state["x"]
+    x = stage["base"] + stage["e"]
     x_ref = reference(problem)
     nref = float(np.linalg.norm(x_ref))
     errors = {
@@ -376,6 +416,7 @@ def solve(
         "rate": it.rate,
         "vth_min": vth_min,
         "history": history,
+        "refinements": refinements,
         "n_chunks": chunked.n_chunks,
         "host_flops": int(chunked.n_chunks * (2 * nnz + 4 * n)),
         "synaptic_events": int(chunked.run.counts.synaptic_events),

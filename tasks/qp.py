@@ -337,12 +337,13 @@ def solve(
     (:class:`snn.SigmaDelta` with ReLU, ``m`` each); projections
     ``x->x: I - alpha Q``, ``v->x: -alpha A'^T``, ``x->w: beta A'``, ``w->w: I``,
     ``x->v: 2 beta A'``, ``w->v: I``; biases ``-alpha p``, ``-beta k'``,
-    ``-2 beta k'``.  The network runs in chunks of ``check_every`` steps and is
-    rebuilt between chunks from the final state (``sigma`` plus the messages in
-    flight, ``ref``).
+    ``-2 beta k'``.  The network runs in chunks of ``check_every`` steps, each
+    continuing from the state before the previous chunk's last step, which it
+    re-executes (see :func:`tasks._common.run_chunked`).
 
-    Stopping rule, after every chunk, on the decoded ``x`` (sum of the graded
-    messages of ``"x"``) and ``y = D_r^{-1} w`` (of ``"w"``), with the residuals of
+    Stopping rule, after every chunk, on the decoded ``x`` (the ``ref`` of
+    ``"x"``: the sum of its graded messages) and ``y = D_r^{-1} w`` (``w`` the
+    ``ref`` of ``"w"``), with the residuals of
     :func:`kkt_residuals`::
 
         stationarity <= rtol  and  complementarity <= rtol  and  violation <= feas_tol
@@ -448,16 +449,16 @@ def solve(
         return net
 
     def on_chunk(t_end: int, net: snn.Network, run: Any, carry: Any) -> tuple[Any, bool]:
-        outs = {p: np.asarray(run.outputs[p], dtype=np.float64) for p in pops}
-        state["x"] = state["x"] + outs["x"].sum(axis=0)
+        final = {p: run.final_state[p] for p in pops}
+        state["x"] = np.asarray(final["x"]["ref"], dtype=np.float64)
         if m:
-            state["w"] = state["w"] + outs["w"].sum(axis=0)
-        sig = {p: np.asarray(run.final_state[p]["sigma"], dtype=np.float64).copy() for p in pops}
-        ref = {p: np.asarray(run.final_state[p]["ref"], dtype=np.float64) for p in pops}
-        for _, pre, post, W in projs:  # messages of the last step still in flight
-            sig[post] = sig[post] + W @ outs[pre][-1]
+            state["w"] = np.asarray(final["w"]["ref"], dtype=np.float64)
+        # continue by re-executing the last step: state before it (see tasks._common.run_chunked)
+        sig = {p: np.asarray(final[p]["sigma"], dtype=np.float64) for p in pops}
+        ref = {p: np.asarray(final[p]["ref"], dtype=np.float64) - np.asarray(run.outputs[p][-1], dtype=np.float64) for p in pops}
         if not m:
             ref.update(w=np.zeros(0), v=np.zeros(0))
+            sig.update(w=np.zeros(0), v=np.zeros(0))
         y = state["w"] / s.row_norm
         kkt = kkt_residuals(problem, state["x"], y)
         history.append((t_end, kkt, int(run.counts.spikes)))

@@ -1,0 +1,225 @@
+"""tasks.linear: the sigma-delta Richardson/Jacobi solver against numpy/scipy."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+import snn
+from tasks import linear
+from tasks._common import TaskError, merge_runs
+
+ENGINE = "event" if "event" in snn.engine_names() else "reference"
+
+
+class QuantizingSimulator:
+    """A stand-in for ``hardware.loihi.fixed_point_simulator()``: :func:`snn.simulate`'s signature.
+
+    Rounds every projection's weights to a signed ``bits``-bit mantissa times
+    one power-of-two step per projection (Loihi's weight format) and runs the
+    quantized copy; keeps the networks it ran.
+    """
+
+    def __init__(self, bits: int = 8) -> None:
+        self.bits = bits
+        self.calls = 0
+        self.networks: list[snn.Network] = []
+
+    def __call__(self, network, n_steps, *, engine="reference", seed=0, record=("spikes",), inputs=None, progress=False, **options):
+        self.calls += 1
+        q = snn.Network(dt_ms=network.dt_ms)
+        for pop in network.populations:
+            q.add_population(pop.name, pop.n, pop.model, positions=pop.positions_um, initial_state=dict(pop.initial_state))
+        for pr in network.projections:
+            w = pr.weights.copy()
+            step = 2.0 ** math.ceil(math.log2(float(np.abs(w.data).max()) / (2 ** (self.bits - 1) - 1)))
+            w.data = np.round(w.data / step) * step
+            q.add_projection(pr.pre, pr.post, weights=w, delay_steps=int(pr.delays[0]), name=pr.name)
+        self.networks.append(q)
+        return snn.simulate(q, n_steps, engine=engine, seed=seed, record=record, inputs=inputs, progress=progress, **options)
+
+
+@pytest.fixture(scope="module")
+def problem100():
+    return linear.random_problem(100, cond=10.0, seed=0)
+
+
+@pytest.fixture(scope="module")
+def solved100(problem100):
+    return linear.solve(problem100, engine=ENGINE)
+
+
+def test_reaches_1e_3_relative_residual_at_n100(problem100, solved100):
+    res = solved100
+    A, b = problem100.A, problem100.b
+    x_np = np.linalg.solve(A, b)
+    rel_res = np.linalg.norm(b - A @ res.x) / np.linalg.norm(b)
+    assert res.success and res.status == 0
+    assert rel_res <= 1e-3
+    assert res.errors["rel_residual"] == pytest.approx(rel_res)
+    # cond(A) = 10 bounds the error by 10x the residual
+    assert np.linalg.norm(res.x - x_np) / np.linalg.norm(x_np) <= 1e-2
+    assert res.n_steps < 200
+    assert res.run.counts.n_steps == res.n_steps
+
+
+def test_counts_are_messages_times_fan_out(problem100, solved100):
+    counts = solved100.run.counts
+    # dense W = I - omega A: every sender reaches all 100 neurons
+    assert counts.synaptic_events == 100 * counts.spikes
+    assert counts.graded_spikes == counts.spikes
+    assert counts.synaptic_events_per_step.sum() == counts.synaptic_events
+    # the decoded x is the sum of the graded messages
+    assert np.allclose(solved100.run.outputs["x"].sum(axis=0), solved100.x, atol=1e-12)
+
+
+def test_activity_falls_to_zero_as_it_converges(problem100):
+    """With a fixed threshold the network goes quiet at its fixed point."""
+    res = linear.solve(problem100, engine=ENGINE, rtol=1e-9, n_steps=150, vth=1e-4, check_every=50)
+    per_step = res.run.counts.spikes_per_step
+    assert per_step[:5].min() == 100  # everything changes at first
+    assert per_step[-30:].sum() == 0  # quiescent at the end
+    # the quiescent state satisfies |omega r_i| < vth for every i
+    r = problem100.b - problem100.A @ res.x
+    assert np.abs(res.info["omega"] * r).max() < 1e-4
+
+
+def test_vth_zero_is_exactly_richardson(problem100):
+    """vth=0 sends every change: the network is the Richardson iteration, step for step."""
+    it = linear.iteration(problem100)
+    res = linear.solve(problem100, engine=ENGINE, vth=0.0, rtol=1e-12, n_steps=40, check_every=13)
+    x = np.zeros(problem100.n)
+    for _ in range(40):
+        x = it.W @ x + it.c
+    assert np.allclose(res.x, x, rtol=0, atol=1e-10)
+    assert res.status == 1 and not res.success
+
+
+def test_chunked_run_equals_one_run(problem100):
+    one = linear.solve(problem100, engine=ENGINE, vth=1e-3, rtol=1e-12, n_steps=60, check_every=60)
+    many = linear.solve(problem100, engine=ENGINE, vth=1e-3, rtol=1e-12, n_steps=60, check_every=7)
+    assert many.info["n_chunks"] == 9 and one.info["n_chunks"] == 1
+    assert np.allclose(one.x, many.x, rtol=0, atol=1e-12)
+    assert np.array_equal(one.run.counts.spikes_per_step, many.run.counts.spikes_per_step)
+    assert one.run.counts.synaptic_events == many.run.counts.synaptic_events
+
+
+def test_sparse_jacobi_matches_spsolve():
+    n = 200
+    main = 4.0 + np.linspace(0, 1, n)
+    A = sp.diags([-np.ones(n - 1), main, -np.ones(n - 1)], [-1, 0, 1], format="csr")
+    b = np.random.default_rng(3).standard_normal(n)
+    p = linear.Problem(A, b)
+    res = linear.solve(p, engine=ENGINE, method="jacobi", omega=1.0)
+    x = spla.spsolve(A.tocsc(), b)
+    assert res.success
+    assert np.linalg.norm(b - A @ res.x) / np.linalg.norm(b) <= 1e-3
+    assert np.linalg.norm(res.x - x) / np.linalg.norm(x) <= 1e-3
+    # plain Jacobi: W = -D^-1 (A - D), the off-diagonal pattern of A
+    assert res.network.n_synapses == 2 * (n - 1)  # omega = 1: no self-connections
+
+
+def test_runs_with_a_quantizing_simulate_callable(problem100):
+    sim = QuantizingSimulator(bits=8)
+    res = linear.solve(problem100, engine=ENGINE, simulate=sim, n_steps=400)
+    assert sim.calls == res.info["n_chunks"] >= 2
+    # 8-bit weights alone stall near 3e-2; host-side iterative refinement reaches the target
+    assert res.success and res.errors["rel_residual"] <= 1e-3
+    assert len(res.info["refinements"]) >= 1
+    # without refinement the answer is the fixed point of the quantized network (I - W_q) x = c
+    sim2 = QuantizingSimulator(bits=8)
+    plain = linear.solve(problem100, engine=ENGINE, simulate=sim2, n_steps=300, max_refinements=0, vth=0.0)
+    Wq = sim2.networks[-1].projection("recurrent").weights.toarray()
+    it = linear.iteration(problem100)
+    x_q = np.linalg.solve(np.eye(100) - Wq, it.c)
+    assert np.linalg.norm(plain.x - x_q) / np.linalg.norm(x_q) <= 1e-9
+    assert not plain.success and plain.errors["rel_residual"] > 1e-3
+
+
+def test_callback_sees_every_chunk(problem100):
+    seen = []
+    res = linear.solve(problem100, engine=ENGINE, callback=lambda x: seen.append(x.copy()), check_every=5)
+    assert len(seen) == res.info["n_chunks"] == res.n_steps // 5
+    assert np.array_equal(seen[-1], res.x)
+
+
+def test_merge_runs_sums_counts(problem100):
+    it = linear.iteration(problem100)
+    net = snn.Network()
+    net.add_population("x", 100, snn.SigmaDelta(vth=0.0, bias=it.c))
+    net.add_projection("x", "x", weights=it.W)
+    a = snn.simulate(net, 5, record={"x": ("outputs",)})
+    b = snn.simulate(net, 3, record={"x": ("outputs",)})
+    m = merge_runs([a, b])
+    assert m.counts.n_steps == 8 and m.n_steps == 8
+    assert m.counts.synaptic_events == a.counts.synaptic_events + b.counts.synaptic_events
+    assert m.outputs["x"].shape == (8, 100)
+    assert m.counts.per_projection["x->x"] == a.counts.per_projection["x->x"] + b.counts.per_projection["x->x"]
+
+
+def test_dense_baseline_cg(problem100):
+    base = linear.dense_baseline(problem100, rtol=1e-3)
+    n, k = 100, base.n_iter
+    x_np = np.linalg.solve(problem100.A, problem100.b)
+    assert np.linalg.norm(base.x - x_np) / np.linalg.norm(x_np) <= 1e-2
+    assert base.info["rel_residual"] <= 1.1e-3
+    assert 3 <= k <= 30  # CG at cond 10
+    assert base.flops == 2 * n + k * (2 * n * n + 10 * n)
+    assert base.bytes_moved == 4 * 2 * n + k * 4 * (n * n + 15 * n)
+    assert base.device == "cpu" and base.dtype == "float32"
+
+
+@pytest.mark.gpu
+def test_dense_baseline_cuda(problem100):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    base = linear.dense_baseline(problem100, device="cuda")
+    assert base.info["rel_residual"] <= 1.1e-3 and base.device.startswith("cuda")
+
+
+def test_reference_is_numpy_solve(problem100):
+    assert np.allclose(linear.reference(problem100), np.linalg.solve(problem100.A, problem100.b))
+
+
+def test_random_problem_is_seeded():
+    a, b = linear.random_problem(20, seed=5), linear.random_problem(20, seed=5)
+    assert np.array_equal(a.A, b.A) and np.array_equal(a.b, b.b)
+    ev = np.linalg.eigvalsh(a.A)
+    assert ev[0] == pytest.approx(1.0) and ev[-1] == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize(
+    ("A", "b", "match"),
+    [
+        (np.ones((3, 4)), np.ones(3), "A: must be a square"),
+        (np.array([[2.0, 1.0], [0.0, 2.0]]), np.ones(2), "A: must be symmetric"),
+        (np.array([[1.0, 2.0], [2.0, 1.0]]), np.ones(2), "A: must be positive definite"),
+        (np.array([[1.0, np.nan], [np.nan, 1.0]]), np.ones(2), "A: contains NaN"),
+        (np.eye(2), np.array([1.0, np.nan]), "b: contains NaN"),
+        (np.eye(2), np.ones(3), "b: must have shape"),
+        (np.ones(3), np.ones(3), "A: must be 2-D"),
+    ],
+)
+def test_bad_problems_name_the_argument(A, b, match):
+    with pytest.raises(TaskError, match=match):
+        linear.Problem(A, b)
+
+
+def test_bad_solver_arguments(problem100):
+    with pytest.raises(TaskError, match="rtol"):
+        linear.solve(problem100, rtol=0.0)
+    with pytest.raises(TaskError, match="n_steps"):
+        linear.solve(problem100, n_steps=0)
+    with pytest.raises(TaskError, match="method"):
+        linear.solve(problem100, method="gauss")
+    with pytest.raises(TaskError, match="omega"):
+        linear.solve(problem100, omega=-1.0)
+    with pytest.raises(TaskError, match="x0"):
+        linear.solve(problem100, x0=np.full(100, np.nan))
+    with pytest.raises(ValueError, match="engine"):
+        linear.solve(problem100, engine="nope")
