@@ -281,12 +281,16 @@ def reference(problem: Problem) -> np.ndarray:
     C = sp.vstack([sp.csc_matrix(problem.A), sp.identity(n, format="csc")]).tocsc()
     lower = np.concatenate([np.full(m, -np.inf), problem.lb])
     upper = np.concatenate([problem.k, problem.ub])
+    polish = {"polishing": True} if int(str(osqp.__version__).split(".")[0]) >= 1 else {"polish": True}
     solver = osqp.OSQP()
     solver.setup(
         sp.csc_matrix(np.triu(problem.Q)), np.array(problem.p), C, lower, upper,
-        eps_abs=1e-9, eps_rel=1e-9, max_iter=200_000, polish=True, verbose=False,
+        eps_abs=1e-9, eps_rel=1e-9, max_iter=200_000, verbose=False, **polish,
     )  # fmt: skip
-    res = solver.solve()
+    try:
+        res = solver.solve(raise_error=False)
+    except TypeError:  # osqp < 1.0 has no raise_error
+        res = solver.solve()
     status = str(res.info.status)
     if "solved" not in status:
         raise TaskError(f"problem: OSQP could not solve it (status {status!r}); is the objective bounded below?")
