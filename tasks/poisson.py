@@ -76,6 +76,7 @@ __all__ = [
     "jacobi_rho",
     "iteration_coefficients",
     "build_network",
+    "concat_runs",
     "solve",
     "reference",
     "dense_baseline",
@@ -466,7 +467,9 @@ def solve(
     Returns
     -------
     SolveResult
-        ``x`` of shape ``(nx, ny, nz)``; ``errors``: ``rel_error``,
+        ``x`` of shape ``(nx, ny, nz)``; ``run`` the chunks' runs joined by
+        :func:`concat_runs`; ``network`` the last chunk's network;
+        ``errors``: ``rel_error``,
         ``max_abs_error`` (against :func:`reference`) and ``rel_residual``;
         ``info``: ``steps`` and ``rel_residual`` after each chunk, ``vth`` per
         chunk, ``coefficients``, ``kappa``, ``monitor_flops`` (the host's

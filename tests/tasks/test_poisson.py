@@ -222,3 +222,17 @@ def test_sparse_types_unchanged():
     net = poisson.build_network(poisson.random_problem((3, 3, 3), seed=0))
     for proj in net.projections:
         assert sp.isspmatrix_csr(proj.weights) and np.all(proj.delays == 1)
+
+
+def test_with_the_loihi_fixed_point_simulator():
+    """The issue's wiring: solve(p, simulate=hardware.loihi.fixed_point_simulator())."""
+    loihi = pytest.importorskip("hardware.loihi")
+    herrors = pytest.importorskip("hardware.errors")
+    p = poisson.random_problem((8, 8, 8), seed=0)
+    try:
+        res = poisson.solve(p, simulate=loihi.fixed_point_simulator(), engine="reference", n_steps=300)
+    except herrors.QuantizationError as exc:
+        if "SigmaDelta" in str(exc):
+            pytest.skip(f"hardware.loihi cannot quantize snn.SigmaDelta yet ({exc})")
+        raise
+    assert rel(res.x, spectral_solution(p.f, p.h)) <= 1e-2

@@ -117,3 +117,13 @@ def test_dense_bellman_ford_baseline():
     n = p.n
     assert b.flops == b.n_iter * (2 * n * n + 2 * n) and b.bytes_moved == b.n_iter * (n * n + 3 * n) * 4
     assert 2 <= b.n_iter <= n
+
+
+def test_with_the_loihi_fixed_point_simulator():
+    """The issue's wiring: solve(p, simulate=hardware.loihi.fixed_point_simulator()) is exact."""
+    loihi = pytest.importorskip("hardware.loihi")
+    p = spath.random_problem(200, out_degree=4, max_length=10, seed=0)
+    sim = loihi.fixed_point_simulator()
+    res = spath.solve(p, simulate=sim, engine="reference")
+    assert res.success and res.run.engine.endswith("+loihi")
+    np.testing.assert_array_equal(res.x, dijkstra(p.graph, indices=0))
