@@ -1,0 +1,1096 @@
+"""Loihi fixed point, bit-exact with Lava's CPU models (lava-nc 0.10, ``fixed_pt``).
+
+Models that run in every engine of :mod:`snn` through the ordinary simulate
+loop, and reproduce, bit for bit, what Lava's ``Loihi2SimCfg(select_tag="fixed_pt")``
+computes (``PyLifModelBitAcc``, ``PyDenseModelBitAcc``/``PySparseModelBitAcc``,
+``PySigmaDeltaModelFixed``):
+
+:class:`LoihiLIF`
+    the current-based LIF neuron: 12-bit decays ``du``/``dv``, 24-bit current
+    ``u`` (wraps) and voltage ``v`` (saturates), bias mantissa/exponent,
+    threshold ``vth << 6``, reset to 0.
+:class:`LoihiSynapse`
+    the synapse slot of a projection: Lava's weight clipping to 8 bits and
+    truncation to ``num_weight_bits`` (per sign mode), and the weight exponent
+    applied to the accumulated sum of a step (not to each weight).
+:class:`LoihiSigmaDelta`
+    the fixed-point sigma-delta neuron of ``lava.proc.sdn`` (graded spikes).
+
+Lava's ``Dense``/``Sparse`` deliver what arrived in step ``t`` in step ``t + 1``:
+that is ``delay_steps=1`` here.
+
+:func:`quantize` turns a float network (:class:`snn.LIF`/:class:`snn.IF`
+populations with delta or current synapses) into this form and reports the
+quantization error; :func:`fixed_point_simulator` returns a ``simulate``
+callable that quantizes and runs, for ``solve(..., simulate=...)``.
+
+Arithmetic notes (see ``lava/proc/lif/models.py``): Lava keeps ``u`` and ``v``
+in int32; the decays multiply in int64 and divide by 4096 rounding toward
+zero; the input ``a`` is shifted left by 6 in int32; ``u`` is wrapped once
+into ``(-2**23, 2**23]`` with the asymmetric bounds of the source; ``v`` is
+clipped to ``[-(2**23 - 1), 2**23 - 1]``; the bias is ``bias_mant << bias_exp``
+in int32.  The kernels below compute in int64 and emulate each int32 wrap with
+``((x + 2**31) & (2**32 - 1)) - 2**31``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+import snn
+from hardware.errors import LoihiClipWarning, QuantizationError
+from snn.errors import SNNTypeError, bad_value
+
+xp = np
+
+__all__ = [
+    "LoihiLIF",
+    "LoihiSynapse",
+    "LoihiSigmaDelta",
+    "loihi_lif_kernel",
+    "loihi_synapse_kernel",
+    "loihi_sigma_delta_kernel",
+    "lava_weights",
+    "SIGN_MODES",
+    "quantize",
+    "QuantizationReport",
+    "PopulationQuantization",
+    "ProjectionQuantization",
+    "FixedPointSimulator",
+    "fixed_point_simulator",
+    "determine_sign_mode",
+]
+
+# ---------------------------------------------------------------------------------------------
+# constants of the fixed-point arithmetic (Lava's AbstractPyLifModelFixed.__init__)
+_P23 = 8388608  # 2**23: max_uv_val
+_P24 = 16777216  # 2**24
+_P31 = 2147483648  # 2**31
+_M32 = 4294967295  # 2**32 - 1
+_VMAX = 8388607  # 2**23 - 1: voltage saturation
+_VTH_SHIFT = 6
+_ACT_SHIFT = 6
+_DECAY_SHIFT = 12
+
+#: register ranges (Lava's documented precisions, ``PyLifModelBitAcc``; Loihi's 4-bit signed weight exponent)
+DU_RANGE = (0, 4095)
+DV_RANGE = (0, 4095)
+VTH_RANGE = (0, 131071)
+BIAS_MANT_RANGE = (-4096, 4095)
+BIAS_EXP_RANGE = (0, 7)
+WEIGHT_EXP_RANGE = (-8, 7)
+NUM_WEIGHT_BITS_RANGE = (1, 8)
+
+#: the sign modes of ``lava.utils.weightutils.SignMode`` (lower-case names)
+SIGN_MODES = ("null", "mixed", "excitatory", "inhibitory")
+
+
+# ---------------------------------------------------------------------------------------------
+# kernels: one pure function each, written against ``xp`` (numpy, numba or torch)
+def loihi_lif_kernel(params, state, x, step, key):
+    """One step of Lava's ``PyLifModelBitAcc`` (``run_spk``) on int64 arrays.
+
+    ``params = (decay_u, decay_v, vth_scaled, bias)`` with ``decay_u = 4095 - du``
+    (Lava's ``ds_offset = 1``), ``decay_v = 4096 - dv`` (``dm_offset = 0``),
+    ``vth_scaled = vth << 6`` and ``bias = wrap32(bias_mant << bias_exp)``;
+    ``state = (u, v)``; ``x`` is the summed synaptic input of the step.
+    Returns the spikes and ``(u, v)`` as Lava's Monitor records them (``u``
+    after the update, ``v`` after the reset).
+    """
+    decay_u, decay_v, vth_scaled, bias = params
+    u, v = state
+    # Lava holds u and v in int32 Vars and receives the input as an int32 sum
+    u = ((u + _P31) & _M32) - _P31
+    v = ((v + _P31) & _M32) - _P31
+    a = ((x + _P31) & _M32) - _P31
+    # current: decay rounds toward zero, then + (a << 6) in int32 (one wrap of the sum
+    # equals the two int32 wraps of Lava: addition is exact modulo 2**32)
+    pu = u * decay_u
+    ud = xp.where(pu < 0, -((-pu) >> _DECAY_SHIFT), pu >> _DECAY_SHIFT)
+    xu = ((ud + (a << _ACT_SHIFT) + _P31) & _M32) - _P31
+    # the 24-bit wrap, once, with Lava's asymmetric bounds
+    u_new = xp.where(xu > _P23, xu - _P24, xp.where(xu <= -_P23, xu + _P24, xu))
+    # voltage: decay toward zero, + u + bias in int32, then saturate
+    pv = v * decay_v
+    vd = xp.where(pv < 0, -((-pv) >> _DECAY_SHIFT), pv >> _DECAY_SHIFT)
+    y = ((vd + u_new + bias + _P31) & _M32) - _P31
+    y = xp.where(y > _VMAX, y * 0 + _VMAX, xp.where(y < -_VMAX, y * 0 - _VMAX, y))
+    spikes = y > vth_scaled
+    v_new = xp.where(spikes, y * 0, y)
+    return spikes, (u_new, v_new)
+
+
+def loihi_synapse_kernel(params, acc):
+    """What a Lava ``Dense``/``Sparse`` sends for the accumulated input ``acc`` of one step.
+
+    ``params = (left, right)``: ``left = max(weight_exp, 0)``, ``right =
+    max(-weight_exp, 0)``.  The sum is taken in int32 (graded messages: Lava's
+    int32 dot product; binary spikes: the int64 sum, equal whenever it fits
+    int32), shifted by the weight exponent (arithmetic: a negative exponent
+    floors the *sum*), and written into Lava's int32 channel (wrap).
+    """
+    left, right = params
+    a = ((acc + _P31) & _M32) - _P31
+    a = (a << left) >> right
+    return ((a + _P31) & _M32) - _P31
+
+
+def loihi_sigma_delta_kernel(params, state, x, step, key):
+    """One step of Lava's ``PySigmaDeltaModelFixed`` on int64 arrays (int32 emulated).
+
+    ``params = (vth, bias, relu, cum_error, state_exp)`` with ``vth`` and
+    ``bias`` already scaled by ``2**(spike_exp + state_exp)`` as Lava's process
+    does; ``state = (sigma, act, residue, error)``.  Returns the graded output
+    ``s_out >> state_exp`` and the new state.
+    """
+    vth, bias, relu, cum_error, state_exp = params
+    sigma, act, residue, error = state
+    sigma = ((sigma + _P31) & _M32) - _P31
+    act = ((act + _P31) & _M32) - _P31
+    residue = ((residue + _P31) & _M32) - _P31
+    error = ((error + _P31) & _M32) - _P31
+    sigma_new = ((x + sigma + _P31) & _M32) - _P31
+    pre = ((sigma_new + bias + _P31) & _M32) - _P31
+    act_new = xp.where((relu > 0) & (pre < 0), pre * 0, pre)
+    delta = ((act_new - act + residue + _P31) & _M32) - _P31
+    err = xp.where(cum_error > 0, ((error + delta + _P31) & _M32) - _P31, error)
+    test = xp.where(cum_error > 0, err, delta)
+    # int32 abs: abs(-2**31) stays -2**31 in numpy's int32
+    mag = xp.where(test == -_P31, test, xp.abs(test))
+    s = xp.where(mag >= vth, delta, delta * 0)
+    s_mag = xp.where(s == -_P31, s, xp.abs(s))
+    err = xp.where((cum_error > 0) & (s_mag > 0), err * 0, err)
+    residue_new = ((delta - s + _P31) & _M32) - _P31
+    out = s >> state_exp
+    return out, (sigma_new, act_new, residue_new, err)
+
+
+# ---------------------------------------------------------------------------------------------
+# validation helpers
+def _int_scalar(name: str, value: Any, lo: int, hi: int, what: str = "") -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer():
+            raise SNNTypeError(f"{name}={value!r}: must be an int (Lava's fixed-point registers hold integers), e.g. {int(value)}")
+        raise SNNTypeError(f"{name}={value!r}: must be an int in [{lo}, {hi}]{what}")
+    value = int(value)
+    if not lo <= value <= hi:
+        raise bad_value(QuantizationError, name, value, f"must be an int in [{lo}, {hi}]{what}")
+    return value
+
+
+def _int_scalar_or_array(name: str, value: Any, lo: int, hi: int, what: str = "") -> Any:
+    if isinstance(value, np.ndarray) or isinstance(value, (list, tuple)):
+        arr = np.asarray(value)
+        if arr.ndim == 0:
+            return _int_scalar(name, arr.item(), lo, hi, what)
+        if arr.ndim != 1:
+            raise bad_value(QuantizationError, name, f"array of shape {arr.shape}", "must be an int or a 1-D per-neuron int array (n,)")
+        if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+            raise SNNTypeError(f"{name}: must be an int or an int array, got dtype {arr.dtype}")
+        if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr) & (arr == np.round(arr))):
+            raise bad_value(QuantizationError, name, "array with non-integer values", f"must hold integers in [{lo}, {hi}]{what}")
+        out = arr.astype(np.int64)
+        bad = (out < lo) | (out > hi)
+        if np.any(bad):
+            raise bad_value(QuantizationError, name, f"array with value {out[bad][0]}", f"must hold integers in [{lo}, {hi}]{what}")
+        out.setflags(write=False)
+        return out
+    return _int_scalar(name, value, lo, hi, what)
+
+
+def _full(value: Any, n: int) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.int64)
+    if arr.ndim == 0:
+        return np.full(n, int(arr), dtype=np.int64)
+    return arr.astype(np.int64, copy=True)
+
+
+def _wrap32(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, dtype=np.int64)
+    return ((a + _P31) & _M32) - _P31
+
+
+# ---------------------------------------------------------------------------------------------
+# models
+@snn.register_model
+@dataclass(frozen=True, eq=False)
+class LoihiLIF(snn.NeuronModel):
+    """Loihi's current-based LIF neuron, bit-exact with Lava's ``PyLifModelBitAcc``.
+
+    Each step (``a`` = the input of the step, summed in int32)::
+
+        u = wrap24(trunc0(u * (4095 - du) / 4096) + (a << 6))
+        v = clip(trunc0(v * (4096 - dv) / 4096) + u + (bias_mant << bias_exp), -(2**23 - 1), 2**23 - 1)
+        spike = v > (vth << 6);  v[spike] = 0       # u is not reset
+
+    ``trunc0`` rounds toward zero; ``wrap24`` maps ``x > 2**23`` to ``x - 2**24``
+    and ``x <= -2**23`` to ``x + 2**24`` once (Lava's asymmetric bounds; ``+2**23``
+    is kept).  ``du = 0`` still decays ``u`` by 1/4096 per step and ``du = 4095``
+    makes ``u`` forget completely; ``dv = 0`` means no leak.
+
+    Parameters
+    ----------
+    du, dv : int
+        Current and voltage decays, 12 bit: ``[0, 4095]``, one per population (as in Lava).
+    vth : int
+        Threshold mantissa, 17 bit ``[0, 131071]``; the neuron spikes when ``v > vth << 6``.
+    bias_mant : int or int array (n,)
+        Bias mantissa, 13 bit ``[-4096, 4095]``.
+    bias_exp : int or int array (n,)
+        Bias exponent, 3 bit ``[0, 7]``.
+
+    State ``u``, ``v`` (int64 holding Lava's int32 values; start at 0 unless
+    ``add_population(..., initial_state={"u": ..., "v": ...})``).
+    """
+
+    du: int = 0
+    dv: int = 0
+    vth: int = 10
+    bias_mant: Any = 0
+    bias_exp: Any = 0
+
+    state_vars: ClassVar[tuple[str, ...]] = ("u", "v")
+    dtype: ClassVar[str] = "int64"
+    kernel: ClassVar[Callable] = staticmethod(loihi_lif_kernel)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "du", _int_scalar("du", self.du, *DU_RANGE, " (12-bit current decay, one per population)"))
+        object.__setattr__(self, "dv", _int_scalar("dv", self.dv, *DV_RANGE, " (12-bit voltage decay, one per population)"))
+        object.__setattr__(self, "vth", _int_scalar("vth", self.vth, *VTH_RANGE, " (17-bit threshold mantissa, one per population)"))
+        object.__setattr__(
+            self, "bias_mant", _int_scalar_or_array("bias_mant", self.bias_mant, *BIAS_MANT_RANGE, " (13-bit bias mantissa)")
+        )
+        object.__setattr__(self, "bias_exp", _int_scalar_or_array("bias_exp", self.bias_exp, *BIAS_EXP_RANGE, " (3-bit bias exponent)"))
+
+    def effective_bias(self, n: int) -> np.ndarray:
+        """``bias_mant << bias_exp`` in int32, as Lava's ``scale_bias``, int64 ``(n,)``."""
+        return _wrap32(_full(self.bias_mant, n) << _full(self.bias_exp, n))
+
+    def params(self, n: int, dt_ms: float) -> tuple[np.ndarray, ...]:
+        self.check_size(n)
+        return (
+            np.full(n, 4095 - self.du, dtype=np.int64),
+            np.full(n, 4096 - self.dv, dtype=np.int64),
+            np.full(n, self.vth << _VTH_SHIFT, dtype=np.int64),
+            self.effective_bias(n),
+        )
+
+
+@snn.register_model
+@dataclass(frozen=True, eq=False)
+class LoihiSigmaDelta(snn.NeuronModel):
+    """Lava's fixed-point sigma-delta neuron (``lava.proc.sdn.SigmaDelta``, ``PySigmaDeltaModelFixed``).
+
+    Each step, in int32 arithmetic::
+
+        sigma  += a                               # a: the input of the step
+        act_new = relu(sigma + bias)  (or sigma + bias with act_mode="unit")
+        delta   = act_new - act + residue
+        s       = delta if |delta| >= vth else 0  (|error + delta| with cum_error)
+        residue = delta - s;  act = act_new;  out = s >> state_exp
+
+    ``vth`` and ``bias`` are given as to Lava's process, which scales both by
+    ``2**(spike_exp + state_exp)``.  The output is graded: connect it with
+    :class:`LoihiSynapse` projections (Lava: ``Dense(..., num_message_bits > 0)``).
+    State ``sigma``, ``act``, ``residue``, ``error``.
+    """
+
+    vth: int = 0
+    bias: Any = 0
+    act_mode: str = "relu"
+    cum_error: bool = False
+    spike_exp: int = 0
+    state_exp: int = 0
+
+    state_vars: ClassVar[tuple[str, ...]] = ("sigma", "act", "residue", "error")
+    dtype: ClassVar[str] = "int64"
+    graded: ClassVar[bool] = True
+    kernel: ClassVar[Callable] = staticmethod(loihi_sigma_delta_kernel)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "spike_exp", _int_scalar("spike_exp", self.spike_exp, 0, 7, " (3-bit message exponent)"))
+        object.__setattr__(self, "state_exp", _int_scalar("state_exp", self.state_exp, 0, 7, " (3-bit state exponent)"))
+        shift = self.spike_exp + self.state_exp
+        limit = (_P31 - 1) >> shift
+        object.__setattr__(self, "vth", _int_scalar("vth", self.vth, 0, limit, f" (vth << {shift} must fit int32)"))
+        object.__setattr__(self, "bias", _int_scalar_or_array("bias", self.bias, -limit, limit, f" (bias << {shift} must fit int32)"))
+        if self.act_mode not in ("relu", "unit"):
+            raise bad_value(QuantizationError, "act_mode", self.act_mode, "must be 'relu' or 'unit' (Lava's ActivationMode)")
+        if not isinstance(self.cum_error, (bool, np.bool_)):
+            raise SNNTypeError(f"cum_error={self.cum_error!r}: must be a bool")
+        object.__setattr__(self, "cum_error", bool(self.cum_error))
+
+    def params(self, n: int, dt_ms: float) -> tuple[np.ndarray, ...]:
+        self.check_size(n)
+        shift = self.spike_exp + self.state_exp
+        return (
+            np.full(n, self.vth << shift, dtype=np.int64),
+            _full(self.bias, n) << shift,
+            np.full(n, int(self.act_mode == "relu"), dtype=np.int64),
+            np.full(n, int(self.cum_error), dtype=np.int64),
+            np.full(n, self.state_exp, dtype=np.int64),
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# synapse
+def _sign_mode_name(value: Any) -> str | None:
+    if value is None:
+        return None
+    name = getattr(value, "name", value)  # accepts lava.utils.weightutils.SignMode members too
+    if isinstance(name, str) and name.lower() in SIGN_MODES:
+        return name.lower()
+    raise bad_value(
+        QuantizationError, "sign_mode", value, f"must be None (decided from the weights, as Lava does) or one of {list(SIGN_MODES)}"
+    )
+
+
+def determine_sign_mode(weights: sp.spmatrix | np.ndarray) -> str:
+    """Lava's ``determine_sign_mode`` on integer weights (implicit zeros of a sparse matrix count)."""
+    if sp.issparse(weights):
+        w = sp.csr_matrix(weights)
+        data = w.data
+        has_zero = w.nnz < w.shape[0] * w.shape[1]
+    else:
+        data = np.asarray(weights).ravel()
+        has_zero = False
+    lo = min(data.min() if data.size else 0, 0 if has_zero else np.inf)
+    hi = max(data.max() if data.size else 0, 0 if has_zero else -np.inf)
+    if lo >= 0:
+        return "excitatory"
+    if hi <= 0:
+        return "inhibitory"
+    return "mixed"
+
+
+def lava_weights(data: np.ndarray, sign_mode: str, num_weight_bits: int) -> tuple[np.ndarray, int]:
+    """Lava's ``clip_weights(W, sign_mode, 8)`` then ``truncate_weights(W, sign_mode, num_weight_bits)``.
+
+    ``data`` are integer weights (int64); returns the weights Lava computes with
+    and how many were clipped.
+    """
+    w = np.asarray(data, dtype=np.int64)
+    mixed = int(sign_mode == "mixed")
+    inhibitory = sign_mode == "inhibitory"
+    if inhibitory:
+        w = -w
+    lo, hi = -256 * mixed, 255
+    clipped = int(np.count_nonzero((w < lo) | (w > hi)))
+    w = np.clip(w, lo, hi)
+    nt = 8 - num_weight_bits + mixed
+    w = (w >> nt) << nt
+    if inhibitory:
+        w = -w
+    return w, clipped
+
+
+@snn.register_synapse
+@dataclass(frozen=True)
+class LoihiSynapse(snn.Synapse):
+    """The synapse of a Lava ``Dense``/``Sparse`` connection, bit-exact with its ``fixed_pt`` model.
+
+    Before a run the weights are made what Lava computes with: truncated toward
+    zero to integers (a warning if any were not integers), clipped to 8 bits
+    for the sign mode (``mixed`` ``[-256, 255]``, ``excitatory`` ``[0, 255]``,
+    ``inhibitory`` ``[-255, 0]``; a :class:`~hardware.errors.LoihiClipWarning`
+    says how many), then their lowest ``8 - num_weight_bits (+1 if mixed)``
+    bits cleared (``w >> k << k``, i.e. toward -inf; toward zero for
+    inhibitory).  With the defaults and mixed signs the lowest bit is cleared:
+    ``3 -> 2``, ``-3 -> -4``, exactly as Lava.  In each step the weights of the
+    arriving spikes are summed and the sum is shifted by ``weight_exp`` (a
+    negative exponent floors the sum, not each weight), then wrapped to int32.
+
+    Parameters
+    ----------
+    weight_exp : int
+        Shared weight exponent ``[-8, 7]``.
+    num_weight_bits : int
+        Weight precision ``[1, 8]``.
+    sign_mode : {None, "mixed", "excitatory", "inhibitory", "null"}
+        ``None`` decides from the weights as Lava does (``excitatory`` if all
+        ``>= 0``, ``inhibitory`` if all ``<= 0``, else ``mixed``).
+    """
+
+    weight_exp: int = 0
+    num_weight_bits: int = 8
+    sign_mode: str | None = None
+
+    dtype: ClassVar[str] = "int64"
+    kernel: ClassVar[Callable] = staticmethod(loihi_synapse_kernel)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "weight_exp", _int_scalar("weight_exp", self.weight_exp, *WEIGHT_EXP_RANGE, " (Loihi's 4-bit signed weight exponent)")
+        )
+        object.__setattr__(self, "num_weight_bits", _int_scalar("num_weight_bits", self.num_weight_bits, *NUM_WEIGHT_BITS_RANGE))
+        object.__setattr__(self, "sign_mode", _sign_mode_name(self.sign_mode))
+
+    def integer_weights(self, weights: sp.spmatrix) -> sp.csr_matrix:
+        """The weights as Lava's int32 ``weights`` Var holds them (truncated toward zero), int64 CSR."""
+        w = sp.csr_matrix(weights, copy=True)
+        data = np.asarray(w.data, dtype=np.float64)
+        ints = np.trunc(data)
+        if np.any(np.abs(ints) > _P31 - 1):
+            raise bad_value(
+                QuantizationError,
+                "weights",
+                f"matrix with value {data[np.abs(ints) > _P31 - 1][0]}",
+                "LoihiSynapse weights must fit int32 (Lava's weight Var)",
+            )
+        if np.any(ints != data):
+            k = int(np.count_nonzero(ints != data))
+            warnings.warn(
+                f"LoihiSynapse: {k} of {data.size} weights are not integers; truncated toward zero as Lava does",
+                LoihiClipWarning,
+                stacklevel=3,
+            )
+        return sp.csr_matrix((ints.astype(np.int64), w.indices.copy(), w.indptr.copy()), shape=w.shape)
+
+    def effective_sign_mode(self, weights: sp.spmatrix) -> str:
+        """The sign mode Lava uses for these weights (given, or decided from the integer weights)."""
+        return self.sign_mode or determine_sign_mode(self.integer_weights(weights))
+
+    def prepare(self, weights: sp.csr_matrix) -> sp.csr_matrix:
+        ints = self.integer_weights(weights)
+        mode = self.sign_mode or determine_sign_mode(ints)
+        data, clipped = lava_weights(ints.data, mode, self.num_weight_bits)
+        if clipped:
+            lo, hi = {"mixed": (-256, 255), "inhibitory": (-255, 0)}.get(mode, (0, 255))
+            warnings.warn(
+                f"LoihiSynapse: {clipped} of {data.size} weights outside [{lo}, {hi}] (sign_mode={mode!r}) were clipped, as Lava clips them",
+                LoihiClipWarning,
+                stacklevel=3,
+            )
+        return sp.csr_matrix((data, ints.indices, ints.indptr), shape=ints.shape)
+
+    def params(self) -> tuple[np.ndarray, ...]:
+        return (np.int64(max(self.weight_exp, 0)), np.int64(max(-self.weight_exp, 0)))
+
+
+# ---------------------------------------------------------------------------------------------
+# quantization of float networks
+@dataclass(frozen=True, eq=False)
+class PopulationQuantization:
+    """How one population was quantized.
+
+    ``scale`` (per neuron, float) is the number of fixed-point units of ``v``
+    per unit of the float model's voltage, measured from ``v_reset`` (Loihi
+    resets to 0): ``v_float = v_int / scale + v_offset``.  The float model's
+    synaptic current is ``i_float = u_int * i_per_u``.  The relative errors
+    compare the represented value with the float one.
+    """
+
+    name: str
+    kind: str
+    du: int | None = None
+    dv: int | None = None
+    vth: int | None = None
+    scale: np.ndarray | None = None
+    v_offset: np.ndarray | None = None
+    i_per_u: np.ndarray | None = None
+    decay_u_rel_error: float = 0.0
+    decay_v_rel_error: float = 0.0
+    threshold_rel_error: float = 0.0
+    bias_max_rel_error: float = 0.0
+    u_bound: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind}
+        if self.kind == "lif":
+            out.update(
+                du=self.du,
+                dv=self.dv,
+                vth=self.vth,
+                scale_min=float(np.min(self.scale)),
+                scale_max=float(np.max(self.scale)),
+                decay_u_rel_error=self.decay_u_rel_error,
+                decay_v_rel_error=self.decay_v_rel_error,
+                threshold_rel_error=self.threshold_rel_error,
+                bias_max_rel_error=self.bias_max_rel_error,
+                u_bound=self.u_bound,
+            )
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class ProjectionQuantization:
+    """How one projection's weights were quantized.
+
+    ``max_rel_error`` is ``max |w_q - w| / max |w|`` over the projection and
+    ``rms_rel_error`` the root mean square of ``|w_q - w| / max |w|``, with
+    ``w`` the exact weight in fixed-point units and ``w_q = mantissa * 2**weight_exp``.
+    """
+
+    name: str
+    weight_exp: int
+    num_weight_bits: int
+    sign_mode: str
+    max_rel_error: float
+    rms_rel_error: float
+    max_mantissa: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            k: getattr(self, k) for k in ("weight_exp", "num_weight_bits", "sign_mode", "max_rel_error", "rms_rel_error", "max_mantissa")
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class QuantizationReport:
+    """The quantization errors of :func:`quantize`.
+
+    Attributes
+    ----------
+    populations : dict
+        ``{name: PopulationQuantization}``.
+    projections : dict
+        ``{name: ProjectionQuantization}``.
+    input_scales : dict
+        ``{name: m}`` for graded sources (:class:`snn.CurrentSource`,
+        :class:`snn.ExternalInput`): their values are sent as ``round(value * m)``.
+    notes : tuple of str
+        Warnings that are not errors (e.g. a current that could wrap if many inputs fire at once).
+    """
+
+    populations: Mapping[str, PopulationQuantization]
+    projections: Mapping[str, ProjectionQuantization]
+    input_scales: Mapping[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def max_weight_rel_error(self) -> float:
+        return max((p.max_rel_error for p in self.projections.values()), default=0.0)
+
+    @property
+    def max_decay_rel_error(self) -> float:
+        return max((max(p.decay_u_rel_error, p.decay_v_rel_error) for p in self.populations.values()), default=0.0)
+
+    @property
+    def max_threshold_rel_error(self) -> float:
+        return max((p.threshold_rel_error for p in self.populations.values()), default=0.0)
+
+    @property
+    def max_bias_rel_error(self) -> float:
+        return max((p.bias_max_rel_error for p in self.populations.values()), default=0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able summary."""
+        return {
+            "max_weight_rel_error": self.max_weight_rel_error,
+            "max_decay_rel_error": self.max_decay_rel_error,
+            "max_threshold_rel_error": self.max_threshold_rel_error,
+            "max_bias_rel_error": self.max_bias_rel_error,
+            "populations": {k: v.to_dict() for k, v in self.populations.items()},
+            "projections": {k: v.to_dict() for k, v in self.projections.items()},
+            "input_scales": dict(self.input_scales),
+            "notes": list(self.notes),
+        }
+
+    def __str__(self) -> str:
+        lines = [
+            f"Loihi quantization: max relative error of weights {self.max_weight_rel_error:.3g}, decays {self.max_decay_rel_error:.3g}, thresholds {self.max_threshold_rel_error:.3g}, biases {self.max_bias_rel_error:.3g}"
+        ]
+        for name, p in self.populations.items():
+            if p.kind == "lif":
+                lines.append(
+                    f"  population {name!r}: du={p.du} dv={p.dv} vth={p.vth} scale={float(np.min(p.scale)):.4g}..{float(np.max(p.scale)):.4g}"
+                )
+        for name, q in self.projections.items():
+            lines.append(f"  projection {name!r}: weight_exp={q.weight_exp} sign_mode={q.sign_mode} max rel error {q.max_rel_error:.3g}")
+        lines.extend(f"  note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+
+_FLOAT_LIF = (snn.LIF, snn.IF)
+_BINARY_SOURCES = (snn.SpikeSource, snn.PoissonSource)
+_MANTISSA_MAX = 254 * 128  # the largest |weight| * 2**weight_exp representable with every sign mode
+
+
+def _uniform(name: str, what: str, values: np.ndarray) -> float:
+    if not np.allclose(values, values[0], rtol=1e-12, atol=0.0):
+        raise QuantizationError(f"population {name!r}: {what} differs between neurons; Loihi has one per population (split the population)")
+    return float(values[0])
+
+
+def _quantize_weights(w_eff: np.ndarray, mode: str) -> tuple[np.ndarray, int]:
+    """Mantissas and exponent so that the largest |weight| uses the 8-bit mantissa."""
+    big = float(np.max(np.abs(w_eff))) if w_eff.size else 0.0
+    if big == 0.0:
+        return np.zeros(w_eff.shape, dtype=np.int64), 0
+    if mode == "mixed":
+        pos, neg = float(max(w_eff.max(), 0.0)), float(-min(w_eff.min(), 0.0))
+        need = max(pos / 254.0, neg / 256.0)
+    else:
+        need = big / 255.0
+    we = max(WEIGHT_EXP_RANGE[0], math.ceil(math.log2(need)))
+    while True:
+        if we > WEIGHT_EXP_RANGE[1]:
+            raise QuantizationError(f"weights need weight_exp={we}, beyond Loihi's range {list(WEIGHT_EXP_RANGE)}")
+        x = w_eff / 2.0**we
+        mant = (2 * np.rint(x / 2.0) if mode == "mixed" else np.rint(x)).astype(np.int64)
+        lo, hi = {"mixed": (-256, 254), "excitatory": (0, 255), "inhibitory": (-255, 0)}[mode]
+        if mant.min() >= lo and mant.max() <= hi:
+            return mant, we
+        we += 1
+
+
+def _message_scale(value_max: float, message_bits: int) -> float:
+    if value_max <= 0:
+        return 1.0
+    return 2.0 ** math.floor(math.log2((2**message_bits - 1) / value_max))
+
+
+def quantize(
+    network: snn.Network,
+    *,
+    headroom: float = 8.0,
+    message_bits: int = 8,
+    input_max: Mapping[str, float] | None = None,
+) -> tuple[snn.Network, QuantizationReport]:
+    """Turn a float network into Loihi fixed point (:class:`LoihiLIF`, :class:`LoihiSynapse`).
+
+    :class:`snn.LIF` and :class:`snn.IF` populations (delta or current
+    synapses, ``reset="zero"``, no refractory period) become :class:`LoihiLIF`;
+    every projection into them gets a :class:`LoihiSynapse` with integer
+    weights.  Spike sources are kept; graded sources send integers (see below);
+    populations and projections already in Loihi form are kept as they are.
+
+    The mapping, per population (``alpha = exp(-dt/tau_mem)``, ``beta =
+    exp(-dt/tau_syn)``, ``c`` the current-to-voltage coefficient of
+    :class:`snn.LIF`): ``dv = 4096 - round(4096 alpha)``, ``du = 4095 -
+    round(4096 beta)`` (``du = 4095`` for delta synapses, whose input then goes
+    straight into ``v``).  The voltage, measured from ``v_reset``, is scaled
+    per neuron by ``scale = vth * 64 / (v_th - v_reset)`` so the threshold is
+    represented exactly; ``vth`` is the largest value for which the voltage
+    range ``±headroom * (v_th - v_reset)`` fits the 24-bit ``v``, every bias
+    fits ``bias_mant << bias_exp`` (13-bit mantissa, exponent 0..7) and every
+    weight fits an 8-bit mantissa with ``weight_exp <= 7``.  Each projection's
+    ``weight_exp`` is the smallest for which its largest weight fits the 8-bit
+    mantissa (sign mode from the weights' signs; mixed signs use even
+    mantissas, as Lava clears their lowest bit).
+
+    Graded sources: a :class:`snn.CurrentSource` or :class:`snn.ExternalInput`
+    sends ``round(value * m)`` with ``m = 2**k`` the largest power of two for
+    which ``input_max * m`` fits ``message_bits`` bits (``input_max`` per
+    population, default ``max |amplitude|`` and 1.0 for external inputs); its
+    weights are divided by ``m``.  :func:`fixed_point_simulator` applies this
+    scaling to ``inputs`` for you.
+
+    Parameters
+    ----------
+    network : snn.Network
+    headroom : float
+        The float voltage range kept without saturation, in units of the
+        threshold distance ``v_th - v_reset`` (default 8).
+    message_bits : int
+        Bits of a graded source's messages (1..24).
+    input_max : dict, optional
+        ``{population: max |value|}`` of graded sources.
+
+    Returns
+    -------
+    (snn.Network, QuantizationReport)
+
+    Raises
+    ------
+    QuantizationError
+        For a model without a Loihi form (Boltzmann, SigmaDelta, refractory
+        periods, subtractive reset, per-neuron time constants) or values that do
+        not fit the registers.
+    """
+    if not isinstance(network, snn.Network):
+        raise SNNTypeError(f"network={network!r}: must be a snn.Network")
+    if isinstance(headroom, bool) or not isinstance(headroom, numbers.Real) or not (1.0 <= headroom <= 2.0**23 / 64):
+        raise bad_value(QuantizationError, "headroom", headroom, "must be a number in [1, 131072] (units of the threshold distance)")
+    message_bits = _int_scalar("message_bits", message_bits, 1, 24)
+    input_max = dict(input_max or {})
+    for k, v in input_max.items():
+        network.population(k)
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
+            raise bad_value(QuantizationError, f"input_max[{k!r}]", v, "must be a finite number >= 0")
+
+    dt = network.dt_ms
+    pops = {p.name: p for p in network.populations}
+    incoming: dict[str, list[snn.Projection]] = {name: [] for name in pops}
+    for pr in network.projections:
+        incoming[pr.post].append(pr)
+
+    # message scale of each sender (1 for spikes, m for graded sources) and the largest message it sends
+    msg_scale: dict[str, float] = {}
+    msg_max: dict[str, float] = {}
+    input_scales: dict[str, float] = {}
+    for p in network.populations:
+        m = p.model
+        if isinstance(m, (snn.CurrentSource, snn.ExternalInput)):
+            if isinstance(m, snn.CurrentSource):
+                vmax = input_max.get(p.name, float(np.max(np.abs(np.asarray(m.amplitude, dtype=np.float64)))))
+            else:
+                vmax = input_max.get(p.name, 1.0)
+            msg_scale[p.name] = input_scales[p.name] = _message_scale(vmax, message_bits)
+            msg_max[p.name] = max(vmax * msg_scale[p.name], 1.0)
+        else:
+            msg_scale[p.name] = msg_max[p.name] = 1.0
+
+    qnet = snn.Network(dt_ms=dt)
+    pop_reports: dict[str, PopulationQuantization] = {}
+    proj_reports: dict[str, ProjectionQuantization] = {}
+    new_syn: dict[str, tuple[LoihiSynapse, sp.csr_matrix]] = {}
+    notes: list[str] = []
+
+    for p in network.populations:
+        m = p.model
+        if isinstance(m, _FLOAT_LIF):
+            model, init, rep, syns = _quantize_lif(p, incoming[p.name], msg_scale, msg_max, dt, headroom)
+            qnet.add_population(p.name, p.n, model, positions=p.positions_um, initial_state=init)
+            pop_reports[p.name] = rep
+            for pr_name, (syn, w, prq) in syns.items():
+                new_syn[pr_name] = (syn, w)
+                proj_reports[pr_name] = prq
+            if rep.u_bound > _P23:
+                notes.append(
+                    f"population {p.name!r}: if every input fired in every step |u| could reach {rep.u_bound:.3g} > 2**23 and wrap (Loihi's 24-bit current); typical activity stays far below"
+                )
+        elif isinstance(m, snn.CurrentSource):
+            amp = np.rint(np.asarray(m.amplitude, dtype=np.float64) * msg_scale[p.name])
+            qnet.add_population(p.name, p.n, snn.CurrentSource(amplitude=amp if amp.ndim else float(amp)), positions=p.positions_um)
+            pop_reports[p.name] = PopulationQuantization(p.name, "graded source")
+        elif isinstance(m, _BINARY_SOURCES + (snn.ExternalInput, LoihiLIF, LoihiSigmaDelta)):
+            qnet.add_population(p.name, p.n, m, positions=p.positions_um, initial_state=dict(p.initial_state))
+            pop_reports[p.name] = PopulationQuantization(p.name, "unchanged")
+        else:
+            raise bad_value(
+                QuantizationError,
+                f"population {p.name!r}",
+                type(m).__name__,
+                "has no Loihi fixed-point form here; allowed: LIF, IF (reset='zero', no refractory period), SpikeSource, PoissonSource, CurrentSource, ExternalInput, LoihiLIF, LoihiSigmaDelta",
+            )
+    for pr in network.projections:
+        if pr.name in new_syn:
+            syn, w = new_syn[pr.name]
+            qnet._store(pr.pre, pr.post, w, _delay_matrix(pr, w), syn, pr.name)
+        else:
+            qnet._store(pr.pre, pr.post, pr.weights, _delay_matrix(pr, pr.weights), pr.synapse, pr.name)
+    qnet.outputs = tuple(network.outputs)
+    return qnet, QuantizationReport(pop_reports, proj_reports, input_scales, tuple(notes))
+
+
+def _delay_matrix(pr: snn.Projection, w: sp.csr_matrix) -> sp.csr_matrix:
+    return sp.csr_matrix((pr.delays.astype(np.float64), pr.weights.indices, pr.weights.indptr), shape=w.shape)
+
+
+def _quantize_lif(p, incoming, msg_scale, msg_max, dt, headroom):
+    m, n, name = p.model, p.n, p.name
+    if m.reset != "zero":
+        raise bad_value(
+            QuantizationError, f"population {name!r}: reset", m.reset, "Loihi resets v to 0; only reset='zero' can be quantized"
+        )
+    if np.any(np.asarray(m.refractory_steps) != 0):
+        raise bad_value(
+            QuantizationError,
+            f"population {name!r}: refractory_steps",
+            m.refractory_steps,
+            "Lava's fixed-point LIF has no refractory period; must be 0",
+        )
+    a_vv, a_vi, a_vx, drive, b_ii, b_ix, v_th, v_reset, _subtract, late, _ref = m.params(n, dt)
+    if np.any(late):
+        raise bad_value(
+            QuantizationError,
+            f"population {name!r}: reset_timing",
+            getattr(m, "reset_timing", None),
+            "Loihi resets in the spiking step; must be 'immediate'",
+        )
+    delta_syn = not (np.any(a_vi != 0) or np.any(b_ii != 0) or np.any(b_ix != 0))
+    current_syn = np.allclose(a_vi, a_vx, rtol=1e-12, atol=0.0) and np.allclose(b_ii, b_ix, rtol=1e-12, atol=0.0) and np.all(a_vi != 0)
+    if not (delta_syn or current_syn):
+        raise QuantizationError(
+            f"population {name!r}: the input must enter the current before the voltage is updated (exact integration) or jump the voltage "
+            "(delta synapses), as on Loihi; integration='euler' with current synapses (the voltage sees the current one step late) cannot be quantized"
+        )
+    a = _uniform(name, "the voltage decay (tau_mem_ms)", a_vv)
+    if not 0.0 < a <= 1.0:
+        raise bad_value(
+            QuantizationError, f"population {name!r}: voltage decay factor", a, "must be in (0, 1] (dt_ms/tau_mem_ms too large for a decay)"
+        )
+    vth_dist = v_th - v_reset
+    if np.any(vth_dist <= 0):
+        raise bad_value(
+            QuantizationError,
+            f"population {name!r}: v_th - v_reset",
+            float(vth_dist.min()),
+            "must be > 0 (Loihi spikes when v > vth >= 0 after resetting to 0)",
+        )
+    drive_r = drive - (1.0 - a) * v_reset
+    state0 = p.state0()
+    v0 = state0["v"] - v_reset
+    i0 = state0["i"]
+    current = not delta_syn
+    if current:
+        b = _uniform(name, "the current decay (tau_syn_ms)", b_ii)
+        if not 0.0 < b < 1.0:
+            raise bad_value(QuantizationError, f"population {name!r}: current decay factor", b, "must be in (0, 1)")
+        gain = a_vi
+        u0_f = gain * i0 / b
+        du = int(min(max(4095 - round(4096 * b), DU_RANGE[0]), DU_RANGE[1]))
+        decay_u_err = abs((4095 - du) / 4096 - b) / b
+    else:
+        b = 0.0
+        gain = a_vx
+        u0_f = np.zeros(n)
+        du, decay_u_err = 4095, 0.0
+    dv = int(min(max(4096 - round(4096 * a), DV_RANGE[0]), DV_RANGE[1]))
+    decay_v_err = abs((4096 - dv) / 4096 - a) / a
+
+    # vth: as large as every register allows
+    caps = {"headroom": math.floor(_P23 / (headroom * 64)), "17-bit vth": VTH_RANGE[1]}
+    per = vth_dist / 64.0  # vth_int * 64 / vth_dist = scale  =>  value * scale = value * vth_int / per
+    big_bias = np.max(np.abs(drive_r) / per)
+    if big_bias > 0:
+        caps["bias (13-bit mantissa << 7)"] = 4095 * 128 / big_bias
+    big_v0 = np.max(np.abs(v0) / per)
+    if big_v0 > 0:
+        caps["initial v (24 bit)"] = _VMAX / big_v0
+    big_u0 = np.max(np.abs(u0_f) / per)
+    if big_u0 > 0:
+        caps["initial current (24 bit)"] = _VMAX / big_u0
+    k_in: dict[str, np.ndarray] = {}
+    for pr in incoming:
+        if pr.synapse is not None:
+            raise bad_value(
+                QuantizationError,
+                f"projection {pr.name!r}: synapse",
+                pr.synapse,
+                "a projection into a float LIF population must have no synapse type to be quantized",
+            )
+        rows = np.repeat(np.arange(n), np.diff(pr.weights.indptr))
+        # weight in fixed-point input units per unit of vth_int (a is shifted << 6 on the way into u)
+        k = pr.weights.data * gain[rows] / (per[rows] * 64.0 * msg_scale[pr.pre])
+        k_in[pr.name] = k
+        if k.size and np.max(np.abs(k)) > 0:
+            caps[f"weights of {pr.name!r} (8-bit mantissa << 7)"] = _MANTISSA_MAX / np.max(np.abs(k))
+    limit_name = min(caps, key=caps.get)
+    vth = int(math.floor(min(caps.values())))
+    if vth < 1:
+        raise QuantizationError(
+            f"population {name!r}: no threshold fits Loihi's registers: the {limit_name} limit allows vth={caps[limit_name]:.3g} < 1 "
+            "(a bias, initial value or weight is too large compared with v_th - v_reset)"
+        )
+    scale = vth / per
+    # bias: mantissa and exponent per neuron
+    bias_f = drive_r * scale
+    exp = np.full(n, -1, dtype=np.int64)
+    mant = np.zeros(n, dtype=np.int64)
+    for e in range(BIAS_EXP_RANGE[0], BIAS_EXP_RANGE[1] + 1):
+        mt = np.rint(bias_f / 2.0**e).astype(np.int64)
+        take = (exp < 0) & (mt >= BIAS_MANT_RANGE[0]) & (mt <= BIAS_MANT_RANGE[1])
+        exp[take] = e
+        mant[take] = mt[take]
+    if np.any(exp < 0):  # excluded by the bias cap on vth; kept as a guard
+        raise QuantizationError(f"population {name!r}: a bias does not fit a 13-bit mantissa with exponent <= 7")
+    bias_q = mant.astype(np.float64) * 2.0**exp
+    big = np.max(np.abs(bias_f))
+    bias_err = float(np.max(np.abs(bias_q - bias_f)) / big) if big > 0 else 0.0
+    thr_err = float(np.max(np.abs(vth * 64.0 / scale - vth_dist) / vth_dist))
+
+    syns = {}
+    in_sum = np.zeros(n)
+    for pr in incoming:
+        w_eff = k_in[pr.name] * vth
+        mode = determine_sign_mode(np.sign(pr.weights.data))
+        if not pr.weights.nnz:
+            mode = "excitatory"
+        try:
+            mant_w, we = _quantize_weights(w_eff, mode)
+        except QuantizationError as exc:
+            raise QuantizationError(f"projection {pr.name!r}: {exc}") from None
+        wq = mant_w.astype(np.float64) * 2.0**we
+        big_w = float(np.max(np.abs(w_eff))) if w_eff.size else 0.0
+        err = np.abs(wq - w_eff) / big_w if big_w > 0 else np.zeros(w_eff.shape)
+        prq = ProjectionQuantization(
+            pr.name,
+            we,
+            8,
+            mode,
+            float(err.max()) if err.size else 0.0,
+            float(np.sqrt(np.mean(err**2))) if err.size else 0.0,
+            int(np.max(np.abs(mant_w))) if mant_w.size else 0,
+        )
+        w = sp.csr_matrix((mant_w.astype(np.float64), pr.weights.indices.copy(), pr.weights.indptr.copy()), shape=pr.weights.shape)
+        syns[pr.name] = (LoihiSynapse(weight_exp=we, num_weight_bits=8, sign_mode=mode), w, prq)
+        rows = np.repeat(np.arange(n), np.diff(pr.weights.indptr))
+        np.add.at(in_sum, rows, np.abs(wq) * 64.0 * msg_max[pr.pre])
+    decay_q = (4095 - du) / 4096
+    u_bound = float(np.max(in_sum) / (1.0 - decay_q)) if n else 0.0
+    u0 = np.rint(u0_f * scale).astype(np.int64)
+    model = LoihiLIF(
+        du=du,
+        dv=dv,
+        vth=vth,
+        bias_mant=mant if np.any(mant != mant[0]) else int(mant[0]),
+        bias_exp=exp if np.any(exp != exp[0]) else int(exp[0]),
+    )
+    init = {"u": u0, "v": np.rint(v0 * scale).astype(np.int64)}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        i_per_u = np.where(gain > 0, b / (gain * scale), 0.0) if current else np.zeros(n)
+    rep = PopulationQuantization(
+        name,
+        "lif",
+        du=du,
+        dv=dv,
+        vth=vth,
+        scale=scale,
+        v_offset=np.asarray(v_reset, dtype=np.float64),
+        i_per_u=i_per_u,
+        decay_u_rel_error=float(decay_u_err),
+        decay_v_rel_error=float(decay_v_err),
+        threshold_rel_error=thr_err,
+        bias_max_rel_error=bias_err,
+        u_bound=u_bound,
+    )
+    return model, init, rep, syns
+
+
+# ---------------------------------------------------------------------------------------------
+# a simulate callable that runs in fixed point
+_QUANTIZE_OPTS = ("headroom", "message_bits", "input_max")
+
+
+class FixedPointSimulator:
+    """A callable with :func:`snn.simulate`'s signature that runs a network in Loihi fixed point.
+
+    Made by :func:`fixed_point_simulator`.  Each call quantizes the network
+    (:func:`quantize`; networks already in Loihi form run unchanged), runs it on
+    ``engine`` (``"reference"``, ``"event"``, ``"torch"``, or ``"lava"`` for
+    Lava itself through :func:`hardware.lava_backend.run`) and returns a
+    :class:`snn.RunResult` in the float network's terms:
+
+    * spikes and op counts are those of the fixed-point run (same populations
+      and projection names);
+    * recorded ``v`` of a quantized LIF is ``v_int / scale + v_reset`` and ``i``
+      is ``u_int * i_per_u`` (see :class:`PopulationQuantization`);
+      ``refractory`` is all zeros (Loihi has no refractory period);
+    * ``inputs`` of :class:`snn.ExternalInput` populations are multiplied by
+      their ``input_scales`` factor and rounded to integers before the run (their
+      ``input_max`` defaults to the largest ``|value|`` passed), and recorded
+      ``outputs`` of graded sources are divided by it again.
+
+    The last quantization report is kept in :attr:`report`.
+    """
+
+    def __init__(self, **quantize_opts: Any) -> None:
+        unknown = set(quantize_opts) - set(_QUANTIZE_OPTS)
+        if unknown:
+            raise bad_value(QuantizationError, "fixed_point_simulator options", sorted(unknown), f"allowed: {list(_QUANTIZE_OPTS)}")
+        self.quantize_opts = dict(quantize_opts)
+        self.report: QuantizationReport | None = None
+
+    def __repr__(self) -> str:
+        return f"fixed_point_simulator({', '.join(f'{k}={v!r}' for k, v in self.quantize_opts.items())})"
+
+    def __call__(
+        self,
+        network: snn.Network,
+        n_steps: int,
+        *,
+        engine: str = "reference",
+        seed: int | None = 0,
+        record: Any = ("spikes",),
+        inputs: Mapping[str, Any] | None = None,
+        progress: bool = False,
+        **options: Any,
+    ) -> snn.RunResult:
+        from snn.engines.plan import parse_record
+
+        if not isinstance(network, snn.Network):
+            raise SNNTypeError(f"network={network!r}: must be a snn.Network")
+        opts = dict(self.quantize_opts)
+        inputs = dict(inputs or {})
+        input_max = dict(opts.pop("input_max", None) or {})
+        for name, values in inputs.items():
+            if name not in input_max:
+                arr = np.asarray(values, dtype=np.float64)
+                big = float(np.max(np.abs(arr))) if arr.size else 0.0
+                input_max[name] = big if big > 0 and math.isfinite(big) else 1.0
+        qnet, report = quantize(network, input_max=input_max, **opts)
+        self.report = report
+        scaled = {name: np.rint(np.asarray(v, dtype=np.float64) * report.input_scales.get(name, 1.0)) for name, v in inputs.items()}
+        spikes, state, outputs = parse_record(network, record)
+        qrecord: dict[str, tuple[str, ...]] = {}
+        for p in network.populations:
+            rep = report.populations.get(p.name)
+            names: list[str] = []
+            if p.name in spikes:
+                names.append("spikes")
+            if p.name in outputs:
+                names.append("outputs")
+            for var in state.get(p.name, ()):
+                if rep is not None and rep.kind == "lif":
+                    names.extend({"v": ("v",), "i": ("u",)}.get(var, ()))
+                else:
+                    names.append(var)
+            qrecord[p.name] = tuple(dict.fromkeys(names))
+        if engine == "lava":
+            from hardware import lava_backend
+
+            res = lava_backend.run(qnet, n_steps, record=qrecord, seed=seed, inputs=scaled, **options)
+        else:
+            res = snn.simulate(qnet, n_steps, engine=engine, seed=seed, record=qrecord, inputs=scaled, progress=progress, **options)
+        return _to_float_result(res, network, report, state)
+
+
+def _lif_to_float(rep: PopulationQuantization, values: Mapping[str, np.ndarray], wanted: tuple[str, ...]) -> dict[str, np.ndarray]:
+    out = {}
+    for var in wanted:
+        if var == "v":
+            out["v"] = values["v"] / rep.scale + rep.v_offset
+        elif var == "i":
+            out["i"] = values["u"] * rep.i_per_u
+        elif var == "refractory":
+            shape = next(iter(values.values())).shape if values else (0,)
+            out["refractory"] = np.zeros(shape)
+    return out
+
+
+def _to_float_result(
+    res: snn.RunResult, network: snn.Network, report: QuantizationReport, state: Mapping[str, tuple[str, ...]]
+) -> snn.RunResult:
+    new_state = {}
+    for name, vars_ in res.state.items():
+        rep = report.populations.get(name)
+        new_state[name] = _lif_to_float(rep, vars_, state.get(name, ())) if rep is not None and rep.kind == "lif" else dict(vars_)
+    for name, wanted in state.items():  # a quantized LIF whose only recorded variable was 'refractory'
+        if name not in new_state:
+            new_state[name] = {var: np.zeros((res.n_steps, network.population(name).n)) for var in wanted}
+    final = {}
+    for name, vars_ in res.final_state.items():
+        rep = report.populations.get(name)
+        final[name] = _lif_to_float(rep, vars_, ("v", "i", "refractory")) if rep is not None and rep.kind == "lif" else dict(vars_)
+    outputs = {name: (arr / report.input_scales[name] if name in report.input_scales else arr) for name, arr in res.outputs.items()}
+    return snn.RunResult(
+        spikes=res.spikes,
+        state=new_state,
+        counts=res.counts,
+        final_state=final,
+        outputs=outputs,
+        engine=f"{res.engine}+loihi",
+        seed=res.seed,
+        wall_time_s=res.wall_time_s,
+    )
+
+
+def fixed_point_simulator(**quantize_opts: Any) -> FixedPointSimulator:
+    """A ``simulate`` callable that quantizes a network to Loihi fixed point and runs it bit-exactly.
+
+    ``quantize_opts`` are passed to :func:`quantize` (``headroom``,
+    ``message_bits``, ``input_max``).  Use it wherever a ``simulate=`` callable
+    is taken, e.g. ``tasks.<task>.solve(problem, simulate=loihi.fixed_point_simulator())``.
+    See :class:`FixedPointSimulator` for how inputs and recorded values are scaled.
+    """
+    return FixedPointSimulator(**quantize_opts)
