@@ -139,3 +139,13 @@ def test_compare_false_skips_the_reference():
     res = qubo.solve(p, engine=ENGINE, n_steps=100, seed=1, compare=False)
     assert res.reference is None and set(res.errors) == {"energy"}
     assert res.errors["energy"] == pytest.approx(qubo.energy(p, res.x))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_n200_more_seeds_and_a_random_qubo(seed):
+    for kind in ("maxcut", "qubo"):
+        p = qubo.random_problem(200, kind=kind, seed=seed)
+        res = qubo.solve(p, engine=ENGINE, n_steps=2000, seed=seed, compare=False)
+        e_sa = qubo.energy(p, qubo.simulated_annealing(p, n_sweeps=1000, seed=seed))
+        assert qubo.energy(p, res.x) <= 0.98 * e_sa

@@ -127,3 +127,11 @@ def test_with_the_loihi_fixed_point_simulator():
     res = spath.solve(p, simulate=sim, engine="reference")
     assert res.success and res.run.engine.endswith("+loihi")
     np.testing.assert_array_equal(res.x, dijkstra(p.graph, indices=0))
+
+
+@pytest.mark.slow
+def test_large_graph_exact():
+    p = spath.random_problem(5000, out_degree=3, max_length=30, seed=21)
+    res = spath.solve(p, engine=ENGINE)
+    assert res.success
+    np.testing.assert_array_equal(res.x, dijkstra(p.graph, indices=0))
