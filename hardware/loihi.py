@@ -504,6 +504,14 @@ class PopulationQuantization:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind}
+        if self.kind == "sigma_delta":
+            out.update(
+                vth=self.vth,
+                scale=float(np.max(self.scale)),
+                threshold_rel_error=self.threshold_rel_error,
+                bias_max_rel_error=self.bias_max_rel_error,
+                max_input_sum=self.u_bound,
+            )
         if self.kind == "lif":
             out.update(
                 du=self.du,
@@ -654,6 +662,8 @@ def quantize(
     headroom: float = 8.0,
     message_bits: int = 8,
     input_max: Mapping[str, float] | None = None,
+    value_max: Mapping[str, float] | None = None,
+    value_bits: int = 16,
 ) -> tuple[snn.Network, QuantizationReport]:
     """Turn a float network into Loihi fixed point (:class:`LoihiLIF`, :class:`LoihiSynapse`).
 
@@ -684,6 +694,16 @@ def quantize(
     weights are divided by ``m``.  :func:`fixed_point_simulator` applies this
     scaling to ``inputs`` for you.
 
+    :class:`snn.SigmaDelta` populations become :class:`LoihiSigmaDelta` (with
+    ``act_mode`` ``"unit"``/``"relu"``): their values (``sigma``, ``ref``, the
+    graded messages) are integers in units of ``1/m`` with ``m = 2**k`` the
+    largest power of two for which ``value_max`` fits ``value_bits`` bits;
+    ``vth`` and ``bias`` are rounded to that grid and the weights into the
+    population scaled by ``m_post / m_pre``.  ``value_max`` defaults to
+    ``8 * max(|bias|, |sigma|, |ref|, vth)`` of the description (initial state
+    included), which cannot foresee how far the values will grow: pass it, or
+    let :func:`fixed_point_simulator` measure it (``calibrate=True``).
+
     Parameters
     ----------
     network : snn.Network
@@ -694,6 +714,12 @@ def quantize(
         Bits of a graded source's messages (1..24).
     input_max : dict, optional
         ``{population: max |value|}`` of graded sources.
+    value_max : dict, optional
+        ``{population: max |value|}`` of sigma-delta populations.
+    value_bits : int
+        Bits of a sigma-delta population's values (1..24); the graded messages
+        times 8-bit weight mantissas must fit Lava's int32 sums (a note in the
+        report warns when a fan-in could overflow them).
 
     Returns
     -------
@@ -702,7 +728,7 @@ def quantize(
     Raises
     ------
     QuantizationError
-        For a model without a Loihi form (Boltzmann, SigmaDelta, refractory
+        For a model without a Loihi form (Boltzmann, refractory
         periods, subtractive reset, per-neuron time constants) or values that do
         not fit the registers.
     """
@@ -716,6 +742,13 @@ def quantize(
         network.population(k)
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
             raise bad_value(QuantizationError, f"input_max[{k!r}]", v, "must be a finite number >= 0")
+
+    value_bits = _int_scalar("value_bits", value_bits, 1, 24)
+    value_max = dict(value_max or {})
+    for k, v in value_max.items():
+        network.population(k)
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
+            raise bad_value(QuantizationError, f"value_max[{k!r}]", v, "must be a finite number >= 0")
 
     dt = network.dt_ms
     pops = {p.name: p for p in network.populations}
@@ -735,6 +768,13 @@ def quantize(
             else:
                 vmax = input_max.get(p.name, 1.0)
             msg_scale[p.name] = input_scales[p.name] = _message_scale(vmax, message_bits)
+            msg_max[p.name] = max(vmax * msg_scale[p.name], 1.0)
+        elif isinstance(m, snn.SigmaDelta):
+            vmax = value_max.get(p.name)
+            if vmax is None:
+                s0 = p.state0()
+                vmax = 8.0 * max(float(np.max(np.abs(np.asarray(v, dtype=np.float64)))) for v in (m.bias, m.vth, s0["sigma"], s0["ref"]))
+            msg_scale[p.name] = _message_scale(vmax, value_bits)
             msg_max[p.name] = max(vmax * msg_scale[p.name], 1.0)
         else:
             msg_scale[p.name] = msg_max[p.name] = 1.0
@@ -758,6 +798,18 @@ def quantize(
                 notes.append(
                     f"population {p.name!r}: if every input fired in every step |u| could reach {rep.u_bound:.3g} > 2**23 and wrap (Loihi's 24-bit current); typical activity stays far below"
                 )
+        elif isinstance(m, snn.SigmaDelta):
+            model, init, rep, syns = _quantize_sigma_delta(p, incoming[p.name], msg_scale, msg_max)
+            qnet.add_population(p.name, p.n, model, positions=p.positions_um, initial_state=init)
+            pop_reports[p.name] = rep
+            for pr_name, (syn, w, prq) in syns.items():
+                new_syn[pr_name] = (syn, w)
+                proj_reports[pr_name] = prq
+            if rep.u_bound >= _P31:
+                notes.append(
+                    f"population {p.name!r}: if every sender sent its largest message at once the int32 input sum could reach {rep.u_bound:.3g} and wrap; "
+                    "typical activity stays far below (lower value_bits to make it impossible)"
+                )
         elif isinstance(m, snn.CurrentSource):
             amp = np.rint(np.asarray(m.amplitude, dtype=np.float64) * msg_scale[p.name])
             qnet.add_population(p.name, p.n, snn.CurrentSource(amplitude=amp if amp.ndim else float(amp)), positions=p.positions_um)
@@ -770,7 +822,7 @@ def quantize(
                 QuantizationError,
                 f"population {p.name!r}",
                 type(m).__name__,
-                "has no Loihi fixed-point form here; allowed: LIF, IF (reset='zero', no refractory period), SpikeSource, PoissonSource, CurrentSource, ExternalInput, LoihiLIF, LoihiSigmaDelta",
+                "has no Loihi fixed-point form here; allowed: LIF, IF (reset='zero', no refractory period), SigmaDelta, SpikeSource, PoissonSource, CurrentSource, ExternalInput, LoihiLIF, LoihiSigmaDelta",
             )
     for pr in network.projections:
         if pr.name in new_syn:
@@ -784,6 +836,79 @@ def quantize(
 
 def _delay_matrix(pr: snn.Projection, w: sp.csr_matrix) -> sp.csr_matrix:
     return sp.csr_matrix((pr.delays.astype(np.float64), pr.weights.indices, pr.weights.indptr), shape=w.shape)
+
+
+def _quantize_projection(pr, w_eff):
+    """LoihiSynapse, integer weights, report and the represented weights for exact weights ``w_eff`` (aligned with ``pr.weights.data``)."""
+    mode = determine_sign_mode(np.sign(pr.weights.data)) if pr.weights.nnz else "excitatory"
+    try:
+        mant_w, we = _quantize_weights(w_eff, mode)
+    except QuantizationError as exc:
+        raise QuantizationError(f"projection {pr.name!r}: {exc}") from None
+    wq = mant_w.astype(np.float64) * 2.0**we
+    big_w = float(np.max(np.abs(w_eff))) if w_eff.size else 0.0
+    err = np.abs(wq - w_eff) / big_w if big_w > 0 else np.zeros(w_eff.shape)
+    prq = ProjectionQuantization(
+        pr.name,
+        we,
+        8,
+        mode,
+        float(err.max()) if err.size else 0.0,
+        float(np.sqrt(np.mean(err**2))) if err.size else 0.0,
+        int(np.max(np.abs(mant_w))) if mant_w.size else 0,
+    )
+    w = sp.csr_matrix((mant_w.astype(np.float64), pr.weights.indices.copy(), pr.weights.indptr.copy()), shape=pr.weights.shape)
+    return LoihiSynapse(weight_exp=we, num_weight_bits=8, sign_mode=mode), w, prq, wq
+
+
+def _quantize_sigma_delta(p, incoming, msg_scale, msg_max):
+    m, n, name = p.model, p.n, p.name
+    scale = msg_scale[name]
+    vth_f = float(m.vth) if np.ndim(m.vth) == 0 else _uniform(name, "vth", np.asarray(m.vth, dtype=np.float64))
+    vth = int(round(vth_f * scale))
+    bias_f = np.broadcast_to(np.asarray(m.bias, dtype=np.float64), (n,)) * scale
+    bias = np.rint(bias_f).astype(np.int64)
+    limit = _P31 - 1
+    if vth > limit or np.any(np.abs(bias) > limit):
+        raise QuantizationError(
+            f"population {name!r}: vth or bias times the value scale {scale:g} does not fit int32; lower value_bits or value_max"
+        )
+    relu = m.activation == "relu"
+    s0 = p.state0()
+    sigma0 = np.rint(s0["sigma"] * scale).astype(np.int64)
+    ref0 = np.rint(s0["ref"] * scale).astype(np.int64)
+    act0 = sigma0 + bias
+    if relu:
+        act0 = np.maximum(act0, 0)
+    init = {"sigma": sigma0, "act": act0, "residue": act0 - ref0, "error": np.zeros(n, dtype=np.int64)}
+    model = LoihiSigmaDelta(vth=vth, bias=bias if np.any(bias != bias[0]) else int(bias[0]), act_mode="relu" if relu else "unit")
+    syns = {}
+    in_sum = np.zeros(n)
+    for pr in incoming:
+        if pr.synapse is not None:
+            raise bad_value(
+                QuantizationError,
+                f"projection {pr.name!r}: synapse",
+                pr.synapse,
+                "a projection into a float SigmaDelta population must have no synapse type to be quantized",
+            )
+        syn, w, prq, wq = _quantize_projection(pr, pr.weights.data * scale / msg_scale[pr.pre])
+        syns[pr.name] = (syn, w, prq)
+        rows = np.repeat(np.arange(n), np.diff(pr.weights.indptr))
+        mant = np.abs(w.data)
+        np.add.at(in_sum, rows, mant * msg_max[pr.pre])
+    big_b = float(np.max(np.abs(bias_f))) if n else 0.0
+    rep = PopulationQuantization(
+        name,
+        "sigma_delta",
+        vth=vth,
+        scale=np.full(n, scale),
+        v_offset=np.zeros(n),
+        threshold_rel_error=abs(vth - vth_f * scale) / (vth_f * scale) if vth_f > 0 else 0.0,
+        bias_max_rel_error=float(np.max(np.abs(bias - bias_f)) / big_b) if big_b > 0 else 0.0,
+        u_bound=float(np.max(in_sum)) if n else 0.0,
+    )
+    return model, init, rep, syns
 
 
 def _quantize_lif(p, incoming, msg_scale, msg_max, dt, headroom):
@@ -902,28 +1027,8 @@ def _quantize_lif(p, incoming, msg_scale, msg_max, dt, headroom):
     syns = {}
     in_sum = np.zeros(n)
     for pr in incoming:
-        w_eff = k_in[pr.name] * vth
-        mode = determine_sign_mode(np.sign(pr.weights.data))
-        if not pr.weights.nnz:
-            mode = "excitatory"
-        try:
-            mant_w, we = _quantize_weights(w_eff, mode)
-        except QuantizationError as exc:
-            raise QuantizationError(f"projection {pr.name!r}: {exc}") from None
-        wq = mant_w.astype(np.float64) * 2.0**we
-        big_w = float(np.max(np.abs(w_eff))) if w_eff.size else 0.0
-        err = np.abs(wq - w_eff) / big_w if big_w > 0 else np.zeros(w_eff.shape)
-        prq = ProjectionQuantization(
-            pr.name,
-            we,
-            8,
-            mode,
-            float(err.max()) if err.size else 0.0,
-            float(np.sqrt(np.mean(err**2))) if err.size else 0.0,
-            int(np.max(np.abs(mant_w))) if mant_w.size else 0,
-        )
-        w = sp.csr_matrix((mant_w.astype(np.float64), pr.weights.indices.copy(), pr.weights.indptr.copy()), shape=pr.weights.shape)
-        syns[pr.name] = (LoihiSynapse(weight_exp=we, num_weight_bits=8, sign_mode=mode), w, prq)
+        syn, w, prq, wq = _quantize_projection(pr, k_in[pr.name] * vth)
+        syns[pr.name] = (syn, w, prq)
         rows = np.repeat(np.arange(n), np.diff(pr.weights.indptr))
         np.add.at(in_sum, rows, np.abs(wq) * 64.0 * msg_max[pr.pre])
     decay_q = (4095 - du) / 4096
@@ -959,7 +1064,7 @@ def _quantize_lif(p, incoming, msg_scale, msg_max, dt, headroom):
 
 # ---------------------------------------------------------------------------------------------
 # a simulate callable that runs in fixed point
-_QUANTIZE_OPTS = ("headroom", "message_bits", "input_max")
+_QUANTIZE_OPTS = ("headroom", "message_bits", "input_max", "value_max", "value_bits")
 
 
 class FixedPointSimulator:
@@ -976,6 +1081,8 @@ class FixedPointSimulator:
     * recorded ``v`` of a quantized LIF is ``v_int / scale + v_reset`` and ``i``
       is ``u_int * i_per_u`` (see :class:`PopulationQuantization`);
       ``refractory`` is all zeros (Loihi has no refractory period);
+    * a quantized sigma-delta population's ``sigma``, ``ref`` (recorded and
+      final) and graded outputs are divided by its value scale;
     * ``inputs`` of :class:`snn.ExternalInput` populations are multiplied by
       their ``input_scales`` factor and rounded to integers before the run (their
       ``input_max`` defaults to the largest ``|value|`` passed), and recorded
@@ -984,10 +1091,25 @@ class FixedPointSimulator:
     The last quantization report is kept in :attr:`report`.
     """
 
-    def __init__(self, **quantize_opts: Any) -> None:
+    def __init__(self, *, calibrate: bool = True, calibration_margin: float = 2.0, **quantize_opts: Any) -> None:
         unknown = set(quantize_opts) - set(_QUANTIZE_OPTS)
         if unknown:
-            raise bad_value(QuantizationError, "fixed_point_simulator options", sorted(unknown), f"allowed: {list(_QUANTIZE_OPTS)}")
+            raise bad_value(
+                QuantizationError,
+                "fixed_point_simulator options",
+                sorted(unknown),
+                f"allowed: calibrate, calibration_margin, {list(_QUANTIZE_OPTS)}",
+            )
+        if not isinstance(calibrate, bool):
+            raise SNNTypeError(f"calibrate={calibrate!r}: must be a bool")
+        if (
+            isinstance(calibration_margin, bool)
+            or not isinstance(calibration_margin, numbers.Real)
+            or not 1.0 <= calibration_margin < 2.0**20
+        ):
+            raise bad_value(QuantizationError, "calibration_margin", calibration_margin, "must be a number >= 1")
+        self.calibrate = calibrate
+        self.calibration_margin = float(calibration_margin)
         self.quantize_opts = dict(quantize_opts)
         self.report: QuantizationReport | None = None
 
@@ -1018,7 +1140,11 @@ class FixedPointSimulator:
                 arr = np.asarray(values, dtype=np.float64)
                 big = float(np.max(np.abs(arr))) if arr.size else 0.0
                 input_max[name] = big if big > 0 and math.isfinite(big) else 1.0
-        qnet, report = quantize(network, input_max=input_max, **opts)
+        value_max = dict(opts.pop("value_max", None) or {})
+        sd = [p.name for p in network.populations if isinstance(p.model, snn.SigmaDelta) and p.name not in value_max]
+        if sd and self.calibrate:
+            value_max.update(self._calibrate(network, n_steps, sd, engine=engine, seed=seed, inputs=inputs))
+        qnet, report = quantize(network, input_max=input_max, value_max=value_max, **opts)
         self.report = report
         scaled = {name: np.rint(np.asarray(v, dtype=np.float64) * report.input_scales.get(name, 1.0)) for name, v in inputs.items()}
         spikes, state, outputs = parse_record(network, record)
@@ -1031,8 +1157,8 @@ class FixedPointSimulator:
             if p.name in outputs:
                 names.append("outputs")
             for var in state.get(p.name, ()):
-                if rep is not None and rep.kind == "lif":
-                    names.extend({"v": ("v",), "i": ("u",)}.get(var, ()))
+                if rep is not None and rep.kind in _FLOAT_STATE:
+                    names.extend(_FLOAT_STATE[rep.kind].get(var, ()))
                 else:
                     names.append(var)
             qrecord[p.name] = tuple(dict.fromkeys(names))
@@ -1044,9 +1170,39 @@ class FixedPointSimulator:
             res = snn.simulate(qnet, n_steps, engine=engine, seed=seed, record=qrecord, inputs=scaled, progress=progress, **options)
         return _to_float_result(res, network, report, state)
 
+    def _calibrate(self, network, n_steps, names, *, engine, seed, inputs) -> dict[str, float]:
+        """``max |value|`` of the sigma-delta populations ``names`` in a float run, times the margin."""
+        eng = engine if engine in snn.engine_names() else "reference"
+        run = snn.simulate(network, n_steps, engine=eng, seed=seed, record={n: ("sigma", "ref") for n in names}, inputs=inputs)
+        out = {}
+        for name in names:
+            m = network.population(name).model
+            s0 = network.population(name).state0()
+            big = max(
+                float(np.max(np.abs(np.asarray(run.state[name]["sigma"], dtype=np.float64)))),
+                float(np.max(np.abs(np.asarray(run.state[name]["ref"], dtype=np.float64)))),
+                float(np.max(np.abs(np.asarray(run.state[name]["sigma"], dtype=np.float64) + np.asarray(m.bias, dtype=np.float64)))),
+                float(np.max(np.abs(s0["sigma"]))),
+                float(np.max(np.abs(s0["ref"]))),
+                float(np.max(np.abs(np.asarray(m.vth, dtype=np.float64)))),
+            )
+            out[name] = self.calibration_margin * big
+        return out
+
+
+#: the state variables of the float models in terms of the quantized ones
+_FLOAT_STATE = {"lif": {"v": ("v",), "i": ("u",)}, "sigma_delta": {"sigma": ("sigma",), "ref": ("act", "residue")}}
+
 
 def _lif_to_float(rep: PopulationQuantization, values: Mapping[str, np.ndarray], wanted: tuple[str, ...]) -> dict[str, np.ndarray]:
     out = {}
+    if rep.kind == "sigma_delta":
+        for var in wanted:
+            if var == "sigma":
+                out["sigma"] = np.asarray(values["sigma"], dtype=np.float64) / rep.scale
+            elif var == "ref":
+                out["ref"] = (np.asarray(values["act"], dtype=np.float64) - np.asarray(values["residue"], dtype=np.float64)) / rep.scale
+        return out
     for var in wanted:
         if var == "v":
             out["v"] = values["v"] / rep.scale + rep.v_offset
@@ -1064,15 +1220,25 @@ def _to_float_result(
     new_state = {}
     for name, vars_ in res.state.items():
         rep = report.populations.get(name)
-        new_state[name] = _lif_to_float(rep, vars_, state.get(name, ())) if rep is not None and rep.kind == "lif" else dict(vars_)
+        new_state[name] = _lif_to_float(rep, vars_, state.get(name, ())) if rep is not None and rep.kind in _FLOAT_STATE else dict(vars_)
     for name, wanted in state.items():  # a quantized LIF whose only recorded variable was 'refractory'
         if name not in new_state:
             new_state[name] = {var: np.zeros((res.n_steps, network.population(name).n)) for var in wanted}
     final = {}
     for name, vars_ in res.final_state.items():
         rep = report.populations.get(name)
-        final[name] = _lif_to_float(rep, vars_, ("v", "i", "refractory")) if rep is not None and rep.kind == "lif" else dict(vars_)
-    outputs = {name: (arr / report.input_scales[name] if name in report.input_scales else arr) for name, arr in res.outputs.items()}
+        if rep is not None and rep.kind in _FLOAT_STATE:
+            final[name] = _lif_to_float(rep, vars_, ("v", "i", "refractory") if rep.kind == "lif" else ("sigma", "ref"))
+        else:
+            final[name] = dict(vars_)
+    outputs = {}
+    for name, arr in res.outputs.items():
+        rep = report.populations.get(name)
+        if name in report.input_scales:
+            arr = np.asarray(arr, dtype=np.float64) / report.input_scales[name]
+        elif rep is not None and rep.kind == "sigma_delta":
+            arr = np.asarray(arr, dtype=np.float64) / rep.scale
+        outputs[name] = arr
     return snn.RunResult(
         spikes=res.spikes,
         state=new_state,
@@ -1085,12 +1251,15 @@ def _to_float_result(
     )
 
 
-def fixed_point_simulator(**quantize_opts: Any) -> FixedPointSimulator:
+def fixed_point_simulator(*, calibrate: bool = True, calibration_margin: float = 2.0, **quantize_opts: Any) -> FixedPointSimulator:
     """A ``simulate`` callable that quantizes a network to Loihi fixed point and runs it bit-exactly.
 
     ``quantize_opts`` are passed to :func:`quantize` (``headroom``,
-    ``message_bits``, ``input_max``).  Use it wherever a ``simulate=`` callable
+    ``message_bits``, ``input_max``, ``value_max``, ``value_bits``).  With
+    ``calibrate=True`` the value range of each float sigma-delta population
+    (not given in ``value_max``) is measured by a float run of the same network
+    first (one extra run), times ``calibration_margin``.  Use it wherever a ``simulate=`` callable
     is taken, e.g. ``tasks.<task>.solve(problem, simulate=loihi.fixed_point_simulator())``.
     See :class:`FixedPointSimulator` for how inputs and recorded values are scaled.
     """
-    return FixedPointSimulator(**quantize_opts)
+    return FixedPointSimulator(calibrate=calibrate, calibration_margin=calibration_margin, **quantize_opts)

@@ -540,3 +540,60 @@ def test_fixed_point_simulator_runs_networks_already_in_loihi_form_unchanged():
     fx = loihi.fixed_point_simulator()(net, 50, record=("spikes", "u", "v"))
     np.testing.assert_array_equal(fx.state["lif"]["u"], ref.state["lif"]["u"])
     np.testing.assert_array_equal(fx.spikes["lif"], ref.spikes["lif"])
+
+
+def _sd_network(seed=0, n=12, initial_state=None):
+    """x <- W x + b by sigma-delta neurons (a contraction: the values converge to (I - W)^-1 b)."""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(0.0, 1.0, (n, n))
+    w *= 0.6 / np.abs(np.linalg.eigvals(w)).max()
+    b = rng.uniform(-2.0, 2.0, n)
+    net = snn.Network(dt_ms=1.0)
+    net.add_population("x", n, snn.SigmaDelta(vth=1e-3, bias=b), initial_state=initial_state)
+    net.add_projection("x", "x", weights=w)
+    return net, w, b
+
+
+def test_quantized_sigma_delta_solves_like_the_float_one():
+    net, w, b = _sd_network()
+    exact = np.linalg.solve(np.eye(len(b)) - w, b)
+    T = 120
+    ref = snn.simulate(net, T, record=("outputs", "sigma", "ref"))
+    sim = loihi.fixed_point_simulator()
+    fx = sim(net, T, record=("outputs", "sigma", "ref"))
+    rep = sim.report.populations["x"]
+    assert rep.kind == "sigma_delta"
+    m = rep.scale[0]
+    # calibration: m is the largest power of two with 2 * max|value| * m < 2**16 (values of the float run)
+    sig = ref.state["x"]["sigma"]
+    big = max(np.abs(sig).max(), np.abs(ref.state["x"]["ref"]).max(), np.abs(sig + b).max(), 1e-3)
+    assert m == 2.0 ** np.floor(np.log2((2**16 - 1) / (2 * big)))
+    q = loihi.quantize(net, value_max={"x": 2 * big})[0].population("x").model
+    assert q.vth == round(1e-3 * m) and q.act_mode == "unit"
+    x_ref = ref.final_state["x"]["ref"]
+    x_fx = fx.final_state["x"]["ref"]
+    assert np.linalg.norm(x_ref - exact) / np.linalg.norm(exact) < 1e-3
+    assert np.linalg.norm(x_fx - exact) / np.linalg.norm(exact) < 2e-2
+    # ref is what was sent: the sum of the graded outputs, exactly (integers / 2**k)
+    np.testing.assert_array_equal(fx.outputs["x"].sum(axis=0), x_fx)
+    np.testing.assert_array_equal(fx.state["x"]["ref"][-1], x_fx)
+    np.testing.assert_array_equal(fx.state["x"]["sigma"][-1], fx.final_state["x"]["sigma"])
+
+
+def test_quantized_sigma_delta_initial_state_round_trips():
+    """A float state on the value grid becomes the integer state Lava's neuron holds, and comes back unchanged."""
+    n = 12
+    rng = np.random.default_rng(4)
+    m = 2.0**10
+    sigma0 = np.rint(rng.uniform(-3, 3, n) * m) / m
+    ref0 = np.rint(rng.uniform(-3, 3, n) * m) / m
+    net, _, b = _sd_network(initial_state={"sigma": sigma0, "ref": ref0})
+    qnet, rep = loihi.quantize(net, value_max={"x": 60.0})
+    assert rep.populations["x"].scale[0] == m  # 2**floor(log2(65535 / 60)) = 2**10
+    init = qnet.population("x").initial_state
+    np.testing.assert_array_equal(init["sigma"], sigma0 * m)
+    np.testing.assert_array_equal(init["act"] - init["residue"], ref0 * m)
+    np.testing.assert_array_equal(init["act"], sigma0 * m + np.rint(b * m))  # act = sigma + bias, identity activation
+    one = loihi.fixed_point_simulator(value_max={"x": 60.0})(net, 1, record=("sigma", "ref"))
+    zero_in = snn.simulate(qnet, 1, record=("sigma", "act", "residue"))
+    np.testing.assert_array_equal(one.state["x"]["sigma"][0], zero_in.state["x"]["sigma"][0] / m)
