@@ -1,0 +1,613 @@
+"""``energy.report``: write report.html, report.md and report.json for a set of comparisons.
+
+The HTML embeds its plots (matplotlib PNGs) as base64 data URIs, so the one file
+is the whole report; the same PNGs are written beside it (``figures/``) for the
+Markdown.  Every file is written atomically (a temporary file renamed over the
+target).  Plots: energy and latency per job and device (log scales), activity
+over time, accuracy against steps, and the 2D vs 3D-stacked placement comparison
+when given.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import io
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from energy import profiles as _profiles
+from energy.errors import EnergyError, SNNTypeError
+
+__all__ = ["report"]
+
+FORMAT = "snn-toolkit.energy-report"
+VERSION = 1
+
+_HOW_TO_READ = [
+    "Each job (a task at one size, or a network run) was simulated once; its operation counts (synaptic events, neuron updates, spikes, and the mapping's messages and hops) are priced on each device profile.",
+    "Every constant of a profile carries its source (paper and table, or repository and path), a grade (primary, secondary, derived) and a basis (simulated, silicon-measured, derived, specified); see 'Sources'.",
+    "'estimate' rows price operations; 'bound' rows come from best-case system figures and mean 'no better than'. All-in profiles (TrueNorth, the Loihi 2 bound) are never given extra terms.",
+    "A profile that has no price for an operation in the counts (e.g. graded spikes on Loihi 1) refuses rather than printing a partial total; refusals are listed with their reason.",
+    "Dense baselines say whether they are 'measured' (wall time; energy from the GPU's NVML counter, idle power stated) or 'modelled' (roofline time and board power on a datasheet profile). CPU wall time is shown as measured CPU time, never relabelled.",
+    "Ratios compare a baseline's energy with each profile's (baseline / profile: above 1 means the neuromorphic estimate is lower). A measured GPU is compared by its energy above idle, since the per-operation neuromorphic profiles exclude static power too.",
+    "Per-operation neuromorphic figures exclude static (leakage) power and host I/O; treat them as the dynamic energy of the on-chip work.",
+]
+
+
+# ------------------------------------------------------------------------------ data helpers
+def _clean(value: Any) -> Any:
+    """JSON-able copy: numpy scalars/arrays to Python, NaN/inf to None."""
+    if isinstance(value, Mapping):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_clean(v) for v in value.tolist()]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    if value is None or isinstance(value, str):
+        return value
+    if hasattr(value, "to_dict"):
+        return _clean(value.to_dict())
+    return str(value)
+
+
+def _as_dicts(comparisons: Any) -> list[dict[str, Any]]:
+    if hasattr(comparisons, "to_dict") or isinstance(comparisons, Mapping):
+        comparisons = [comparisons]
+    if not isinstance(comparisons, Sequence) or isinstance(comparisons, str):
+        raise SNNTypeError(f"comparisons={comparisons!r}: must be a list of energy.Comparison (or their to_dict())")
+    out = []
+    for i, c in enumerate(comparisons):
+        d = c.to_dict() if hasattr(c, "to_dict") else c
+        if not isinstance(d, Mapping) or "name" not in d or "estimates" not in d:
+            raise SNNTypeError(f"comparisons[{i}]: not an energy.Comparison or its to_dict()")
+        out.append(_clean(d))
+    return out
+
+
+def _fmt(x: Any, unit: str = "") -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, str):
+        return x
+    x = float(x)
+    if x == 0:
+        return f"0 {unit}".strip()
+    return f"{x:.3g} {unit}".strip()
+
+
+def _range(lo: Any, hi: Any, unit: str) -> str:
+    if lo is None and hi is None:
+        return ""
+    return f"{_fmt(lo, unit)} – {_fmt(hi, unit)}"
+
+
+def _reference_baseline(comp: Mapping[str, Any]) -> tuple[str, float] | None:
+    """The baseline the ratios use: a measured GPU energy (above idle) first, else a modelled GPU energy."""
+    for b in comp.get("baselines", []):
+        if b["kind"] == "measured" and b.get("energy_above_idle_j") is not None and b["energy_above_idle_j"] > 0:
+            return f"{b['label']} (above idle)", b["energy_above_idle_j"]
+    for b in comp.get("baselines", []):
+        if b.get("energy_j") is not None and b["energy_j"] > 0:
+            return b["label"], b["energy_j"]
+    return None
+
+
+def _rows(comp: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Table rows: one per profile estimate, refusal and baseline."""
+    ref = _reference_baseline(comp)
+    rows = []
+    for name, e in comp["estimates"].items():
+        rows.append(
+            {
+                "device": name,
+                "kind": e["label"],
+                "energy_j": e["energy_j"],
+                "energy_range": _range(e.get("energy_low_j"), e.get("energy_high_j"), "J"),
+                "time_s": e.get("time_s"),
+                "time_kind": "modelled" if e.get("time_s") is not None else "",
+                "edp": e.get("edp"),
+                "ratio": (ref[1] / e["energy_j"]) if ref and e["energy_j"] > 0 else None,
+            }
+        )
+    for b in comp.get("baselines", []):
+        rows.append(
+            {
+                "device": b["label"],
+                "kind": b["kind"],
+                "energy_j": b.get("energy_j"),
+                "energy_range": "" if b.get("energy_above_idle_j") is None else f"above idle: {_fmt(b['energy_above_idle_j'], 'J')}",
+                "time_s": b.get("time_s"),
+                "time_kind": b.get("time_kind", ""),
+                "edp": None if b.get("energy_j") is None or b.get("time_s") is None else b["energy_j"] * b["time_s"],
+                "ratio": None,
+            }
+        )
+    return rows
+
+
+# ------------------------------------------------------------------------------ figures
+def _figure(width: float = 9.0, height: float = 4.2):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100)
+    return fig
+
+
+def _png(fig) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _device_series(comps: list[dict[str, Any]], what: str) -> tuple[list[str], dict[str, list[float | None]]]:
+    """``(job names, {device label: [value per job]})`` of energies ('energy') or times ('time')."""
+    jobs = [c["name"] for c in comps]
+    series: dict[str, list[float | None]] = {}
+
+    def put(label: str, i: int, v: Any) -> None:
+        series.setdefault(label, [None] * len(jobs))[i] = v
+
+    for i, c in enumerate(comps):
+        for name, e in c["estimates"].items():
+            label = name + (" (bound)" if e["label"] == "bound" else "")
+            put(label, i, e["energy_j"] if what == "energy" else e.get("time_s"))
+        for b in c.get("baselines", []):
+            v = b.get("energy_j") if what == "energy" else b.get("time_s")
+            if v is not None:
+                put(b["label"], i, v)
+    series = {k: v for k, v in series.items() if any(x is not None and x > 0 for x in v)}
+    return jobs, series
+
+
+def _colours(comps: list[dict[str, Any]]) -> dict[str, Any]:
+    """One colour per device label, the same in every plot."""
+    import matplotlib
+
+    labels: list[str] = []
+    for what in ("energy", "time"):
+        for label in _device_series(comps, what)[1]:
+            if label not in labels:
+                labels.append(label)
+    cmap = matplotlib.colormaps["tab20"]
+    return {label: cmap(k % 20) for k, label in enumerate(labels)}
+
+
+def _bars(comps: list[dict[str, Any]], what: str, colours: Mapping[str, Any]) -> bytes | None:
+    jobs, series = _device_series(comps, what)
+    if not series:
+        return None
+    fig = _figure(10.0, 4.8)
+    ax = fig.add_subplot(1, 1, 1)
+    n = len(series)
+    width = 0.8 / n
+    x = np.arange(len(jobs))
+    for k, (label, vals) in enumerate(series.items()):
+        ys = [v if (v is not None and v > 0) else np.nan for v in vals]
+        hatch = "//" if "(bound)" in label else ("xx" if "(modelled)" in label else None)
+        ax.bar(x - 0.4 + width * (k + 0.5), ys, width, label=label, color=colours[label], hatch=hatch, edgecolor="black", linewidth=0.3)
+    ax.set_yscale("log")
+    ax.set_xticks(x)
+    ax.set_xticklabels(jobs, rotation=15, ha="right")
+    ax.set_ylabel("energy per run (J, log scale)" if what == "energy" else "time per run (s, log scale)")
+    ax.set_title(("Energy" if what == "energy" else "Latency") + " per job and device (hatched: bound // or modelled xx)")
+    ax.grid(axis="y", which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _png(fig)
+
+
+def _activity(comps: list[dict[str, Any]], activity: Mapping[str, Any] | None) -> bytes | None:
+    lines = []
+    for c in comps:
+        counts = c.get("counts", {})
+        sps = counts.get("spikes_per_step")
+        if sps:
+            dt = counts.get("dt_ms", 1.0) or 1.0
+            lines.append((f"{c['name']}: spikes/step", np.arange(len(sps)) * dt, np.asarray(sps, dtype=float)))
+    for label, series in (activity or {}).items():
+        arr = np.asarray(series, dtype=float)
+        if arr.ndim == 1 and arr.size:
+            lines.append((str(label), np.arange(arr.size, dtype=float), arr))
+    if not lines:
+        return None
+    fig = _figure()
+    ax = fig.add_subplot(1, 1, 1)
+    for label, t, y in lines:
+        ax.plot(t, y, label=label, linewidth=1.0)
+    ax.set_xlabel("simulated time (ms; step index for extra series)")
+    ax.set_ylabel("messages per step")
+    ax.set_title("Activity over time")
+    if all(np.all(y > 0) for _, _, y in lines):
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def _accuracy(comps: list[dict[str, Any]]) -> bytes | None:
+    fig = _figure()
+    ax = fig.add_subplot(1, 1, 1)
+    drawn = False
+    positive = True
+    for c in comps:
+        trace = c.get("accuracy_trace")
+        if trace:
+            steps = trace["steps"]
+            for metric, vals in trace.items():
+                if metric == "steps":
+                    continue
+                ys = np.asarray([np.nan if v is None else v for v in vals], dtype=float)
+                positive &= bool(np.all(ys[np.isfinite(ys)] > 0))
+                ax.plot(steps, ys, marker=".", label=f"{c['name']}: {metric}")
+                drawn = True
+        elif c.get("accuracy"):
+            n = c.get("counts", {}).get("n_steps")
+            for metric, v in c["accuracy"].items():
+                if v is not None and n:
+                    positive &= v > 0
+                    ax.scatter([n], [v], label=f"{c['name']}: {metric}")
+                    drawn = True
+    if not drawn:
+        return None
+    if positive:
+        ax.set_yscale("log")
+    ax.set_xlabel("simulation steps")
+    ax.set_ylabel("error metric")
+    ax.set_title("Accuracy against steps")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def _placement(placement: Mapping[str, Any] | None) -> bytes | None:
+    if not placement or not placement.get("placements"):
+        return None
+    labels = list(placement["placements"])
+    entries = [placement["placements"][k] for k in labels]
+    fig = _figure(10.0, 4.0)
+    ax1 = fig.add_subplot(1, 3, 1)
+    x = np.arange(len(labels))
+    bottom = np.zeros(len(labels))
+    for direction, color in (("ew", "tab:blue"), ("ns", "tab:orange"), ("vertical", "tab:green")):
+        vals = np.asarray([float(e["hops"].get(direction, 0) or 0) for e in entries])
+        ax1.bar(x, vals, 0.6, bottom=bottom, label=direction, color=color)
+        bottom += vals
+    ax1.set_xticks(x)
+    ax1.set_xticklabels(labels)
+    ax1.set_title("link traversals", fontsize=9)
+    ax1.legend(fontsize=6, loc="upper right")
+    for k, (key, title, unit) in enumerate((("energy_j", "energy", "J"), ("time_s", "latency bound", "s"))):
+        ax = fig.add_subplot(1, 3, k + 2)
+        vals = [e.get(key) for e in entries]
+        ys = [v if v is not None and v > 0 else np.nan for v in vals]
+        ax.bar(x, ys, 0.6, color=["tab:purple", "tab:cyan", "tab:olive", "tab:gray"][: len(labels)])
+        for xi, v in zip(x, vals):
+            if v is None:
+                ax.text(xi, 0.5, "not priced", rotation=90, ha="center", va="center", transform=ax.get_xaxis_transform(), fontsize=7)
+            else:
+                ax.text(xi, v, f"{v:.3g}", ha="center", va="bottom", fontsize=7)
+        ax.set_ylim(bottom=0)
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
+        ax.set_xticks(x)
+        ax.set_xticklabels(labels)
+        ax.set_title(f"{title} ({unit}, {placement.get('profile', '')})", fontsize=8)
+    fig.suptitle("2D mesh vs 3D-stacked placement", y=1.05)
+    return _png(fig)
+
+
+# ------------------------------------------------------------------------------ writers
+def _atomic_write(path: Path, data: bytes) -> None:
+    from snn.io import atomic_write_bytes
+
+    atomic_write_bytes(path, lambda fh: fh.write(data))
+
+
+def _table_html(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _table_md(header: list[str], rows: list[list[str]]) -> str:
+    def esc(s: Any) -> str:
+        return str(s).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(esc(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+_JOB_HEADER = ["device / profile", "kind", "energy per run", "range", "time per run", "time kind", "EDP (J·s)", "ratio (baseline / this)"]
+
+
+def _job_rows(comp: Mapping[str, Any]) -> list[list[str]]:
+    return [
+        [
+            r["device"],
+            r["kind"],
+            _fmt(r["energy_j"], "J"),
+            r["energy_range"],
+            _fmt(r["time_s"], "s"),
+            r["time_kind"],
+            _fmt(r["edp"]),
+            "" if r["ratio"] is None else f"{r['ratio']:.3g}×",
+        ]
+        for r in _rows(comp)
+    ]
+
+
+def _sections(comps, placement, crosschecks, extra_notes):
+    """Build the report's sections once as (title, paragraphs, (header, rows), figure key) for both writers."""
+    sections = []
+    for c in comps:
+        paras = []
+        counts = c.get("counts", {})
+        paras.append(
+            f"{counts.get('n_steps')} steps of {counts.get('dt_ms')} ms; {counts.get('n_neurons')} neurons, {counts.get('n_synapses')} synapses; "
+            f"{counts.get('spikes')} spikes ({counts.get('graded_spikes', 0)} graded), {counts.get('synaptic_events')} synaptic events, {counts.get('neuron_updates')} neuron updates."
+        )
+        ref = _reference_baseline(c)
+        paras.append(f"Ratios against: {ref[0]}." if ref else "No baseline energy: no ratios.")
+        if c.get("mapping"):
+            m = c["mapping"]
+            paras.append(
+                f"Mapping: {m.get('n_cores')} cores on {m.get('n_chips')} chip(s), {m.get('topology')}; hops {m.get('hops')}, {m.get('messages_local')} local messages."
+            )
+        else:
+            paras.append(
+                "No mapping: one message per spike, no hops, and the fallback time model (work spread over the fewest cores; optimistic)."
+            )
+        if c.get("accuracy"):
+            paras.append("Accuracy: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in c["accuracy"].items()) + ".")
+        for name, reason in c.get("refused", {}).items():
+            paras.append(f"Refused by {name}: {reason}")
+        for b in c.get("baselines", []):
+            if b.get("assumptions") or b.get("notes"):
+                paras.append(f"{b['label']}: " + "; ".join(list(b.get("assumptions", [])) + list(b.get("notes", []))) + ".")
+        tables = [(_JOB_HEADER, _job_rows(c))]
+        if c.get("extra"):
+            tables.append((["item", "value"], [[k, json.dumps(v) if not isinstance(v, str) else v] for k, v in c["extra"].items()]))
+        sections.append((f"Job: {c['name']}", paras, tables))
+    if placement and placement.get("placements"):
+        rows = []
+        for label, e in placement["placements"].items():
+            rows.append(
+                [
+                    label,
+                    e.get("topology"),
+                    e.get("n_cores"),
+                    json.dumps(e.get("hops")),
+                    e.get("max_hops_per_step"),
+                    _fmt(e.get("energy_j"), "J"),
+                    _fmt(e.get("time_s"), "s"),
+                    e.get("refused") or "",
+                ]
+            )
+        paras = [f"The same run under each placement, priced on {placement.get('profile')}."]
+        if placement.get("assumptions"):
+            paras.append(f"Assumptions (not from the profile's sources): {json.dumps(placement['assumptions'])}.")
+        sections.append(
+            (
+                "Placement: 2D mesh vs 3D-stacked",
+                paras,
+                [(["placement", "topology", "cores", "hops", "longest route/step", "energy", "latency bound", "refused"], rows)],
+            )
+        )
+    if crosschecks:
+        rows = []
+        for x in crosschecks:
+            rows.append(
+                [
+                    x.get("name", ""),
+                    _fmt(x.get("sanafe_energy_j"), "J"),
+                    _fmt(x.get("estimate_energy_j"), "J"),
+                    "" if x.get("energy_rel_diff") is None else f"{100 * x['energy_rel_diff']:+.1f} %",
+                    _fmt(x.get("sanafe_time_s"), "s"),
+                    _fmt(x.get("estimate_time_s"), "s"),
+                    "" if x.get("time_rel_diff") is None else f"{100 * x['time_rel_diff']:+.1f} %",
+                ]
+            )
+        sections.append(
+            (
+                "Cross-check: SANA-FE against energy.estimate(loihi1_sanafe)",
+                [
+                    "The same networks run through SANA-FE's Loihi architecture and priced by energy.estimate on loihi1_sanafe with the same placement; differences are (estimate - SANA-FE) / SANA-FE."
+                ],
+                [(["network", "SANA-FE energy", "estimate energy", "energy diff", "SANA-FE time", "estimate time", "time diff"], rows)],
+            )
+        )
+    if extra_notes:
+        sections.append(("Notes", list(extra_notes), []))
+    return sections
+
+
+def _sources(comps: list[dict[str, Any]], placement: Mapping[str, Any] | None) -> list[tuple[str, str, list[list[str]]]]:
+    used: list[str] = []
+    for c in comps:
+        for name in list(c["estimates"]) + list(c.get("refused", {})):
+            if name not in used:
+                used.append(name)
+        for b in c.get("baselines", []):
+            if b["kind"] == "modelled" and b["device"] in _profiles.names() and b["device"] not in used:
+                used.append(b["device"])
+    if placement and placement.get("profile") and placement["profile"] not in used:
+        used.append(placement["profile"])
+    out = []
+    for name in used:
+        try:
+            prof = _profiles.get(name)
+        except EnergyError:
+            continue
+        rows = [
+            [
+                k,
+                f"{c.value:g} {c.unit}"
+                + (f" [{c.low if c.low is not None else c.value:g}–{c.high if c.high is not None else c.value:g}]" if c.has_range else ""),
+                c.grade,
+                c.basis,
+                c.scope,
+                c.source + (f" (via {c.via})" if c.via else "") + (f"; {c.formula}" if c.formula else ""),
+            ]
+            for k, c in prof.constants.items()
+        ]
+        out.append((name, f"{prof.title}. {prof.description}", rows))
+    return out
+
+
+_CSS = """
+body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 2em; color: #222; max-width: 1200px; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 1.6em; border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.85em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
+th { background: #f0f0f0; }
+img { max-width: 100%; display: block; margin: 0.8em 0; border: 1px solid #eee; }
+.small { font-size: 0.8em; color: #555; }
+"""
+
+
+def report(
+    comparisons: Any,
+    out_dir: str | os.PathLike,
+    *,
+    title: str = "snn-toolkit energy report",
+    placement: Mapping[str, Any] | None = None,
+    activity: Mapping[str, Any] | None = None,
+    crosschecks: Sequence[Mapping[str, Any]] | None = None,
+    notes: Sequence[str] = (),
+) -> dict[str, str]:
+    """Write ``report.html``, ``report.md`` and ``report.json`` (and ``figures/*.png``) into ``out_dir``.
+
+    Parameters
+    ----------
+    comparisons : list of energy.Comparison (or their ``to_dict()``)
+        One per job.
+    out_dir : path
+        Created if missing.
+    title : str
+    placement : dict, optional
+        The result of :func:`energy.compare_placements` (2D vs 3D-stacked).
+    activity : dict, optional
+        Extra ``{label: per-step series}`` for the activity plot (the jobs'
+        spikes per step are always drawn).
+    crosschecks : list of dict, optional
+        SANA-FE cross-checks (:func:`energy.sanafe.crosscheck`), shown with how far
+        apart SANA-FE and the estimate are.
+    notes : list of str
+        Extra paragraphs (e.g. what was skipped and why).
+
+    Returns
+    -------
+    dict
+        ``{"html": path, "md": path, "json": path, "figures": [paths]}``.
+    """
+    comps = _as_dicts(comparisons)
+    if not isinstance(title, str):
+        raise SNNTypeError(f"title={title!r}: must be a str")
+    placement = _clean(placement) if placement is not None else None
+    crosschecks = [_clean(x) for x in (crosschecks or [])]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "figures").mkdir(exist_ok=True)
+
+    figures: list[tuple[str, str, bytes]] = []
+    colours = _colours(comps)
+    for key, caption, png in (
+        ("energy", "Energy per job and device (log scale)", _bars(comps, "energy", colours)),
+        ("latency", "Latency per job and device (log scale)", _bars(comps, "time", colours)),
+        ("activity", "Activity over time (spike messages per step)", _activity(comps, activity)),
+        ("accuracy", "Accuracy against steps", _accuracy(comps)),
+        ("placement", "2D mesh vs 3D-stacked placement", _placement(placement)),
+    ):
+        if png is not None:
+            figures.append((key, caption, png))
+    fig_paths = []
+    for key, _, png in figures:
+        p = out / "figures" / f"{key}.png"
+        _atomic_write(p, png)
+        fig_paths.append(str(p))
+
+    created = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    sections = _sections(comps, placement, crosschecks, notes)
+    sources = _sources(comps, placement)
+
+    # --- JSON
+    doc = {
+        "format": FORMAT,
+        "version": VERSION,
+        "title": title,
+        "created_utc": created,
+        "how_to_read": _HOW_TO_READ,
+        "comparisons": comps,
+        "placement": placement,
+        "crosschecks": crosschecks,
+        "notes": list(notes),
+        "figures": [f"figures/{k}.png" for k, _, _ in figures],
+        "profiles": {name: _profiles.get(name).to_dict() for name, _, _ in sources},
+    }
+    json_path = out / "report.json"
+    _atomic_write(json_path, (json.dumps(_clean(doc), indent=2, allow_nan=False) + "\n").encode())
+
+    # --- Markdown
+    md = [f"# {title}", "", f"Generated {created} by snn-toolkit.", "", "## How to read this report", ""]
+    md += [f"- {line}" for line in _HOW_TO_READ] + [""]
+    md += ["## Plots", ""] + [f"![{cap}](figures/{key}.png)" for key, cap, _ in figures] + [""]
+    for head, paras, tables in sections:
+        md += [f"## {head}", ""]
+        for p in paras:
+            md += [p, ""]
+        for header, rows in tables:
+            md += [_table_md(header, [[str(c) for c in r] for r in rows]), ""]
+    md += ["## Sources", ""]
+    for name, desc, rows in sources:
+        md += [f"### {name}", "", desc, "", _table_md(["constant", "value", "grade", "basis", "scope", "source"], rows), ""]
+    md_path = out / "report.md"
+    _atomic_write(md_path, "\n".join(md).encode())
+
+    # --- HTML
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f'<p class="small">Generated {html.escape(created)} by snn-toolkit.</p>',
+        "<h2>How to read this report</h2><ul>",
+    ]
+    parts += [f"<li>{html.escape(line)}</li>" for line in _HOW_TO_READ]
+    parts.append("</ul><h2>Plots</h2>")
+    for key, cap, png in figures:
+        uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        parts.append(
+            f'<figure><img id="fig-{key}" src="{uri}" alt="{html.escape(cap)}"><figcaption>{html.escape(cap)}</figcaption></figure>'
+        )
+    if not figures:
+        parts.append("<p>No data to plot.</p>")
+    for head, paras, tables in sections:
+        parts.append(f"<h2>{html.escape(head)}</h2>")
+        parts += [f"<p>{html.escape(p)}</p>" for p in paras]
+        parts += [_table_html(header, [[str(c) for c in r] for r in rows]) for header, rows in tables]
+    parts.append("<h2>Sources</h2>")
+    for name, desc, rows in sources:
+        parts.append(f"<h3>{html.escape(name)}</h3><p>{html.escape(desc)}</p>")
+        parts.append(_table_html(["constant", "value", "grade", "basis", "scope", "source"], rows))
+    parts.append("</body></html>")
+    html_path = out / "report.html"
+    _atomic_write(html_path, "\n".join(parts).encode())
+    return {"html": str(html_path), "md": str(md_path), "json": str(json_path), "figures": fig_paths}
