@@ -1,0 +1,280 @@
+"""energy.estimate: every term against a hand calculation, refusals, all-in profiles, KerasSpiking's formula."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from _energy_inputs import NS, PJ, US, make_counts, make_mapping
+
+import energy
+import snn
+from snn.errors import SNNError
+
+# --- hand calculations (numbers typed from the sources, not read from the profiles) ---------------
+# make_counts(): 4 steps; spikes per step 10, 20, 0, 30 (60, of which 5 from the source population);
+# synaptic events per step 100, 250, 0, 400 (750); 200 non-source neurons -> 800 updates; 3000 synapses.
+# make_mapping(): 9 cores; 30 local + 20 remote messages; hops ew 10, ns 5; per-step maxima below.
+SYN, UPD, SPIKES, NONSOURCE_SPIKES, MSG, EW, NS_HOPS = 750, 800, 60, 55, 50, 10, 5
+MAX_SYN, MAX_NU, MAX_HOPS = [40, 90, 0, 120], [25, 25, 25, 25], [2, 3, 0, 4]
+SPIKES_PER_CORE = [math.ceil(s / 9) for s in (10, 20, 0, 30)]  # spread over the mapping's 9 cores
+
+
+def test_davies2018_every_term_by_hand():
+    est = energy.estimate(make_counts(), "loihi1_davies2018", make_mapping())
+    assert est.breakdown == pytest.approx(
+        {
+            "synaptic_event": SYN * 23.6 * PJ,
+            "neuron_update": UPD * 81 * PJ,
+            "spike_message": MSG * 1.7 * PJ,
+            "hop_ew": EW * 3.0 * PJ,
+            "hop_ns": NS_HOPS * 4.0 * PJ,
+        },
+        rel=1e-12,
+    )
+    assert est.energy_j == pytest.approx(82635 * PJ, rel=1e-12)
+    # range: 23.6 pJ is a minimum (no high), neuron update 52 pJ inactive .. 81 pJ active
+    assert est.energy_low_j == pytest.approx((SYN * 23.6 + UPD * 52 + MSG * 1.7 + EW * 3 + NS_HOPS * 4) * PJ, rel=1e-12)
+    assert est.energy_high_j == pytest.approx(est.energy_j, rel=1e-12)
+    # per step: busiest core's neuron updates, synaptic ops, messages in series + longest route at 6.5 ns
+    t = sum(nu * 8.4 + se * 3.5 + sp * 2.1 + h * 6.5 for nu, se, sp, h in zip(MAX_NU, MAX_SYN, SPIKES_PER_CORE, MAX_HOPS)) * NS
+    assert est.time_s == pytest.approx(1792.4 * NS, rel=1e-12) and est.time_s == pytest.approx(t, rel=1e-12)
+    assert est.time_low_s == pytest.approx((1792.4 - 4 * 25 * (8.4 - 5.3)) * NS, rel=1e-12)
+    assert est.edp == pytest.approx(est.energy_j * est.time_s, rel=1e-12)
+    assert est.label == "estimate" and est.profile == "loihi1_davies2018"
+
+
+def test_davies2018_without_mapping_uses_the_documented_fallback():
+    est = energy.estimate(make_counts(), "loihi1_davies2018")
+    # one message per spike (sources included), no hops
+    assert est.operations["message"] == SPIKES and est.operations["hop_ew"] == 0
+    assert est.energy_j == pytest.approx((SYN * 23.6 + UPD * 81 + SPIKES * 1.7) * PJ, rel=1e-12)
+    # 200 neurons fit one core (1024 per core): every step's work on that core
+    t = (200 * 8.4 * 4 + SYN * 3.5 + SPIKES * 2.1) * NS
+    assert est.time_s == pytest.approx(t, rel=1e-12)
+    assert "fallback" in est.time_model
+
+
+def test_fallback_spreads_work_over_the_fewest_cores():
+    counts = make_counts(n_nonsource=2500, spikes_per_step=(30, 30, 30, 30), synaptic_events_per_step=(301, 0, 0, 0))
+    est = energy.estimate(counts, "loihi1_davies2018")
+    cores = 3  # ceil(2500 / 1024)
+    t = (4 * math.ceil(2500 / cores) * 8.4 + math.ceil(301 / cores) * 3.5 + 4 * math.ceil(30 / cores) * 2.1) * NS
+    assert est.time_s == pytest.approx(t, rel=1e-12)
+
+
+def test_sanafe_profile_every_term_by_hand():
+    est = energy.estimate(make_counts(), "loihi1_sanafe", make_mapping())
+    assert est.breakdown == pytest.approx(
+        {
+            "soma_access": UPD * 51.2 * PJ,
+            "soma_update": UPD * 21.6 * PJ,
+            "soma_spike_out": NONSOURCE_SPIKES * 69.3 * PJ,
+            "synapse": SYN * 35.5 * PJ,
+            "axon_out": MSG * 111.0 * PJ,
+            "axon_in": 0.0,
+            "hop_ew": EW * 3.0 * PJ,
+            "hop_ns": NS_HOPS * 4.2 * PJ,
+        },
+        rel=1e-12,
+        abs=1e-30,
+    )
+    assert est.energy_j == pytest.approx(94277.5 * PJ, rel=1e-12)
+    assert est.energy_low_j == pytest.approx(68372.5 * PJ, rel=1e-12)  # idle somas, convolutional synapse unit
+    # 9 cores = 3 tiles of 4 -> SANA-FE's sync table entry for 2 tiles (1.0 us), every step
+    per_step = [
+        nu * (6.0 + 3.7) + se * 3.8 + sp * (30.0 + 5.1) + sp * 16.0 + h * 6.5 + 1000.0
+        for nu, se, sp, h in zip(MAX_NU, MAX_SYN, SPIKES_PER_CORE, MAX_HOPS)
+    ]
+    assert est.time_s == pytest.approx(sum(per_step) * NS, rel=1e-12)
+    assert est.time_s == pytest.approx(6438.4 * NS, rel=1e-12)
+
+
+def test_sanafe_sync_latency_follows_the_tiles_in_use():
+    one_core = energy.estimate(make_counts(), "loihi1_sanafe", make_mapping(n_cores=1))
+    many = energy.estimate(make_counts(), "loihi1_sanafe", make_mapping(n_cores=128))
+    work_1 = sum(nu * 9.7 + se * 3.8 + s * 51.1 + h * 6.5 for nu, se, s, h in zip(MAX_NU, MAX_SYN, (10, 20, 0, 30), MAX_HOPS)) * NS
+    work_128 = (
+        sum(nu * 9.7 + se * 3.8 + math.ceil(s / 128) * 51.1 + h * 6.5 for nu, se, s, h in zip(MAX_NU, MAX_SYN, (10, 20, 0, 30), MAX_HOPS))
+        * NS
+    )
+    assert one_core.time_s == pytest.approx(work_1 + 4 * 0.6 * US, rel=1e-12)  # 1 tile
+    assert many.time_s == pytest.approx(work_128 + 4 * 1.8 * US, rel=1e-12)  # 32 tiles -> the 29-tile entry
+
+
+def test_truenorth_is_all_in_and_never_gets_extra_terms():
+    est = energy.estimate(make_counts(), "truenorth", make_mapping())
+    assert list(est.breakdown) == ["synaptic_event_all_in"]
+    assert est.energy_j == pytest.approx(SYN * 26 * PJ, rel=1e-12)
+    assert est.time_s == pytest.approx(4 * 1e-3, rel=1e-12)  # one 1 ms tick per step
+    # the same with or without routing: nothing is added to an all-in figure
+    assert energy.estimate(make_counts(), "truenorth").energy_j == est.energy_j
+    with pytest.raises(energy.EnergyError, match="all-in"):
+        energy.estimate(make_counts(), "truenorth", make_mapping(vertical=3), assumptions={"hop_vertical": 1e-12})
+
+
+def test_loihi2_bound_is_labelled_a_bound_and_all_in():
+    est = energy.estimate(make_counts(graded_spikes=7), "loihi2_bound", make_mapping(n_chips=2))
+    assert est.label == "bound" and "bound" in est.notes[0]
+    assert list(est.breakdown) == ["synaptic_event_all_in_bound"]
+    assert est.energy_j == pytest.approx(SYN / 15e12, rel=1e-5)  # 15 TOPS/W, one op per synaptic event
+    assert est.energy_high_j == pytest.approx(SYN * 2600 / 380e12, rel=1e-6)  # max power / peak synop rate
+    # time bound: peak rates per chip (380e12 synops/s and 240e12 neuron ops/s over 1152 chips), 2 chips
+    assert est.time_s == pytest.approx(max(SYN / (380e12 / 1152 * 2), UPD / (240e12 / 1152 * 2)), rel=1e-6)
+
+
+def test_op_level_and_keras_terms_by_hand():
+    h = energy.estimate(make_counts(), "horowitz2014")
+    assert h.energy_j == pytest.approx((SYN * (3.7 + 0.9 + 5.0) + UPD * (2 * 3.7 + 3 * 0.9 + 2 * 5.0)) * PJ, rel=1e-12)
+    assert h.energy_low_j == pytest.approx((SYN * (0.9 + 5.0) + UPD * 20.1) * PJ, rel=1e-12)
+    assert h.time_s is None and h.edp is None
+    k = energy.estimate(make_counts(), "keras_spiking_loihi", make_mapping())
+    assert k.breakdown == pytest.approx({"synop": SYN * (23.6 + 3.5) * 1e-12, "neuron_update": UPD * 81e-12}, rel=1e-12)
+    assert any("routing" in n for n in k.notes)  # routing is outside KerasSpiking's scope, said so
+    cpu = energy.estimate(make_counts(), "keras_spiking_cpu")
+    assert cpu.energy_j == pytest.approx(3000 * 4 * 8.6e-9 + UPD * 8.6e-9, rel=1e-12)  # every synapse every step
+
+
+@pytest.mark.parametrize("profile", ["loihi1_davies2018", "loihi1_sanafe", "truenorth", "keras_spiking_loihi", "keras_spiking_spinnaker2"])
+def test_graded_spikes_are_refused_where_unpriced(profile):
+    with pytest.raises(energy.UnpricedOperationError) as info:
+        energy.estimate(make_counts(graded_spikes=3), profile)
+    err = info.value
+    assert isinstance(err, SNNError) and isinstance(err, ValueError)
+    assert err.kind == "graded_message" and err.count == 3 and err.profile == profile
+    assert "graded_message" in str(err) and profile in str(err) and "partial" in str(err)
+
+
+@pytest.mark.parametrize("profile", ["loihi2_bound", "horowitz2014", "keras_spiking_gpu"])
+def test_graded_spikes_are_priced_where_the_profile_covers_them(profile):
+    assert energy.estimate(make_counts(graded_spikes=3), profile).energy_j > 0
+
+
+def test_vertical_hops_refused_unless_assumed_explicitly():
+    counts, mapping = make_counts(), make_mapping(topology="3d", vertical=7)
+    with pytest.raises(energy.UnpricedOperationError, match="hop_vertical"):
+        energy.estimate(counts, "loihi1_davies2018", mapping)
+    base = energy.estimate(counts, "loihi1_davies2018", make_mapping())
+    by_name = energy.estimate(counts, "loihi1_davies2018", mapping, assumptions={"hop_vertical": "e_hop_ns"})
+    assert by_name.breakdown["hop_vertical (assumed)"] == pytest.approx(7 * 4.0 * PJ, rel=1e-12)
+    assert by_name.energy_j == pytest.approx(base.energy_j + 7 * 4.0 * PJ, rel=1e-12)
+    assert by_name.assumptions == {"hop_vertical": pytest.approx(4.0 * PJ)}
+    assert any("assumption" in n for n in by_name.notes)
+    numeric = energy.estimate(counts, "loihi1_davies2018", mapping, assumptions={"hop_vertical": 1e-12})
+    assert numeric.breakdown["hop_vertical (assumed)"] == pytest.approx(7e-12)
+    with pytest.raises(energy.EnergyError, match="unpriced"):
+        energy.estimate(counts, "loihi1_davies2018", mapping, assumptions={"synaptic_event": 1e-12})
+    with pytest.raises(energy.EnergyError, match="joules"):
+        energy.estimate(counts, "loihi1_davies2018", mapping, assumptions={"hop_vertical": -1.0})
+
+
+def test_mapping_without_remote_messages_prices_one_message_per_spike():
+    mapping = make_mapping()
+    del mapping["messages_remote"]
+    est = energy.estimate(make_counts(), "loihi1_davies2018", mapping)
+    assert est.operations["message"] == SPIKES
+    assert any("messages_remote" in n for n in est.notes)
+
+
+def test_dense_processor_profiles_are_not_for_spike_counts():
+    with pytest.raises(energy.ProfileError, match="baseline.model"):
+        energy.estimate(make_counts(), "h100")
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"n_steps": 0}, "n_steps"),
+        ({"spikes": -1}, "spikes"),
+        ({"spikes_per_step": [1, 2]}, "spikes_per_step"),
+        ({"dt_ms": 0.0}, "dt_ms"),
+    ],
+)
+def test_bad_counts_are_refused_with_the_argument_named(change, match):
+    counts = make_counts()
+    counts.update(change)
+    with pytest.raises(energy.EnergyError, match=match):
+        energy.estimate(counts, "loihi1_davies2018")
+
+
+def test_bad_mappings_are_refused_with_the_key_named():
+    m = make_mapping()
+    m["per_step_max_hops"] = [1, 2, 3]
+    with pytest.raises(energy.EnergyError, match="per_step_max_hops"):
+        energy.estimate(make_counts(), "loihi1_davies2018", m)
+    m = make_mapping()
+    del m["hops"]
+    with pytest.raises(energy.EnergyError, match="hops"):
+        energy.estimate(make_counts(), "loihi1_davies2018", m)
+    with pytest.raises(energy.EnergyError, match="topology"):
+        energy.estimate(make_counts(), "loihi1_davies2018", make_mapping(topology="ring"))
+    with pytest.raises(TypeError):
+        energy.estimate(make_counts(), "loihi1_davies2018", [1, 2])
+    with pytest.raises(energy.ProfileError, match="unknown profile"):
+        energy.estimate(make_counts(), "loihi9")
+
+
+def test_real_run_counts_object_and_dict_agree_and_breakdowns_sum(small_run):
+    _, res = small_run
+    for name in energy.default_profiles():
+        a = energy.estimate(res.counts, name)
+        b = energy.estimate(res.counts.to_dict(), name)
+        assert a.energy_j == b.energy_j and a.time_s == b.time_s
+        assert a.energy_j == pytest.approx(sum(a.breakdown.values()), rel=1e-12)
+        assert a.energy_j > 0
+        if a.energy_low_j is not None:
+            assert a.energy_low_j <= a.energy_j <= a.energy_high_j
+    ops = energy.operation_counts(res.counts)
+    assert ops["synaptic_event"] == res.counts.synaptic_events
+    assert ops["spike"] == res.counts.spikes_per_population["exc"]  # the Poisson source is not a neuron
+
+
+# --- KerasSpiking: its ModelEnergy formula, computed independently --------------------------------
+# Device table transcribed from keras_spiking/model_energy.py (KerasSpiking 0.3.0), in joules.
+KERAS_SPIKING_DEVICES = {
+    "cpu": dict(spiking=False, energy_per_synop=8.6e-9, energy_per_neuron=8.6e-9),
+    "gpu": dict(spiking=False, energy_per_synop=0.3e-9, energy_per_neuron=0.3e-9),
+    "arm": dict(spiking=False, energy_per_synop=0.9e-9, energy_per_neuron=0.9e-9),
+    "loihi": dict(spiking=True, energy_per_synop=(23.6 + 3.5) * 1e-12, energy_per_neuron=81e-12),
+    "spinnaker": dict(spiking=True, energy_per_synop=13.3e-9, energy_per_neuron=26e-9),
+    "spinnaker2": dict(spiking=True, energy_per_synop=450e-12, energy_per_neuron=2.19e-9),
+}
+
+
+def _keras_spiking_layer_energy(device, connections, neurons, input_rate_hz, dt_s, timesteps):
+    """KerasSpiking's ModelEnergy.layer_energy for one Dense layer (its formula, re-typed)."""
+    d = KERAS_SPIKING_DEVICES[device]
+    rate = (1 / dt_s) if not d["spiking"] else input_rate_hz
+    steps = 1 if not d["spiking"] else timesteps
+    synop = d["energy_per_synop"] * connections * rate * dt_s * steps
+    neuron = d["energy_per_neuron"] * neurons * steps
+    return synop + neuron
+
+
+@pytest.fixture(scope="module")
+def dense_layer_run():
+    """One dense layer: 30 input spike trains, all-to-all onto 12 IF neurons, 50 steps of 1 ms."""
+    rng = np.random.default_rng(7)
+    n_in, n_out, steps = 30, 12, 50
+    raster = rng.random((steps, n_in)) < 0.2
+    net = snn.Network(dt_ms=1.0)
+    net.add_population("in", n_in, snn.SpikeSource(raster=raster))
+    net.add_population("out", n_out, snn.IF(v_th=1.0))
+    net.connect("in", "out", snn.connect.all_to_all(), weight=0.1)
+    res = snn.simulate(net, steps, seed=0)
+    return raster, n_in, n_out, steps, res
+
+
+@pytest.mark.parametrize("device", sorted(KERAS_SPIKING_DEVICES))
+def test_keras_spiking_profiles_reproduce_model_energy(device, dense_layer_run):
+    raster, n_in, n_out, steps, res = dense_layer_run
+    dt_s = 1e-3
+    rate_hz = raster.mean() / dt_s  # KerasSpiking: mean input activity over batch/time/units, per second
+    per_inference = _keras_spiking_layer_energy(device, n_in * n_out, n_out, rate_hz, dt_s, steps)
+    # a spiking device runs the whole presentation as one inference; a non-spiking device is one ANN
+    # inference per step in KerasSpiking's model, so a run of `steps` steps is `steps` inferences
+    expected = per_inference if KERAS_SPIKING_DEVICES[device]["spiking"] else per_inference * steps
+    assert res.counts.graded_spikes == 0
+    est = energy.estimate(res.counts, f"keras_spiking_{device}")
+    assert est.energy_j == pytest.approx(expected, rel=1e-12)
