@@ -8,14 +8,18 @@ LAVA_PYTHON ?= $(shell command -v pyenv >/dev/null 2>&1 && echo $$(pyenv root)/v
 LAVA_VENV := .venv-lava
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-slow bench lint lava-env clean
+.PHONY: demo test test-slow bench lint lava-env clean browser
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints/torch.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first, pinned: anything else would pull a multi-GB CUDA build
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[torch,brian2,dev,tasks]"
+	$(PY) -m pip install --quiet -c constraints/torch.txt -e ".[torch,brian2,dev,tasks,sanafe,nir]"
+	# interop peers for the tests: norse/neurobench declare torchvision/torchaudio, which would pull another
+	# torch and fail to import beside 2.13; they work without them, so they come in without their deps
+	$(PY) -m pip install --quiet -c constraints/torch.txt "nirtorch>=2.6"
+	$(PY) -m pip install --quiet --no-deps "snntorch==1.0.0" "norse==1.1.0" "neurobench==2.3.0"
 	touch $@
 
 $(LAVA_VENV)/.installed:
@@ -29,7 +33,13 @@ lava-env: $(LAVA_VENV)/.installed
 demo: $(VENV)/.installed
 	$(VENV)/bin/snn demo
 
-test: $(VENV)/.installed
+# headless Chromium (Debian's package) renders the HTML report in tests/energy: installed when missing, as root with apt-get
+browser:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
+
+test: $(VENV)/.installed browser
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 test-slow: $(VENV)/.installed
