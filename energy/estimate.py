@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -500,14 +500,3 @@ def _time(
             step_time += _sync_latency(prof, spec["sync"], n_cores, which)
         totals[which] = float(step_time.sum())
     return totals["value"], totals["low"], totals["high"], f"per-step ({how}); {spec.get('note', '')}".strip()
-
-
-def _estimates_for(counts: Any, names: Sequence[str], mapping: Any = None) -> dict[str, EnergyEstimate | UnpricedOperationError]:
-    """Helper for comparisons: every profile's estimate or its refusal."""
-    out: dict[str, EnergyEstimate | UnpricedOperationError] = {}
-    for name in names:
-        try:
-            out[name] = estimate(counts, name, mapping)
-        except UnpricedOperationError as exc:
-            out[name] = exc
-    return out
