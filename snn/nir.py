@@ -412,9 +412,12 @@ def _param(node, attr: str, n: int, name: str) -> np.ndarray:
     return a
 
 
-def _compact(a: np.ndarray):
-    """A scalar when all entries are equal (keeps models small), else the array."""
-    return float(a[0]) if a.size and np.all(a == a[0]) else a
+def _compact(a: np.ndarray, node=None, attr: str | None = None):
+    """A scalar where the file stores one value for the layer, else the per-neuron array."""
+    if np.ndim(a) == 0:
+        return float(a)
+    raw = _arr(getattr(node, attr)) if node is not None and attr is not None else a
+    return float(a[0]) if raw.size == 1 or a.size == 1 else a
 
 
 def _tau_ms(node, attr, n, name, ctx: _Ctx):
@@ -464,11 +467,11 @@ def _h_lif(node, name, n, ctx: _Ctx) -> _Neuron:
     reset, timing = _reset(ctx, cuba=False)
     model_r = np.ones(n) if integ == "exact" else r
     model = LIF(
-        tau_mem_ms=_compact(tau),
-        v_th=_compact(_param(node, "v_threshold", n, name)),
-        v_reset=_compact(_param(node, "v_reset", n, name)),
-        v_leak=_compact(_param(node, "v_leak", n, name)),
-        r=_compact(model_r),
+        tau_mem_ms=_compact(tau, node, "tau"),
+        v_th=_compact(_param(node, "v_threshold", n, name), node, "v_threshold"),
+        v_reset=_compact(_param(node, "v_reset", n, name), node, "v_reset"),
+        v_leak=_compact(_param(node, "v_leak", n, name), node, "v_leak"),
+        r=_compact(model_r, node, "r"),
         reset=reset,
         reset_timing=timing,
         integration=integ,
@@ -480,12 +483,12 @@ def _h_lif(node, name, n, ctx: _Ctx) -> _Neuron:
 def _h_cubalif(node, name, n, ctx: _Ctx) -> _Neuron:
     reset, timing = _reset(ctx, cuba=True)
     model = LIF(
-        tau_mem_ms=_compact(_tau_ms(node, "tau_mem", n, name, ctx)),
-        tau_syn_ms=_compact(_tau_ms(node, "tau_syn", n, name, ctx)),
-        v_th=_compact(_param(node, "v_threshold", n, name)),
-        v_reset=_compact(_param(node, "v_reset", n, name)),
-        v_leak=_compact(_param(node, "v_leak", n, name)),
-        r=_compact(_param(node, "r", n, name)),
+        tau_mem_ms=_compact(_tau_ms(node, "tau_mem", n, name, ctx), node, "tau_mem"),
+        tau_syn_ms=_compact(_tau_ms(node, "tau_syn", n, name, ctx), node, "tau_syn"),
+        v_th=_compact(_param(node, "v_threshold", n, name), node, "v_threshold"),
+        v_reset=_compact(_param(node, "v_reset", n, name), node, "v_reset"),
+        v_leak=_compact(_param(node, "v_leak", n, name), node, "v_leak"),
+        r=_compact(_param(node, "r", n, name), node, "r"),
         reset=reset,
         reset_timing=timing,
         integration=_integration(node, ctx, cuba=True),
@@ -495,7 +498,7 @@ def _h_cubalif(node, name, n, ctx: _Ctx) -> _Neuron:
 
 def _h_if(node, name, n, ctx: _Ctx) -> _Neuron:
     reset = ctx.reset or ("subtract" if ctx.convention == "snntorch" else "zero")
-    model = IF(v_th=_compact(_param(node, "v_threshold", n, name)), v_reset=_compact(_param(node, "v_reset", n, name)), reset=reset)
+    model = IF(v_th=_compact(_param(node, "v_threshold", n, name), node, "v_threshold"), v_reset=_compact(_param(node, "v_reset", n, name), node, "v_reset"), reset=reset)
     return _Neuron(model, in_scale=_param(node, "r", n, name), bias_mode="model", bias_factor=np.ones(n))
 
 
@@ -503,17 +506,17 @@ def _h_li(node, name, n, ctx: _Ctx) -> _Neuron:
     r = _param(node, "r", n, name)
     integ = _integration(node, ctx, cuba=False)
     model_r = np.ones(n) if integ == "exact" else r
-    model = LI(tau_mem_ms=_compact(_tau_ms(node, "tau", n, name, ctx)), v_leak=_compact(_param(node, "v_leak", n, name)), r=_compact(model_r), integration=integ)
+    model = LI(tau_mem_ms=_compact(_tau_ms(node, "tau", n, name, ctx), node, "tau"), v_leak=_compact(_param(node, "v_leak", n, name), node, "v_leak"), r=_compact(model_r, node, "r"), integration=integ)
     mode, factor = _delta_bias(model_r, integ)
     return _Neuron(model, in_scale=r / model_r, bias_mode=mode, bias_factor=factor)
 
 
 def _h_cubali(node, name, n, ctx: _Ctx) -> _Neuron:
     model = LI(
-        tau_mem_ms=_compact(_tau_ms(node, "tau_mem", n, name, ctx)),
-        tau_syn_ms=_compact(_tau_ms(node, "tau_syn", n, name, ctx)),
-        v_leak=_compact(_param(node, "v_leak", n, name)),
-        r=_compact(_param(node, "r", n, name)),
+        tau_mem_ms=_compact(_tau_ms(node, "tau_mem", n, name, ctx), node, "tau_mem"),
+        tau_syn_ms=_compact(_tau_ms(node, "tau_syn", n, name, ctx), node, "tau_syn"),
+        v_leak=_compact(_param(node, "v_leak", n, name), node, "v_leak"),
+        r=_compact(_param(node, "r", n, name), node, "r"),
         integration=_integration(node, ctx, cuba=True),
     )
     return _Neuron(model, in_scale=_param(node, "w_in", n, name))
@@ -521,7 +524,7 @@ def _h_cubali(node, name, n, ctx: _Ctx) -> _Neuron:
 
 def _h_threshold(node, name, n, ctx: _Ctx) -> _Neuron:
     # z = x > threshold without memory: forward Euler with tau = dt gives v' = 0*v + x exactly
-    model = LIF(tau_mem_ms=ctx.dt_ms, v_th=_compact(_param(node, "threshold", n, name)), integration="euler")
+    model = LIF(tau_mem_ms=ctx.dt_ms, v_th=_compact(_param(node, "threshold", n, name), node, "threshold"), integration="euler")
     return _Neuron(model, in_scale=np.ones(n), bias_mode="model", bias_factor=np.ones(n))
 
 

@@ -1,0 +1,119 @@
+"""snn.metrics.neurobench against NeuroBench 2.3 itself on the same snnTorch model and input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import snn
+import snn.metrics
+
+torch = pytest.importorskip("torch")
+snntorch = pytest.importorskip("snntorch")
+pytest.importorskip("nir")
+pytest.importorskip("neurobench")
+from neurobench.benchmarks import Benchmark  # noqa: E402
+from neurobench.metrics.static import ConnectionSparsity, Footprint  # noqa: E402
+from neurobench.metrics.workload import ActivationSparsity, MembraneUpdates, SynapticOperations  # noqa: E402
+from neurobench.models import SNNTorchModel  # noqa: E402
+from snntorch.export_nir import export_to_nir  # noqa: E402
+
+from snn import nir as snir  # noqa: E402
+
+T = 50
+
+
+def _neurobench(net, x):
+    data = torch.from_numpy(x[None].astype(np.float32))  # (batch=1, T, n_in)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(data, torch.zeros(1)), batch_size=1)
+    bench = Benchmark(SNNTorchModel(net), loader, [], [], [[Footprint, ConnectionSparsity], [ActivationSparsity, MembraneUpdates, SynapticOperations]])
+    out = bench.run(quiet=True)
+    out.update(out.pop("SynapticOperations"))
+    return out
+
+
+def _ours(net, x, n_in):
+    graph = export_to_nir(net, torch.zeros(1, n_in), ignore_dims=[0])
+    ours = snir.read(graph, dt_ms=0.1, convention="snntorch")
+    res = snn.simulate(ours, T, inputs={"input": x}, record=("spikes", "v", "outputs"))
+    return snn.metrics.neurobench(res, ours), res
+
+
+class _RNet(torch.nn.Module):
+    """Linear -> RLeaky (recurrent Linear, no bias) -> Linear -> Leaky, returning (spk, mem) as NeuroBench expects."""
+
+    def __init__(self, n_in, n_h, n_out, g):
+        super().__init__()
+        self.fc = torch.nn.Linear(n_in, n_h)
+        self.lif = snntorch.RLeaky(beta=torch.rand(n_h, generator=g) * 0.3 + 0.6, threshold=torch.ones(n_h), linear_features=n_h, init_hidden=True)
+        self.lif.recurrent.bias = None
+        self.fc2 = torch.nn.Linear(n_h, n_out, bias=False)
+        self.out = snntorch.Leaky(beta=torch.full((n_out,), 0.8), threshold=torch.full((n_out,), 0.7), init_hidden=True, output=True)
+        with torch.no_grad():
+            self.fc.weight.mul_(3.0)
+            self.fc2.weight.mul_(2.0)
+
+    def forward(self, x):
+        return self.out(self.fc2(self.lif(self.fc(x))))
+
+
+def _ff(g, n_in, n_h, n_out):
+    net = torch.nn.Sequential(
+        torch.nn.Linear(n_in, n_h),
+        snntorch.Leaky(beta=torch.rand(n_h, generator=g) * 0.3 + 0.6, threshold=torch.rand(n_h, generator=g) * 0.5 + 0.6, init_hidden=True),
+        torch.nn.Linear(n_h, n_out, bias=False),
+        snntorch.Leaky(beta=torch.full((n_out,), 0.8), threshold=torch.ones(n_out), init_hidden=True, output=True),
+    )
+    with torch.no_grad():
+        net[0].weight.mul_(3.0)
+        net[2].weight.mul_(2.0)
+        net[2].weight[net[2].weight.abs() < 0.15] = 0.0  # some zero weights for ConnectionSparsity
+    return net
+
+
+@pytest.mark.parametrize("graded_input", [False, True])
+def test_feed_forward_matches_neurobench(graded_input):
+    g = torch.Generator().manual_seed(0)
+    n_in, n_h, n_out = 8, 12, 5
+    net = _ff(g, n_in, n_h, n_out)
+    rng = np.random.default_rng(1)
+    x = (rng.random((T, n_in)) < 0.3).astype(np.float64)
+    if graded_input:
+        x = x * rng.uniform(0.2, 1.5, x.shape)  # non-binary values: the first layer does MACs
+    theirs = _neurobench(net, x)
+    ours, res = _ours(net, x, n_in)
+    assert res.counts.spikes_per_population["1"] > 50
+    for key in ("Effective_ACs", "Effective_MACs", "Dense", "MembraneUpdates", "Footprint", "ConnectionSparsity"):
+        assert ours[key] == theirs[key], key
+    assert ours["ActivationSparsity"] == pytest.approx(theirs["ActivationSparsity"], abs=1e-12)
+    assert (ours["Effective_MACs"] > 0) == graded_input
+    assert 0 < ours["ConnectionSparsity"] < 1
+
+
+def test_recurrent_matches_neurobench():
+    # the recurrent layer gets the previous step's spikes: the last step's spikes cost nothing
+    g = torch.Generator().manual_seed(2)
+    n_in, n_h, n_out = 6, 10, 4
+    net = _RNet(n_in, n_h, n_out, g)
+    x = (np.random.default_rng(3).random((T, n_in)) < 0.3).astype(np.float64)
+    theirs = _neurobench(net, x)
+    ours, res = _ours(net, x, n_in)
+    assert res.counts.spikes_per_population["lif.lif"] > 20
+    for key in ("Effective_ACs", "Effective_MACs", "Dense", "MembraneUpdates", "Footprint", "ConnectionSparsity"):
+        assert ours[key] == theirs[key], key
+    assert ours["ActivationSparsity"] == pytest.approx(theirs["ActivationSparsity"], abs=1e-12)
+
+
+def test_needs_what_it_counts():
+    net = snn.Network(dt_ms=1.0)
+    net.add_population("input", 2, snn.ExternalInput())
+    net.add_population("n", 2, snn.LIF())
+    net.add_projection("input", "n", weights=np.eye(2), delay_steps=0)
+    res = snn.simulate(net, 5, inputs={"input": np.ones((5, 2))}, record=("spikes",))
+    with pytest.raises(ValueError, match="outputs"):
+        snn.metrics.neurobench(res, net)
+    res = snn.simulate(net, 5, inputs={"input": np.ones((5, 2))}, record=("spikes", "outputs"))
+    with pytest.raises(ValueError, match="'v'"):
+        snn.metrics.neurobench(res, net)
+    with pytest.raises(TypeError):
+        snn.metrics.neurobench(None, net)
