@@ -4,7 +4,7 @@
 imported when asked for.
 """
 
-from snn import connect, errors, layout
+from snn import connect, errors, layout, metrics, nir
 from snn.io import load, save
 from snn.models import (
     IF,
@@ -49,6 +49,8 @@ __all__ = [
     "errors",
     "layout",
     "load",
+    "metrics",
+    "nir",
     "register_model",
     "register_synapse",
     "save",
