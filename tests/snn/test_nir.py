@@ -343,3 +343,17 @@ def test_biases_enter_exactly():
         vc = 0.75 * vc + 0.25 * ic
         np.testing.assert_allclose(res.state["lif"]["v"][t], v, rtol=1e-12)
         np.testing.assert_allclose(res.state["cuba"]["v"][t], vc, rtol=1e-12, atol=1e-15)
+
+
+def test_imported_and_li_networks_run_on_the_event_engine():
+    if "event" not in snn.engine_names():
+        pytest.skip("the event engine is not available here")
+    net = _mixed_network()  # LIF exact/euler_input_first, IF, LI, zero delays, a recurrent and a delayed projection
+    x = _spikes(13, 5, p=0.5)
+    rec = ("spikes", "v", "outputs")
+    ref = snn.simulate(net, T, inputs={"input": x}, record=rec)
+    ev = snn.simulate(net, T, inputs={"input": x}, record=rec, engine="event")
+    for name in ("exact", "cuba", "iaf"):
+        np.testing.assert_array_equal(ev.spikes[name], ref.spikes[name])
+    np.testing.assert_allclose(ev.outputs["readout"], ref.outputs["readout"], rtol=1e-12, atol=1e-12)
+    assert ev.counts.synaptic_events == ref.counts.synaptic_events
