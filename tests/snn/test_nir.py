@@ -345,6 +345,7 @@ def test_biases_enter_exactly():
         np.testing.assert_allclose(res.state["cuba"]["v"][t], vc, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.slow  # compiling the event engine's kernels takes about a minute on 2 cores
 def test_imported_and_li_networks_run_on_the_event_engine():
     if "event" not in snn.engine_names():
         pytest.skip("the event engine is not available here")
