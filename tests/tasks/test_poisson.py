@@ -10,7 +10,11 @@ import snn
 from tasks import poisson
 from tasks._common import CONVERGED, MAXITER, TaskError
 
-ENGINE = "event" if "event" in snn.engine_names() else "reference"
+# The default run uses the numpy reference engine: the event engine compiles each network shape with
+# numba (seconds to tens of seconds per shape), which would exceed these tests' time budget.  The
+# slow-marked tests at the end run the default engine="event" on the issue's targets.
+ENGINE = "reference"
+needs_event = pytest.mark.skipif("event" not in snn.engine_names(), reason="the event engine is not available")
 
 
 def spectral_solution(f: np.ndarray, h: float) -> np.ndarray:
@@ -140,10 +144,22 @@ def test_any_simulate_callable_works_and_fixed_point_weights_stay_exact():
     assert sim.calls == len(res.info["steps"]) >= 2
     # the dyadic weights survive 8-bit quantisation; only the bias (f) and vth are rounded, to 2**-24 of their range
     assert res.success and rel(res.x, exact) <= 1e-3
-    # a coarse bias sets an accuracy floor: the stopping rule is then not met, and says so
-    coarse = poisson.solve(p, simulate=QuantizingSimulator(weight_bits=8, bias_bits=8), n_steps=150)
-    assert not coarse.success and coarse.status == MAXITER
-    assert 1e-3 < rel(coarse.x, exact) < 0.05
+    assert res.info["refined_at"] == []
+
+
+def test_refinement_passes_overcome_a_coarse_fixed_point_floor():
+    p = poisson.random_problem((8, 8, 8), seed=4)
+    exact = spectral_solution(p.f, p.h)
+    coarse = QuantizingSimulator(weight_bits=8, bias_bits=8)
+    # without refinement the 8-bit bias sets an accuracy floor: the stopping rule is not met, and the result says so
+    stuck = poisson.solve(p, simulate=coarse, n_steps=150, max_refinements=0)
+    assert not stuck.success and stuck.status == MAXITER
+    assert 1e-3 < rel(stuck.x, exact) < 0.05
+    # each refinement pass solves for the correction b - A u at the simulator's resolution
+    res = poisson.solve(p, simulate=coarse, n_steps=400)
+    assert res.success and rel(res.x, exact) <= 1e-3
+    assert 1 <= len(res.info["refined_at"]) <= 3
+    assert res.run.counts.n_steps == res.n_steps
 
 
 @pytest.mark.parametrize(
@@ -235,4 +251,15 @@ def test_with_the_loihi_fixed_point_simulator():
         if "SigmaDelta" in str(exc):
             pytest.skip(f"hardware.loihi cannot quantize snn.SigmaDelta yet ({exc})")
         raise
-    assert rel(res.x, spectral_solution(p.f, p.h)) <= 1e-2
+    # Loihi's resolution stalls the first pass near 1e-3; one refinement pass reaches the target
+    assert res.success and rel(res.x, spectral_solution(p.f, p.h)) <= 1e-3
+
+
+@pytest.mark.slow
+@needs_event
+def test_event_engine_meets_the_target_and_agrees_with_reference(solved16):
+    p, ref_res = solved16
+    res = poisson.solve(p)  # default engine="event"
+    assert res.success and rel(res.x, spectral_solution(p.f, p.h)) <= 1e-3
+    assert res.n_steps == ref_res.n_steps and res.run.counts.synaptic_events == ref_res.run.counts.synaptic_events
+    np.testing.assert_allclose(res.x, ref_res.x, rtol=1e-9, atol=1e-12)

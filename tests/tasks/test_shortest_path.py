@@ -10,7 +10,11 @@ import snn
 from tasks import shortest_path as spath
 from tasks._common import CONVERGED, MAXITER, TaskError
 
-ENGINE = "event" if "event" in snn.engine_names() else "reference"
+# The default run uses the numpy reference engine: the event engine compiles each network shape with
+# numba (seconds to tens of seconds per shape), which would exceed these tests' time budget.  The
+# slow-marked tests at the end run the default engine="event" on the issue's targets.
+ENGINE = "reference"
+needs_event = pytest.mark.skipif("event" not in snn.engine_names(), reason="the event engine is not available")
 
 
 @pytest.mark.parametrize(
@@ -133,5 +137,14 @@ def test_with_the_loihi_fixed_point_simulator():
 def test_large_graph_exact():
     p = spath.random_problem(5000, out_degree=3, max_length=30, seed=21)
     res = spath.solve(p, engine=ENGINE)
+    assert res.success
+    np.testing.assert_array_equal(res.x, dijkstra(p.graph, indices=0))
+
+
+@pytest.mark.slow
+@needs_event
+def test_event_engine_is_exact():
+    p = spath.random_problem(1000, out_degree=4, max_length=10, seed=1)
+    res = spath.solve(p)  # default engine="event"
     assert res.success
     np.testing.assert_array_equal(res.x, dijkstra(p.graph, indices=0))
