@@ -41,7 +41,13 @@ convention     how the file's nodes run (time constants in the file are seconds)
 =============  ==================================================================
 
 Every convention applies ``r`` and ``w_in`` (folded into the incoming weights
-where the model has no such factor).  The graph
+where the model has no such factor).  What the peers' exporters lose cannot be
+recovered: Norse's drops ``v_reset`` (0 is read); snnTorch's writes the same
+file for both reset modes (hence ``reset``).  Norse 1.1's exporter writes
+``dt / tau_inv`` (that is ``dt * tau``) where NIR wants ``tau``; the ``"norse"``
+convention undoes this with ``dt_ms``.
+
+The graph
 ---------
 Nodes are read by type through a ``{type name: handler}`` table; node and edge
 order are never relied on (populations are added in breadth-first order from
