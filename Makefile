@@ -30,7 +30,7 @@ $(LAVA_VENV)/.installed:
 
 lava-env: $(LAVA_VENV)/.installed
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed $(LAVA_VENV)/.installed
 	$(VENV)/bin/snn demo
 
 # headless Chromium (Debian's package) renders the HTML report in tests/energy: installed when missing, as root with apt-get
@@ -39,10 +39,10 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	fi
 
-test: $(VENV)/.installed browser
+test: $(VENV)/.installed $(LAVA_VENV)/.installed browser
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-test-slow: $(VENV)/.installed
+test-slow: $(VENV)/.installed $(LAVA_VENV)/.installed
 	$(PY) -m pytest -m "slow" $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
