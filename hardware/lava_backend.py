@@ -488,6 +488,17 @@ def _result_from_lava(
     )
 
 
+def _per_network(name: str, value: Any, n: int, is_list: Any) -> list[Any]:
+    """``value`` for every network, or ``value`` itself when it is a list of one entry per network."""
+    if isinstance(value, list) and value and all(is_list(v) for v in value):
+        if len(value) != n:
+            raise bad_value(
+                ExportError, name, f"list of {len(value)} entries", f"must be one entry for all networks or one per network ({n})"
+            )
+        return list(value)
+    return [value] * n
+
+
 def run_many(
     networks: Sequence[snn.Network],
     n_steps: int | Sequence[int],
@@ -496,12 +507,15 @@ def run_many(
     seed: int | None = 0,
     inputs: Sequence[Mapping[str, Any] | None] | None = None,
     timeout_s: float = 600.0,
-    connection: str | Mapping[str, str] = "auto",
+    connection: Any = "auto",
     python: str | None = None,
 ) -> list[snn.RunResult]:
     """Run several networks on Lava in one Lava process (Lava takes seconds to start).
 
-    Same arguments as :func:`run`; ``n_steps`` and ``inputs`` may be one per network.
+    Same arguments as :func:`run`; ``n_steps`` and ``inputs`` may be one per
+    network, and so may ``record`` and ``connection`` (a list with one entry
+    per network).  ``wall_time_s`` of each result is the Lava subprocess's wall
+    time divided by the number of networks.
     """
     networks = list(networks)
     if not networks:
@@ -512,6 +526,8 @@ def run_many(
     ins = list(inputs) if inputs is not None else [None] * len(networks)
     if len(ins) != len(networks):
         raise bad_value(ExportError, "inputs", f"{len(ins)} entries", f"must be one per network ({len(networks)})")
+    records = _per_network("record", record, len(networks), lambda r: not isinstance(r, str))
+    connections = _per_network("connection", connection, len(networks), lambda c: True)
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, numbers.Real) or not (timeout_s > 0 and math.isfinite(timeout_s)):
         raise bad_value(LavaError, "timeout_s", timeout_s, "must be a positive number of seconds")
     seed = _check_seed(seed)
@@ -522,13 +538,13 @@ def run_many(
             folder = Path(tmp) / f"case{k}"
             folder.mkdir()
             manifest, _ = _write_export(
-                net, folder, steps[k], seed=seed, inputs=ins[k], record=record, connection=connection, engine=_default_engine()
+                net, folder, steps[k], seed=seed, inputs=ins[k], record=records[k], connection=connections[k], engine="reference"
             )
             folders.append(folder)
             manifests.append(manifest)
         wall = _run_lava(folders, float(timeout_s), py)
         return [
-            _result_from_lava(net, manifests[k], folders[k], steps[k], seed, record, ins[k], wall / len(networks))
+            _result_from_lava(net, manifests[k], folders[k], steps[k], seed, records[k], ins[k], wall / len(networks))
             for k, net in enumerate(networks)
         ]
 
