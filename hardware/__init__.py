@@ -1,3 +1,8 @@
-"""hardware: see DESIGN.md (imports only snn)."""
+"""hardware: see DESIGN.md (imports only snn).
 
-from hardware import chips, mapping  # noqa: E402,F401  chip specifications; core partitioning, placement and traffic
+``chips`` (chip specifications), ``mapping`` (core partitioning, placement and
+traffic), ``loihi`` (Loihi fixed point, bit-exact with Lava), ``lava_backend``
+(Lava export and runs), ``errors``.
+"""
+
+from hardware import chips, errors, lava_backend, loihi, mapping  # noqa: F401
