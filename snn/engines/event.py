@@ -1,0 +1,927 @@
+"""The event engine: event-driven sparse propagation, the whole run loop compiled with numba.
+
+Cost per step is the neuron updates plus, for every message (a spike or a
+non-zero graded value), the out-synapses of its sender: the weights are held
+column-wise (CSC, the transpose of the network's ``(n_post, n_pre)`` CSR), so a
+spiking pre neuron touches only its own synapses.  Delays go through one ring
+buffer per projection of ``max_delay + 1`` slots, as in the reference engine.
+
+Semantics are those of :mod:`snn.engines.reference`, step for step:
+
+* the same kernels (:mod:`snn.kernels`, or any registered model's kernel and
+  synapse kernel), compiled by numba through :func:`snn.kernels.specialize`
+  (see :mod:`snn.engines._numba_support`: a per-neuron scalar form, and the
+  whole-array form as a fallback);
+* the same floating-point order of accumulation: a post neuron's input from
+  one projection and one emission step is summed over the spiking pre neurons
+  in ascending index (as scipy's CSR product does), and a projection with
+  several distinct delays sums each emission step apart before adding it to
+  the ring slot (as the reference's ``ring[slot] += W_d @ values``); so float
+  models give the same spikes and integer (fixed-point) models the same bits;
+* exactly the same op counts.
+
+How it is compiled.  All data of a run live in one record of flat arrays
+("arenas" with per-population and per-projection offsets: parameters, state,
+inputs, outputs, the CSC arrays, rings, recordings, counters), whose type does
+not depend on the network.  The run loop, the propagation and the recording
+are therefore compiled once per process.  What differs per model is the
+update of a population (its kernel over its neurons) and the synapse kernel of
+a projection: each is compiled once per kernel and parameter layout into a
+C-callable entry point with a fixed signature ``(t, index, arenas)``, and the
+run loop calls them through a list of function pointers.  A new network of
+known models thus compiles nothing; a new model compiles its kernel (about a
+second, see :func:`compile_stats`).  The generic parts are also cached on disk
+by numba (``cache=True``: ``__pycache__`` next to this file, or
+``NUMBA_CACHE_DIR``), so only the first process after an install or an edit
+pays their compilation (about 10 s on 2 cores).
+
+Parallelism (deterministic): the per-neuron update of a large population runs
+in ``numba.prange`` over neurons (each neuron is independent), and a large
+projection's synapses are split by ranges of post neurons, one part per
+thread, so every thread owns its rows and every sum is accumulated in the
+same order as on one thread.  Results do not depend on the number of threads.
+
+Messages travel as float64 between a population's update and its
+projections (spikes as 1.0, graded values as they are), which is exact for
+bool, float64 and integers up to 2**53; the recorded ``outputs`` are float64,
+as in the reference engine.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections import namedtuple
+from collections.abc import Callable
+from typing import Any
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+from numba import cfunc, njit, prange
+from numba.core import types as nbtypes
+from numba.core.errors import NumbaError, NumbaExperimentalFeatureWarning
+from numba.typed import List
+
+from snn.engines import _numba_support as ns
+from snn.engines.plan import Plan, PopulationPlan, ProjectionPlan, make_counts
+from snn.errors import SimulationError, bad_value
+from snn.results import RunResult
+
+__all__ = ["run", "compile_stats"]
+
+# ---- the record of a run: four named tuples of arrays whose types do not depend on the network
+#: tables and index lists
+_Meta = namedtuple("_Meta", "P J PT order in_start in_proj out_start out_proj rv rv_start ent")
+#: per-neuron arenas: parameters and state by dtype, inputs, messages, external input
+_Neurons = namedtuple("_Neurons", "pf pi pb sf si sb x_f x_i out fired ext")
+#: synapse arenas: CSC parts, delays, weights, out-degrees, rings, staging buffers
+_Synapses = namedtuple("_Synapses", "indptr post delay w_f w_i deg ring_f ring_i stage_f stage_i")
+#: recordings and counters
+_Records = namedtuple("_Records", "rec_spikes rec_out rec_sf rec_si rec_sb per_step per_item")
+
+# columns of the population table P (one row per population k)
+P_N, P_KEY, P_X_INT, P_X_OFF, P_OUT_OFF, P_PARAM_ENT, P_STATE_ENT, P_EXT_COL, P_SPK_COL, P_OUTREC_COL = range(10)
+_P_WIDTH = 10
+# columns of the projection table J (one row per projection j)
+(
+    J_SINGLE_DELAY,
+    J_N_SLOTS,
+    J_N_POST,
+    J_INT,
+    J_RING_OFF,
+    J_STAGE_OFF,
+    J_DEG_OFF,
+    J_DELAY_OFF,
+    J_PART_START,
+    J_PART_STOP,
+    J_SYN,
+    J_SYN_ENT,
+) = range(12)
+_J_WIDTH = 12
+# columns of the part table PT (the synapses of a projection onto one range of post neurons, CSC)
+PT_INDPTR_OFF, PT_SYN_OFF, PT_W_OFF = range(3)
+# rv: recorded state variables (kind 0 float64 / 1 int64 / 2 bool, offset in the state arena, column in the recording)
+RV_KIND, RV_SRC, RV_COL = range(3)
+# per_step[t, 0] spikes, per_step[t, 1] synaptic events; per_item[j] events of projection j,
+# per_item[n_proj + k] messages of population k
+
+#: seconds spent compiling with numba in this process, by what was compiled
+_COMPILE_S: dict[str, float] = {}
+#: compiled entry points, by (role, kernel, variant)
+_ENTRIES: dict[tuple, Any] = {}
+
+
+def compile_stats() -> dict[str, float]:
+    """Seconds numba spent compiling in this process: ``{"kernels": s, "loop": s}``."""
+    return dict(_COMPILE_S)
+
+
+def _timed(what: str, fn: Callable, *args: Any) -> Any:
+    t0 = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
+            return fn(*args)
+    finally:
+        _COMPILE_S[what] = _COMPILE_S.get(what, 0.0) + time.perf_counter() - t0
+
+
+def _i64(*shape: int) -> np.ndarray:
+    return np.zeros(shape, np.int64)
+
+
+_META_T = numba.typeof(_Meta(_i64(1, 1), _i64(1, 1), _i64(1, 1), _i64(1), _i64(1), _i64(1), _i64(1), _i64(1), _i64(1, 1), _i64(1), _i64(1)))
+_NEURONS_T = numba.typeof(
+    _Neurons(
+        np.zeros(1),
+        _i64(1),
+        np.zeros(1, np.bool_),
+        np.zeros(1),
+        _i64(1),
+        np.zeros(1, np.bool_),
+        np.zeros(1),
+        _i64(1),
+        np.zeros(1),
+        _i64(1),
+        np.zeros((1, 1)),
+    )
+)
+_SYNAPSES_T = numba.typeof(
+    _Synapses(
+        _i64(1), np.zeros(1, np.int32), np.zeros(1, np.int32), np.zeros(1), _i64(1), _i64(1), np.zeros(1), _i64(1), np.zeros(1), _i64(1)
+    )
+)
+_RECORDS_T = numba.typeof(
+    _Records(np.zeros((1, 1), np.bool_), np.zeros((1, 1)), np.zeros((1, 1)), _i64(1, 1), np.zeros((1, 1), np.bool_), _i64(1, 2), _i64(1))
+)
+_UPDATE_SIG = nbtypes.void(nbtypes.int64, nbtypes.int64, _META_T, _NEURONS_T)
+_SYN_SIG = nbtypes.void(nbtypes.int64, nbtypes.int64, nbtypes.int64, _META_T, _NEURONS_T, _SYNAPSES_T)
+
+
+# ---------------------------------------------------------------------------------------------
+# per-model entry points: a population's update, a projection's synapse kernel
+
+
+def _make_update(kern: Callable, form: str, x_int: bool, param_views: Callable, state_views: Callable) -> Callable:
+    # four variants written out: numba needs one array type per name (x is float64 or int64)
+    if form == "scalar" and not x_int:
+
+        def update(t, k, meta, nr):
+            row = meta.P[k]
+            n = row[P_N]
+            params = param_views(nr.pf, nr.pi, nr.pb, meta.ent, row[P_PARAM_ENT], n)
+            state = state_views(nr.sf, nr.si, nr.sb, meta.ent, row[P_STATE_ENT], n)
+            x, out = nr.x_f, nr.out
+            xo, oo, key = row[P_X_OFF], row[P_OUT_OFF], row[P_KEY]
+            for i in prange(n):
+                o, new = kern(ns.take(params, i), ns.take(state, i), x[xo + i], t, key)
+                ns.put(state, i, new)
+                out[oo + i] = o
+
+    elif form == "scalar":
+
+        def update(t, k, meta, nr):
+            row = meta.P[k]
+            n = row[P_N]
+            params = param_views(nr.pf, nr.pi, nr.pb, meta.ent, row[P_PARAM_ENT], n)
+            state = state_views(nr.sf, nr.si, nr.sb, meta.ent, row[P_STATE_ENT], n)
+            x, out = nr.x_i, nr.out
+            xo, oo, key = row[P_X_OFF], row[P_OUT_OFF], row[P_KEY]
+            for i in prange(n):
+                o, new = kern(ns.take(params, i), ns.take(state, i), x[xo + i], t, key)
+                ns.put(state, i, new)
+                out[oo + i] = o
+
+    elif not x_int:
+
+        def update(t, k, meta, nr):
+            row = meta.P[k]
+            n = row[P_N]
+            params = param_views(nr.pf, nr.pi, nr.pb, meta.ent, row[P_PARAM_ENT], n)
+            state = state_views(nr.sf, nr.si, nr.sb, meta.ent, row[P_STATE_ENT], n)
+            xo, oo = row[P_X_OFF], row[P_OUT_OFF]
+            o, new = kern(params, state, nr.x_f[xo : xo + n].copy(), t, row[P_KEY])
+            ns.assign(state, new)
+            nr.out[oo : oo + n] = o
+
+    else:
+
+        def update(t, k, meta, nr):
+            row = meta.P[k]
+            n = row[P_N]
+            params = param_views(nr.pf, nr.pi, nr.pb, meta.ent, row[P_PARAM_ENT], n)
+            state = state_views(nr.sf, nr.si, nr.sb, meta.ent, row[P_STATE_ENT], n)
+            xo, oo = row[P_X_OFF], row[P_OUT_OFF]
+            o, new = kern(params, state, nr.x_i[xo : xo + n].copy(), t, row[P_KEY])
+            ns.assign(state, new)
+            nr.out[oo : oo + n] = o
+
+    return update
+
+
+def _update_entry(kernel: Callable, form: str, x_int: bool, parallel: bool, p_layout: tuple, s_layout: tuple) -> Any:
+    key = ("update", kernel, form, x_int, parallel, p_layout, s_layout)
+    entry = _ENTRIES.get(key)
+    if entry is None:
+        py = _make_update(ns.compiled_kernel(kernel, form), form, x_int, ns.make_views(p_layout), ns.make_views(s_layout))
+        entry = _timed("kernels", cfunc(_UPDATE_SIG, parallel=parallel), py)
+        _ENTRIES[key] = entry
+    return entry
+
+
+def _make_syn(skern: Callable, ring_int: bool, x_int: bool, views: Callable) -> Callable:
+    # the synapse kernel on the projection's whole ring slot (numpy form), added into the target's x
+
+    def rows(t, j, k, meta, sy):
+        jr = meta.J[j]
+        n = jr[J_N_POST]
+        base = jr[J_RING_OFF] + (t % jr[J_N_SLOTS]) * n
+        return n, base, meta.P[k, P_X_OFF], jr[J_SYN_ENT]
+
+    rows = njit(rows)
+
+    if ring_int and x_int:
+
+        def syn(t, j, k, meta, nr, sy):
+            n, base, xo, e = rows(t, j, k, meta, sy)
+            acc = sy.ring_i[base : base + n]
+            delivered = skern(views(nr.pf, nr.pi, nr.pb, meta.ent, e, n), acc)
+            x = nr.x_i[xo : xo + n]
+            for i in range(n):
+                x[i] += ns.cast_like(x, delivered[i])
+            acc[:] = 0
+
+    elif ring_int:
+
+        def syn(t, j, k, meta, nr, sy):
+            n, base, xo, e = rows(t, j, k, meta, sy)
+            acc = sy.ring_i[base : base + n]
+            delivered = skern(views(nr.pf, nr.pi, nr.pb, meta.ent, e, n), acc)
+            x = nr.x_f[xo : xo + n]
+            for i in range(n):
+                x[i] += ns.cast_like(x, delivered[i])
+            acc[:] = 0
+
+    elif x_int:
+
+        def syn(t, j, k, meta, nr, sy):
+            n, base, xo, e = rows(t, j, k, meta, sy)
+            acc = sy.ring_f[base : base + n]
+            delivered = skern(views(nr.pf, nr.pi, nr.pb, meta.ent, e, n), acc)
+            x = nr.x_i[xo : xo + n]
+            for i in range(n):
+                x[i] += ns.cast_like(x, delivered[i])
+            acc[:] = 0
+
+    else:
+
+        def syn(t, j, k, meta, nr, sy):
+            n, base, xo, e = rows(t, j, k, meta, sy)
+            acc = sy.ring_f[base : base + n]
+            delivered = skern(views(nr.pf, nr.pi, nr.pb, meta.ent, e, n), acc)
+            x = nr.x_f[xo : xo + n]
+            for i in range(n):
+                x[i] += ns.cast_like(x, delivered[i])
+            acc[:] = 0
+
+    return syn
+
+
+def _syn_entry(kernel: Callable, ring_int: bool, x_int: bool, layout: tuple) -> Any:
+    key = ("synapse", kernel, ring_int, x_int, layout)
+    entry = _ENTRIES.get(key)
+    if entry is None:
+        py = _make_syn(ns.compiled_synapse(kernel), ring_int, x_int, ns.make_views(layout))
+        entry = _timed("kernels", cfunc(_SYN_SIG), py)
+        _ENTRIES[key] = entry
+    return entry
+
+
+# ---------------------------------------------------------------------------------------------
+# the run loop (compiled once per process, in a serial and a threaded variant)
+
+
+@njit(cache=True)
+def _fill_zero(a, off, n):
+    for i in range(n):
+        a[off + i] = 0
+
+
+@njit(cache=True)
+def _copy_row(dst, t, col, src, off, n):
+    # explicit loops: numba compiles slice assignment with broadcasting much more slowly
+    for i in range(n):
+        dst[t, col + i] = src[off + i]
+
+
+@njit(cache=True)
+def _add_ring(x, xo, ring, base, n):
+    for i in range(n):
+        x[xo + i] += ns.cast_like(x, ring[base + i])  # delivered.astype(x.dtype) of the reference
+        ring[base + i] = 0
+
+
+@njit(cache=True)
+def _deliver(t, k, meta, nr, sy, syns):
+    """``x`` of population ``k`` = the sum of what its incoming projections deliver at ``t``, in projection order."""
+    row = meta.P[k]
+    n, xo = row[P_N], row[P_X_OFF]
+    x_int = row[P_X_INT] == 1
+    if x_int:
+        _fill_zero(nr.x_i, xo, n)
+    else:
+        _fill_zero(nr.x_f, xo, n)
+    for q in range(meta.in_start[k], meta.in_start[k + 1]):
+        j = meta.in_proj[q]
+        jr = meta.J[j]
+        if jr[J_SYN] >= 0:
+            syns[jr[J_SYN]](t, j, k, meta, nr, sy)
+            continue
+        base = jr[J_RING_OFF] + (t % jr[J_N_SLOTS]) * n
+        if jr[J_INT] == 1:
+            if x_int:
+                _add_ring(nr.x_i, xo, sy.ring_i, base, n)
+            else:
+                _add_ring(nr.x_f, xo, sy.ring_i, base, n)
+        elif x_int:
+            _add_ring(nr.x_i, xo, sy.ring_f, base, n)
+        else:
+            _add_ring(nr.x_f, xo, sy.ring_f, base, n)
+    col = row[P_EXT_COL]
+    if col >= 0:
+        ext = nr.ext
+        if x_int:
+            for i in range(n):
+                nr.x_i[xo + i] = ns.cast_like(nr.x_i, ext[t, col + i])
+        else:
+            for i in range(n):
+                nr.x_f[xo + i] = ext[t, col + i]
+
+
+@njit(cache=True)
+def _record_state(t, k, meta, nr, rec):
+    n = meta.P[k, P_N]
+    for r in range(meta.rv_start[k], meta.rv_start[k + 1]):
+        kind, src, col = meta.rv[r, RV_KIND], meta.rv[r, RV_SRC], meta.rv[r, RV_COL]
+        if kind == 0:
+            _copy_row(rec.rec_sf, t, col, nr.sf, src, n)
+        elif kind == 1:
+            _copy_row(rec.rec_si, t, col, nr.si, src, n)
+        else:
+            _copy_row(rec.rec_sb, t, col, nr.sb, src, n)
+
+
+@njit(cache=True)
+def _scatter_part(indptr, post, w, ring, ip0, so, wo, out, oo, fired, row_off):
+    # the spiking columns of one part, ascending pre index: each post row sums in CSR order
+    for q in range(fired.shape[0]):
+        pre = fired[q]
+        v = ns.cast_like(ring, out[oo + pre])  # out.astype(dtype) of the reference
+        for s in range(indptr[ip0 + pre], indptr[ip0 + pre + 1]):
+            ring[row_off + post[so + s]] += w[wo + s] * v
+
+
+@njit(cache=True)
+def _scatter_serial(PT, p0, p1, indptr, post, w, ring, out, oo, fired, row_off):
+    for p in range(p0, p1):
+        _scatter_part(indptr, post, w, ring, PT[p, PT_INDPTR_OFF], PT[p, PT_SYN_OFF], PT[p, PT_W_OFF], out, oo, fired, row_off)
+
+
+@njit(parallel=True, cache=True)
+def _scatter_threads(PT, p0, p1, indptr, post, w, ring, out, oo, fired, row_off):
+    # each part owns a range of post rows: no two threads write the same element
+    if p1 - p0 == 1:
+        _scatter_part(indptr, post, w, ring, PT[p0, PT_INDPTR_OFF], PT[p0, PT_SYN_OFF], PT[p0, PT_W_OFF], out, oo, fired, row_off)
+        return
+    for q in prange(p1 - p0):
+        p = p0 + q
+        _scatter_part(indptr, post, w, ring, PT[p, PT_INDPTR_OFF], PT[p, PT_SYN_OFF], PT[p, PT_W_OFF], out, oo, fired, row_off)
+
+
+@njit(cache=True)
+def _scatter_staged(jr, PT, indptr, post, delay, w, ring, stage, out, oo, fired, t):
+    # several delays: sum this emission step apart per target slot, then add it to the ring
+    p = jr[J_PART_START]
+    ip0, so, wo, do = PT[p, PT_INDPTR_OFF], PT[p, PT_SYN_OFF], PT[p, PT_W_OFF], jr[J_DELAY_OFF]
+    n_slots, n_post = jr[J_N_SLOTS], jr[J_N_POST]
+    ring_off, stage_off = jr[J_RING_OFF], jr[J_STAGE_OFF]
+    base = t % n_slots
+    for q in range(fired.shape[0]):
+        pre = fired[q]
+        v = ns.cast_like(ring, out[oo + pre])
+        for s in range(indptr[ip0 + pre], indptr[ip0 + pre + 1]):
+            sl = base + delay[do + s]
+            if sl >= n_slots:
+                sl -= n_slots
+            stage[stage_off + sl * n_post + post[so + s]] += w[wo + s] * v
+    for q in range(fired.shape[0]):
+        pre = fired[q]
+        for s in range(indptr[ip0 + pre], indptr[ip0 + pre + 1]):
+            sl = base + delay[do + s]
+            if sl >= n_slots:
+                sl -= n_slots
+            idx = sl * n_post + post[so + s]
+            val = stage[stage_off + idx]
+            if val != 0:
+                ring[ring_off + idx] += val
+                stage[stage_off + idx] = 0
+
+
+@njit(cache=True)
+def _collect(t, k, meta, nr, rec, n_proj):
+    """The neurons of population ``k`` that send a message at ``t``; counts and recordings."""
+    row = meta.P[k]
+    n, oo = row[P_N], row[P_OUT_OFF]
+    out, fired = nr.out, nr.fired
+    nfired = 0
+    for i in range(n):
+        if out[oo + i] != 0:
+            fired[oo + nfired] = i
+            nfired += 1
+    rec.per_item[n_proj + k] += nfired
+    rec.per_step[t, 0] += nfired
+    col = row[P_SPK_COL]
+    if col >= 0:
+        for q in range(nfired):
+            rec.rec_spikes[t, col + fired[oo + q]] = True
+    col = row[P_OUTREC_COL]
+    if col >= 0:
+        _copy_row(rec.rec_out, t, col, out, oo, n)
+    return fired[oo : oo + nfired]
+
+
+@njit(cache=True)
+def _emit(t, k, meta, nr, sy, rec, threads):
+    """Count, record and send the messages of population ``k`` at step ``t``."""
+    n_proj = meta.J.shape[0]
+    fired = _collect(t, k, meta, nr, rec, n_proj)
+    if fired.shape[0] == 0:
+        return
+    oo = meta.P[k, P_OUT_OFF]
+    for q in range(meta.out_start[k], meta.out_start[k + 1]):
+        j = meta.out_proj[q]
+        jr = meta.J[j]
+        deg0 = jr[J_DEG_OFF]
+        ev = 0
+        for m in range(fired.shape[0]):
+            ev += sy.deg[deg0 + fired[m]]
+        rec.per_step[t, 1] += ev
+        rec.per_item[j] += ev
+        d = jr[J_SINGLE_DELAY]
+        if d >= 0:
+            row_off = jr[J_RING_OFF] + ((t + d) % jr[J_N_SLOTS]) * jr[J_N_POST]
+            p0, p1 = jr[J_PART_START], jr[J_PART_STOP]
+            if jr[J_INT] == 1:
+                if threads and p1 - p0 > 1:
+                    _scatter_threads(meta.PT, p0, p1, sy.indptr, sy.post, sy.w_i, sy.ring_i, nr.out, oo, fired, row_off)
+                else:
+                    _scatter_serial(meta.PT, p0, p1, sy.indptr, sy.post, sy.w_i, sy.ring_i, nr.out, oo, fired, row_off)
+            elif threads and p1 - p0 > 1:
+                _scatter_threads(meta.PT, p0, p1, sy.indptr, sy.post, sy.w_f, sy.ring_f, nr.out, oo, fired, row_off)
+            else:
+                _scatter_serial(meta.PT, p0, p1, sy.indptr, sy.post, sy.w_f, sy.ring_f, nr.out, oo, fired, row_off)
+        elif jr[J_INT] == 1:
+            _scatter_staged(jr, meta.PT, sy.indptr, sy.post, sy.delay, sy.w_i, sy.ring_i, sy.stage_i, nr.out, oo, fired, t)
+        else:
+            _scatter_staged(jr, meta.PT, sy.indptr, sy.post, sy.delay, sy.w_f, sy.ring_f, sy.stage_f, nr.out, oo, fired, t)
+
+
+@njit(cache=True)
+def _run_loop(t_start, t_stop, meta, nr, sy, rec, updates, syns, threads):
+    """Steps ``t_start .. t_stop - 1``; populations in update order (compiled once, cached on disk)."""
+    for t in range(t_start, t_stop):
+        for q in range(meta.order.shape[0]):
+            k = meta.order[q]
+            _deliver(t, k, meta, nr, sy, syns)
+            updates[k](t, k, meta, nr)
+            _record_state(t, k, meta, nr, rec)
+            _emit(t, k, meta, nr, sy, rec, threads)
+
+
+_FN_LIST_T = {"update": nbtypes.FunctionType(_UPDATE_SIG), "syn": nbtypes.FunctionType(_SYN_SIG)}
+
+
+# ---------------------------------------------------------------------------------------------
+# building the arenas
+
+
+class _Arena:
+    """Collects arrays of one dtype and hands out their offsets; ``build()`` concatenates."""
+
+    def __init__(self, dtype: Any) -> None:
+        self.dtype = np.dtype(dtype)
+        self.parts: list[np.ndarray] = []
+        self.size = 0
+
+    def add(self, a: Any) -> int:
+        a = np.asarray(a, dtype=self.dtype).ravel()
+        off = self.size
+        self.parts.append(a)
+        self.size += a.size
+        return off
+
+    def build(self) -> np.ndarray:
+        if not self.parts:
+            return np.zeros(1, self.dtype)
+        if len(self.parts) == 1:
+            return np.array(self.parts[0], dtype=self.dtype, copy=True)
+        return np.concatenate(self.parts)
+
+
+def _kind_of(dtype: np.dtype, what: str) -> int:
+    for kind, dt in enumerate(ns.KINDS):
+        if dtype == dt:
+            return kind
+    raise bad_value(SimulationError, what, str(dtype), "the event engine handles float64, int64 and bool arrays (use engine='reference')")
+
+
+def _uniform_as_scalar(a: np.ndarray) -> bool:
+    """True when all entries of the 1-D array are equal (bitwise for floats): pass it as one value."""
+    if a.size == 0:
+        return False
+    first = a[0]
+    same = a == first
+    if a.dtype.kind == "f":
+        same &= np.signbit(a) == np.signbit(first)
+    return bool(same.all())
+
+
+def _add_entries(values: tuple, n: int, arenas: list[_Arena], ent: list[int], what: str, scalarize: bool) -> tuple:
+    """Store a tuple of per-neuron arrays or scalars; return its layout ``((kind, form), ...)``."""
+    layout = []
+    for e, v in enumerate(values):
+        a = np.asarray(v)
+        kind = _kind_of(a.dtype, f"{what}[{e}] dtype")
+        if a.ndim == 0:
+            form, rows, data = ns.FORM_SCALAR, 0, a.reshape(1)
+        elif a.ndim == 1 and a.shape[0] == n:
+            if scalarize and _uniform_as_scalar(a):
+                form, rows, data = ns.FORM_SCALAR, 0, a[:1]
+            else:
+                form, rows, data = ns.FORM_1D, 0, a
+        elif a.ndim == 2 and a.shape[1] == n:
+            form, rows, data = ns.FORM_2D, a.shape[0], a
+        else:
+            raise bad_value(
+                SimulationError,
+                f"{what}[{e}]",
+                f"array of shape {a.shape}",
+                f"the event engine needs a scalar, ({n},) or (rows, {n}) per population",
+            )
+        ent.extend((arenas[kind].add(data), rows))
+        layout.append((kind, form))
+    return tuple(layout)
+
+
+def _compile_update(p: PopulationPlan, p_layout: tuple, s_layout: tuple, parallel: bool, probe: tuple) -> tuple[Any, str]:
+    """The population's update entry point, scalar form first, else the whole-array form."""
+    params, state, x = probe
+    errors = []
+    for form in ("scalar", "array"):
+        kern = ns.compiled_kernel(p.kernel, form)
+        try:
+            if form == "scalar":
+                ptype = ns.element_types(_layout_type(p_layout))
+                stype = ns.element_types(_layout_type(s_layout))
+                sig = (ptype, stype, numba.typeof(x).dtype, nbtypes.int64, nbtypes.int64)
+            else:
+                sig = (_layout_type(p_layout), _layout_type(s_layout), numba.typeof(x), nbtypes.int64, nbtypes.int64)
+            _timed("kernels", kern.compile, sig)
+            ret = kern.overloads[tuple(sig)].signature.return_type
+            if not (isinstance(ret, nbtypes.BaseTuple) and len(ret) == 2):
+                raise NumbaError(f"the kernel must return (out, new_state), got {ret}")
+            out_t = ret.types[0].dtype if isinstance(ret.types[0], nbtypes.Array) else ret.types[0]
+            if not isinstance(out_t, (nbtypes.Number, nbtypes.Boolean)):
+                raise NumbaError(f"its output has type {out_t}, not numbers or bools")
+            entry = _update_entry(p.kernel, form, p.dtype == np.int64, parallel and form == "scalar", p_layout, s_layout)
+        except (NumbaError, TypeError, ValueError, KeyError, AttributeError, NotImplementedError) as exc:
+            first = str(exc).strip().splitlines()
+            errors.append(f"{form} form: {first[0] if first else type(exc).__name__}")
+            continue
+        return entry, form
+    raise bad_value(
+        SimulationError,
+        "engine",
+        "event",
+        f"cannot compile the kernel of population {p.name!r} ({type(p.model).__name__}) with numba ({'; '.join(errors)}); use engine='reference'",
+    )
+
+
+def _layout_type(layout: tuple) -> nbtypes.Type:
+    elems = []
+    for kind, form in layout:
+        dt = numba.from_dtype(ns.KINDS[kind])
+        elems.append(nbtypes.Array(dt, 1, "C") if form == ns.FORM_1D else dt if form == ns.FORM_SCALAR else nbtypes.Array(dt, 2, "C"))
+    return nbtypes.Tuple(elems)
+
+
+def _projection_int(pr: ProjectionPlan) -> bool:
+    if pr.dtype == np.int64:
+        return True
+    if pr.dtype != np.float64:
+        raise bad_value(SimulationError, f"projection {pr.name!r} dtype", str(pr.dtype), "the event engine runs float64 or int64 synapses")
+    return False
+
+
+def _check_options(parallel: Any, parallel_min_neurons: Any, n_threads: Any) -> None:
+    if not (parallel is True or parallel is False or parallel == "auto"):
+        raise bad_value(SimulationError, "parallel", parallel, "allowed: 'auto', True or False")
+    if isinstance(parallel_min_neurons, bool) or not isinstance(parallel_min_neurons, (int, np.integer)) or parallel_min_neurons < 1:
+        raise bad_value(SimulationError, "parallel_min_neurons", parallel_min_neurons, "must be a positive int")
+    top = numba.config.NUMBA_NUM_THREADS
+    if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(n_threads, (int, np.integer)) or not 1 <= n_threads <= top):
+        raise bad_value(SimulationError, "n_threads", n_threads, f"must be None or an int in [1, {top}]")
+
+
+def run(
+    plan: Plan,
+    n_steps: int,
+    *,
+    progress: bool = False,
+    parallel: Any = "auto",
+    parallel_min_neurons: int = 16384,
+    n_threads: int | None = None,
+) -> RunResult:
+    """Run ``plan`` for ``n_steps`` steps with the compiled event-driven loop.
+
+    Parameters
+    ----------
+    plan : snn.engines.plan.Plan
+    n_steps : int
+    progress : bool
+        Show a progress bar (the loop then runs in compiled blocks of steps).
+    parallel : {"auto", True, False}
+        Use threads for the update of large populations and the propagation
+        into large ones; results are identical either way.  ``"auto"`` uses
+        them for populations of at least ``parallel_min_neurons`` neurons.
+    parallel_min_neurons : int
+        Size from which ``"auto"`` uses threads (default 16384).
+    n_threads : int or None
+        Number of threads (default: numba's default, all cores).
+
+    Returns
+    -------
+    RunResult
+        ``engine="event"``.  ``wall_time_s`` includes compilation on a first
+        run; :func:`compile_stats` says how much time compiling took.
+    """
+    _check_options(parallel, parallel_min_neurons, n_threads)
+    t_start = time.perf_counter()
+    pops, projs = plan.populations, plan.projections
+    threads = numba.get_num_threads() if n_threads is None else int(n_threads)
+
+    def use_threads(n: int) -> bool:
+        return threads > 1 and (parallel is True or (parallel == "auto" and n >= parallel_min_neurons))
+
+    n_pops, n_proj = len(pops), len(projs)
+    i64 = np.int64
+    P = np.full((n_pops, _P_WIDTH), -1, i64)
+    J = np.zeros((max(1, n_proj), _J_WIDTH), i64)
+    # ---- populations: parameters and state into the arenas, one update entry point each
+    par_arenas = [_Arena(dt) for dt in ns.KINDS]
+    st_arenas = [_Arena(dt) for dt in ns.KINDS]
+    ent: list[int] = []
+    width = {"x_f": 0, "x_i": 0, "out": 0, "ext": 0, "spk": 0, "outrec": 0}
+    rec_width = [0, 0, 0]
+    rv, rv_start = [], [0]
+    recorded_of = []
+    updates = List.empty_list(_FN_LIST_T["update"])
+    for p in pops:
+        k = p.index
+        if p.dtype not in (np.float64, np.int64):
+            raise bad_value(SimulationError, f"population {p.name!r} dtype", str(p.dtype), "the event engine runs float64 or int64 models")
+        x_int = p.dtype == np.int64
+        xname = "x_i" if x_int else "x_f"
+        P[k, P_N], P[k, P_KEY], P[k, P_X_INT] = p.n, p.key, int(x_int)
+        P[k, P_X_OFF] = width[xname]
+        width[xname] += p.n
+        P[k, P_OUT_OFF] = width["out"]
+        width["out"] += p.n
+        P[k, P_PARAM_ENT] = len(ent)
+        p_layout = _add_entries(tuple(p.params), p.n, par_arenas, ent, f"population {p.name!r} params", scalarize=p.n >= 1024)
+        P[k, P_STATE_ENT] = len(ent)
+        state0 = tuple(np.asarray(s) for s in p.state0)
+        s_layout = _add_entries(state0, p.n, st_arenas, ent, f"population {p.name!r} state", scalarize=False)
+        if any(form != ns.FORM_1D for _, form in s_layout) or len(s_layout) != len(p.state_vars):
+            raise bad_value(
+                SimulationError, f"population {p.name!r} state", "not (n,) arrays", "every state variable must be an (n,) array"
+            )
+        entry, _ = _compile_update(p, p_layout, s_layout, use_threads(p.n), (p.params, state0, np.zeros(1, p.dtype)))
+        updates.append(entry)
+        if p.external is not None:
+            P[k, P_EXT_COL] = width["ext"]
+            width["ext"] += p.n
+        if p.name in plan.record_spikes:
+            P[k, P_SPK_COL] = width["spk"]
+            width["spk"] += p.n
+        if p.name in plan.record_outputs:
+            P[k, P_OUTREC_COL] = width["outrec"]
+            width["outrec"] += p.n
+        recorded = []
+        for v in plan.record_state.get(p.name, ()):
+            e = p.state_vars.index(v)
+            kind = s_layout[e][0]
+            rv.append((kind, ent[P[k, P_STATE_ENT] + 2 * e], rec_width[kind]))
+            recorded.append((v, kind, rec_width[kind], e))
+            rec_width[kind] += p.n
+        rv_start.append(len(rv))
+        recorded_of.append(recorded)
+
+    # ---- projections: tables, synapse entry points, CSC parts
+    syns = List.empty_list(_FN_LIST_T["syn"])
+    ring_size, stage_size, w_size = [0, 0], [0, 0], [0, 0]
+    n_parts_of = []
+    n_indptr = n_delay = n_deg = 0
+    for j, pr in enumerate(projs):
+        is_int = _projection_int(pr)
+        npost, npre = pr.weights.shape
+        distinct = np.unique(pr.delays)
+        single = int(distinct[0]) if distinct.size == 1 else (0 if distinct.size == 0 else -1)
+        slots = pr.max_delay + 1
+        J[j, J_SINGLE_DELAY], J[j, J_N_SLOTS], J[j, J_N_POST], J[j, J_INT] = single, slots, npost, int(is_int)
+        J[j, J_RING_OFF] = ring_size[is_int]
+        ring_size[is_int] += slots * npost
+        if single < 0:
+            J[j, J_STAGE_OFF] = stage_size[is_int]
+            stage_size[is_int] += slots * npost
+            J[j, J_DELAY_OFF] = n_delay
+            n_delay += pr.weights.nnz
+        J[j, J_DEG_OFF] = n_deg
+        n_deg += npre
+        parts = max(1, min(threads if (single >= 0 and use_threads(npost)) else 1, npost))
+        n_parts_of.append(parts)
+        J[j, J_PART_START] = sum(n_parts_of[:-1])
+        J[j, J_PART_STOP] = J[j, J_PART_START] + parts
+        n_indptr += parts * (npre + 1)
+        w_size[is_int] += pr.weights.nnz
+        J[j, J_SYN] = -1
+        if pr.syn_kernel is not None:
+            J[j, J_SYN_ENT] = len(ent)
+            layout = _add_entries(tuple(pr.syn_params), npost, par_arenas, ent, f"projection {pr.name!r} synapse params", scalarize=False)
+            try:
+                entry = _syn_entry(pr.syn_kernel, is_int, bool(P[pr.post, P_X_INT]), layout)
+            except (NumbaError, TypeError, ValueError) as exc:
+                first = str(exc).strip().splitlines()
+                raise bad_value(
+                    SimulationError,
+                    "engine",
+                    "event",
+                    f"cannot compile the synapse kernel of projection {pr.name!r} with numba ({first[0] if first else exc}); use engine='reference'",
+                ) from exc
+            J[j, J_SYN] = len(syns)
+            syns.append(entry)
+    total_parts = sum(n_parts_of)
+    PT = np.zeros((max(1, total_parts), 3), i64)
+    indptr = np.zeros(max(1, n_indptr), i64)
+    post = np.zeros(max(1, sum(pr.weights.nnz for pr in projs)), np.int32)
+    w_arena = [np.zeros(max(1, w_size[0]), np.float64), np.zeros(max(1, w_size[1]), i64)]
+    delay = np.zeros(max(1, n_delay), np.int32)
+    deg = np.zeros(max(1, n_deg), i64)
+    fill = {"indptr": 0, "syn": 0, 0: 0, 1: 0}
+    for j, pr in enumerate(projs):
+        w = pr.weights
+        npost, npre = w.shape
+        is_int = int(J[j, J_INT])
+        deg[J[j, J_DEG_OFF] : J[j, J_DEG_OFF] + npre] = pr.out_degree
+        bounds = np.linspace(0, npost, n_parts_of[j] + 1).astype(i64)
+        for q in range(n_parts_of[j]):
+            p = int(J[j, J_PART_START]) + q
+            lo, hi = int(bounds[q]), int(bounds[q + 1])
+            sub = (w if n_parts_of[j] == 1 else w[lo:hi]).tocsc()
+            nnz = sub.nnz
+            PT[p] = (fill["indptr"], fill["syn"], fill[is_int])
+            indptr[fill["indptr"] : fill["indptr"] + npre + 1] = sub.indptr
+            post[fill["syn"] : fill["syn"] + nnz] = sub.indices
+            if lo:
+                post[fill["syn"] : fill["syn"] + nnz] += lo
+            w_arena[is_int][fill[is_int] : fill[is_int] + nnz] = sub.data
+            fill["indptr"] += npre + 1
+            fill["syn"] += nnz
+            fill[is_int] += nnz
+            del sub
+        if J[j, J_SINGLE_DELAY] < 0:
+            # the delays in CSC order: the same conversion applied to the same pattern
+            dcsc = sp.csr_matrix((np.asarray(pr.delays, np.int32), w.indices, w.indptr), shape=w.shape).tocsc()
+            delay[J[j, J_DELAY_OFF] : J[j, J_DELAY_OFF] + w.nnz] = dcsc.data
+            del dcsc
+
+    def flat(lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        start = np.zeros(len(lists) + 1, i64)
+        start[1:] = np.cumsum([len(x) for x in lists])
+        return start, np.asarray([j for x in lists for j in x] or [0], dtype=i64)
+
+    in_start, in_proj = flat([list(p.incoming) for p in pops])
+    out_start, out_proj = flat([list(p.outgoing) for p in pops])
+
+    def rec2d(w: int, dtype: Any) -> np.ndarray:
+        return np.zeros((n_steps, w) if w else (1, 1), dtype)
+
+    ext = rec2d(width["ext"], np.float64)
+    for p in pops:
+        col = int(P[p.index, P_EXT_COL])
+        if col >= 0:
+            ext[:, col : col + p.n] = p.external[:n_steps]
+    meta = _Meta(
+        P=P,
+        J=J,
+        PT=PT,
+        order=np.asarray(plan.order, i64),
+        in_start=in_start,
+        in_proj=in_proj,
+        out_start=out_start,
+        out_proj=out_proj,
+        rv=np.asarray(rv, i64).reshape(-1, 3) if rv else _i64(1, 3),
+        rv_start=np.asarray(rv_start, i64),
+        ent=np.asarray(ent or [0], i64),
+    )
+    nr = _Neurons(
+        pf=par_arenas[0].build(),
+        pi=par_arenas[1].build(),
+        pb=par_arenas[2].build(),
+        sf=st_arenas[0].build(),
+        si=st_arenas[1].build(),
+        sb=st_arenas[2].build(),
+        x_f=np.zeros(max(1, width["x_f"])),
+        x_i=_i64(max(1, width["x_i"])),
+        out=np.zeros(max(1, width["out"])),
+        fired=_i64(max(1, width["out"])),
+        ext=ext,
+    )
+    del par_arenas, st_arenas
+    sy = _Synapses(
+        indptr=indptr,
+        post=post,
+        delay=delay,
+        w_f=w_arena[0],
+        w_i=w_arena[1],
+        deg=deg,
+        ring_f=np.zeros(max(1, ring_size[0])),
+        ring_i=_i64(max(1, ring_size[1])),
+        stage_f=np.zeros(max(1, stage_size[0])),
+        stage_i=_i64(max(1, stage_size[1])),
+    )
+    rec = _Records(
+        rec_spikes=rec2d(width["spk"], np.bool_),
+        rec_out=rec2d(width["outrec"], np.float64),
+        rec_sf=rec2d(rec_width[0], np.float64),
+        rec_si=rec2d(rec_width[1], i64),
+        rec_sb=rec2d(rec_width[2], np.bool_),
+        per_step=_i64(n_steps, 2),
+        per_item=_i64(n_proj + n_pops),
+    )
+
+    loop = _run_loop
+    args = (meta, nr, sy, rec, updates, syns, total_parts > n_proj)
+    sig = (nbtypes.int64, nbtypes.int64) + tuple(numba.typeof(a) for a in args)
+    if sig not in loop.overloads:
+        _timed("loop", loop.compile, sig)
+
+    previous_threads = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        if progress:
+            from tqdm import tqdm
+
+            block = max(1, n_steps // 100)
+            with tqdm(total=n_steps, desc="event", unit="step") as bar:
+                for t in range(0, n_steps, block):
+                    stop = min(n_steps, t + block)
+                    loop(t, stop, *args)
+                    bar.update(stop - t)
+        else:
+            loop(0, n_steps, *args)
+    finally:
+        numba.set_num_threads(previous_threads)
+
+    # ---- results
+    s_arenas = (nr.sf, nr.si, nr.sb)
+    rec_arenas = (rec.rec_sf, rec.rec_si, rec.rec_sb)
+    spikes_rec, out_rec, state_rec, final = {}, {}, {}, {}
+    for p in pops:
+        k = p.index
+        final[p.name] = {}
+        for e, v in enumerate(p.state_vars):
+            off = int(meta.ent[P[k, P_STATE_ENT] + 2 * e])
+            kind = _kind_of(np.asarray(p.state0[e]).dtype, "state")
+            final[p.name][v] = s_arenas[kind][off : off + p.n].copy()
+        col = int(P[k, P_SPK_COL])
+        if col >= 0:
+            spikes_rec[p.name] = np.ascontiguousarray(rec.rec_spikes[:, col : col + p.n])
+        col = int(P[k, P_OUTREC_COL])
+        if col >= 0:
+            out_rec[p.name] = np.ascontiguousarray(rec.rec_out[:, col : col + p.n])
+        for v, kind, col, _ in recorded_of[k]:
+            arr = rec_arenas[kind][:, col : col + p.n]
+            state_rec.setdefault(p.name, {})[v] = np.ascontiguousarray(arr) if arr.dtype == p.dtype else arr.astype(p.dtype)
+    counts = make_counts(plan, n_steps, rec.per_step[:, 0], rec.per_step[:, 1], rec.per_item[:n_proj], rec.per_item[n_proj:])
+    return RunResult(
+        spikes=spikes_rec,
+        state=state_rec,
+        counts=counts,
+        final_state=final,
+        outputs=out_rec,
+        engine="event",
+        seed=plan.seed,
+        wall_time_s=time.perf_counter() - t_start,
+    )
