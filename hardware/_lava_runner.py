@@ -14,6 +14,7 @@ Usage::
     python run.py --steps 500          # another number of steps (sources are silent after the exported ones)
     python run.py --hw                 # Loihi2HwCfg: a real Loihi 2 system (needs Intel's lava-loihi; untested)
     python run.py --out results.npz    # where to write the recording (default: lava_results.npz here)
+    python run.py --monitor            # record spikes with Lava Monitors (default: a recorder process, much faster readback)
     python run.py --batch DIR [DIR ...]  # run several export folders in this one process
 
 The exit status is 3 when the spikes differ from the ones snn-toolkit
@@ -23,7 +24,9 @@ The recording is an ``.npz`` (no pickles) with, for population ``i`` of the
 manifest, ``pop{i}.spikes`` (steps, n) uint8, ``pop{i}.outputs`` (graded
 values), ``pop{i}.<var>`` (steps, n) int64 for each recorded state variable
 (as Lava's Monitor records it) and ``pop{i}.final.<var>`` (n,), plus
-``timing.build_s``, ``timing.run_s`` and ``timing.readback_s``.  After a run
+``timing.build_s`` (creating the processes), ``timing.compile_s`` (Lava's
+compiler and runtime start), ``timing.run_s`` (the time steps) and
+``timing.readback_s`` (Monitor data and final state).  After a run
 with the exported number of steps the spike counts and rasters are compared
 with the ones snn-toolkit computed (``manifest.json`` ``expected``).
 """
@@ -88,6 +91,54 @@ def _components(n_pops, projections):
     return list(groups.values())
 
 
+_RECORDER = {}
+
+
+def _spike_recorder():
+    """A Lava process (and its CPU model) that keeps what an OutPort sends each step and saves it after the last one.
+
+    Lava's Monitor returns its data one value per message (tens of microseconds
+    each: minutes for 10,000 neurons x 1,000 steps); this recorder writes one
+    .npy file from its worker process instead.  Created on first use so that
+    importing this file does not import Lava.
+    """
+    if _RECORDER:
+        return _RECORDER["proc"]
+    from lava.magma.core.decorator import implements, requires
+    from lava.magma.core.model.py.model import PyLoihiProcessModel
+    from lava.magma.core.model.py.ports import PyInPort
+    from lava.magma.core.model.py.type import LavaPyType
+    from lava.magma.core.process.ports.ports import InPort
+    from lava.magma.core.process.process import AbstractProcess
+    from lava.magma.core.resources import CPU
+    from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+
+    class SpikeRecorder(AbstractProcess):
+        def __init__(self, *, shape, num_steps, path):
+            super().__init__(shape=shape, num_steps=num_steps, path=path)
+            self.a_in = InPort(shape=shape)
+
+    @implements(proc=SpikeRecorder, protocol=LoihiProtocol)
+    @requires(CPU)
+    class PySpikeRecorderModel(PyLoihiProcessModel):
+        a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32)
+
+        def __init__(self, proc_params):
+            super().__init__(proc_params)
+            self.buf = np.zeros((proc_params["num_steps"],) + tuple(proc_params["shape"]), dtype=np.int32)
+
+        def run_spk(self):
+            self.buf[self.time_step - 1] = self.a_in.recv()
+            if self.time_step == self.proc_params["num_steps"]:
+                np.save(self.proc_params["path"], self.buf)
+
+    # Lava looks for a process's models in the module that defines the process
+    SpikeRecorder.__module__ = PySpikeRecorderModel.__module__ = __name__
+    globals()["SpikeRecorder"], globals()["PySpikeRecorderModel"] = SpikeRecorder, PySpikeRecorderModel
+    _RECORDER["proc"] = SpikeRecorder
+    return SpikeRecorder
+
+
 def _padded(data, steps):
     """Source data (n, T) as int32 with at least ``steps`` columns (zeros after the exported ones)."""
     data = np.asarray(data, dtype=np.int32)
@@ -96,8 +147,14 @@ def _padded(data, steps):
     return data
 
 
-def run_export(folder, steps=None, hw=False):
-    """Build the exported network in Lava, run it and return the recording as a dict of arrays."""
+def run_export(folder, steps=None, hw=False, monitor=None, scratch=None):
+    """Build the exported network in Lava, run it and return the recording as a dict of arrays.
+
+    Spikes (and graded outputs) are recorded by Lava ``Monitor`` processes when
+    ``monitor`` is true (the default with ``hw``), else by this script's
+    recorder process, which saves them into the folder ``scratch`` (default
+    ``folder``); state variables always by ``Monitor``.
+    """
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
     from lava.proc.dense.process import Dense
@@ -162,13 +219,22 @@ def run_export(folder, steps=None, hw=False):
         conn = Dense(weights=w.toarray(), name=key, **kwargs) if proj["connection"] == "dense" else Sparse(weights=w, name=key, **kwargs)
         procs[proj["pre"]].s_out.connect(conn.s_in)
         conn.a_out.connect(procs[proj["post"]].a_in)
+    monitor = hw if monitor is None else monitor
+    scratch = os.path.abspath(scratch or folder)
     monitors = {}  # one Monitor per probe: Lava 0.10's PyMonitorModel has ports for a single probe
+    recorders = {}
     for pop in pops:
         i, kind = pop["index"], pop["kind"]
         if kind == "source":
             continue
-        monitors[i] = {"s_out": Monitor()}
-        monitors[i]["s_out"].probe(procs[i].s_out, steps)
+        monitors[i] = {}
+        if monitor:
+            monitors[i]["s_out"] = Monitor()
+            monitors[i]["s_out"].probe(procs[i].s_out, steps)
+        else:
+            path = os.path.join(scratch, f".spikes-pop{i}.npy")
+            recorders[i] = (_spike_recorder()(shape=(pop["n"],), num_steps=steps, path=path), path)
+            procs[i].s_out.connect(recorders[i][0].a_in)
         for var in pop.get("record", []):
             if var in _STATE_VARS[kind]:
                 monitors[i][var] = Monitor()
@@ -176,21 +242,28 @@ def run_export(folder, steps=None, hw=False):
     build_s = time.perf_counter() - t0
     cfg = Loihi2HwCfg() if hw else Loihi2SimCfg(select_tag="fixed_pt")
     out = {}
-    run_s = readback_s = 0.0
+    compile_s = run_s = readback_s = 0.0
     for comp in _components(len(pops), projs):
         lava_members = [i for i in comp if i in procs and pops[i]["kind"] != "source"]
         if not lava_members:
             continue
         head = procs[lava_members[0]]
-        t1 = time.perf_counter()
+        t0 = time.perf_counter()
         try:
-            head.run(condition=RunSteps(num_steps=steps), run_cfg=cfg)
+            head.create_runtime(run_cfg=cfg)  # compile, spawn Lava's worker processes
+            t1 = time.perf_counter()
+            compile_s += t1 - t0
+            head.run(condition=RunSteps(num_steps=steps))
             t2 = time.perf_counter()
             run_s += t2 - t1
             for i in lava_members:
                 key, kind = f"pop{i}", pops[i]["kind"]
                 data = {name: mon.get_data()[key][name] for name, mon in monitors[i].items()}
-                s_out = np.rint(np.asarray(data["s_out"], dtype=np.float64)).astype(np.int64)
+                if i in recorders:
+                    s_out = np.load(recorders[i][1], allow_pickle=False).astype(np.int64)
+                    os.unlink(recorders[i][1])
+                else:
+                    s_out = np.rint(np.asarray(data["s_out"], dtype=np.float64)).astype(np.int64)
                 out[key + ".spikes"] = (s_out != 0).astype(np.uint8)
                 if kind == "sigma_delta":
                     out[key + ".outputs"] = s_out
@@ -210,6 +283,7 @@ def run_export(folder, steps=None, hw=False):
             out[key + ".spikes"] = (data != 0).astype(np.uint8)
             out[key + ".outputs"] = data
     out["timing.build_s"] = np.array(build_s)
+    out["timing.compile_s"] = np.array(compile_s)
     out["timing.run_s"] = np.array(run_s)
     out["timing.readback_s"] = np.array(readback_s)
     out["steps"] = np.array(steps)
@@ -261,6 +335,9 @@ def main(argv=None):
     )
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     parser.add_argument("--no-check", action="store_true", help="exit 0 even if the spikes differ from snn-toolkit's")
+    parser.add_argument(
+        "--monitor", action="store_true", help="record spikes with Lava Monitor processes (slow readback; always so with --hw)"
+    )
     args = parser.parse_args(argv)
     folders = args.batch or [here]
     if args.out is not None and len(folders) > 1:
@@ -269,7 +346,7 @@ def main(argv=None):
     for folder in folders:
         try:
             manifest, arrays = load_export(folder)
-            out = run_export(folder, steps=args.steps, hw=args.hw)
+            out = run_export(folder, steps=args.steps, hw=args.hw, monitor=True if (args.monitor or args.hw) else None)
             _write_npz(args.out or os.path.join(folder, "lava_results.npz"), out)
         except Exception as exc:
             print(f"run.py: export folder {folder!r} failed: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -39,6 +39,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,7 @@ from typing import Any
 import numpy as np
 
 import snn
-from hardware.errors import ExportError, LavaError, LavaNotFoundError, LavaTimeoutError
+from hardware.errors import ExportError, LavaError, LavaNotFoundError, LavaTimeoutError, LoihiClipWarning
 from hardware.loihi import LoihiLIF, LoihiSigmaDelta, LoihiSynapse
 from snn.engines.plan import build_plan, make_counts, parse_record
 from snn.errors import SNNTypeError, bad_value
@@ -65,6 +66,16 @@ _GRADED_SOURCES = (snn.ExternalInput, snn.CurrentSource)
 _STATE_VARS = {"source": (), "lif": ("u", "v"), "sigma_delta": ("sigma", "act", "residue", "error")}
 _GRADED_MESSAGE_BITS = 24
 _I32 = 2**31 - 1
+#: the default of ``record``: spikes, and u and v where there are LIF populations
+DEFAULT_RECORD = ("spikes", "u", "v")
+
+
+def _default_record(network: snn.Network, record: Any) -> Any:
+    if record is DEFAULT_RECORD:
+        present = {v for p in network.populations for v in p.model.state_vars}
+        return ("spikes",) + tuple(v for v in ("u", "v") if v in present)
+    return record
+
 
 _README = """# Lava export of an snn-toolkit network
 
@@ -91,7 +102,12 @@ The recording goes to `lava_results.npz` (`pop<i>.spikes`, `pop<i>.u`, `pop<i>.v
 `i` = the population's `index` in `manifest.json`).  After a run of the exported
 {n_steps} steps, `run.py` compares every population's spikes with the ones
 snn-toolkit computed and exits with status 3 if any differ.  Sources replay the
-exported rasters and are silent after them.
+exported rasters and are silent after them.  Spikes are recorded by a small
+recorder process defined in `run.py` (it saves them from Lava's worker in one
+file); `--monitor` uses Lava's `Monitor` instead, whose readback moves one value
+per message (minutes for 10,000 neurons x 1,000 steps).  State variables (`u`,
+`v`, ...) are always recorded by `Monitor`, as Lava's Monitor records them (`u`
+after the update, `v` after the reset).
 
 ## Run it on a Loihi 2 system
 
@@ -105,10 +121,10 @@ example through the Intel Neuromorphic Research Community's cloud); see Intel's
 documentation for the set-up of that environment, then run this folder there.
 **We could not test `--hw`**: we had no Loihi 2 system.  Lava's fixed-point CPU
 models are documented by Intel as bit-accurate with Loihi; the comparison that
-`run.py` prints after the run is the check that the hardware agrees.  The
-spike sources are Lava `RingBuffer` processes and the recording uses Lava
-`Monitor` processes; on hardware these may need to be replaced by the I/O
-processes that `lava-loihi` provides for your system.
+`run.py` prints after the run is the check that the hardware agrees.  With
+`--hw` the spikes are recorded by Lava `Monitor` processes; the spike sources
+are Lava `RingBuffer` processes.  On hardware these may need to be replaced by
+the I/O processes that `lava-loihi` provides for your system.
 """
 
 
@@ -235,6 +251,7 @@ def _write_export(
 ) -> tuple[dict[str, Any], snn.RunResult]:
     """Write run.py, arrays.npz, manifest.json and README.md into the (new, empty) ``folder``."""
     kinds = _check_exportable(network)
+    record = _default_record(network, record)
     spikes_rec, state_rec, _outputs = parse_record(network, record)
     what = {p.name: (("spikes", "outputs") if kinds[p.name] == "source" else ("spikes",)) for p in network.populations}
     ours = snn.simulate(network, n_steps, engine=engine, seed=seed, record=what, inputs=inputs)
@@ -350,7 +367,7 @@ def export(
     *,
     seed: int | None = 0,
     inputs: Mapping[str, Any] | None = None,
-    record: Any = ("spikes", "u", "v"),
+    record: Any = DEFAULT_RECORD,
     connection: str | Mapping[str, str] = "auto",
     engine: str | None = None,
     overwrite: bool = False,
@@ -452,7 +469,9 @@ def _result_from_lava(
             data = {k: z[k] for k in z.files}
     except (OSError, ValueError) as exc:
         raise LavaError(f"Lava finished but its recording {str(path)!r} cannot be read: {exc}") from exc
-    plan = build_plan(network, seed=seed, record=record, inputs=inputs, n_steps=n_steps)
+    with warnings.catch_warnings():  # the clipping warnings were given when the network was exported
+        warnings.simplefilter("ignore", LoihiClipWarning)
+        plan = build_plan(network, seed=seed, record=_default_record(network, record), inputs=inputs, n_steps=n_steps)
     spikes_set, state_set, outputs_set = plan.record_spikes, plan.record_state, plan.record_outputs
     sent = {}
     for i, p in enumerate(network.populations):
@@ -503,7 +522,7 @@ def run_many(
     networks: Sequence[snn.Network],
     n_steps: int | Sequence[int],
     *,
-    record: Any = ("spikes", "u", "v"),
+    record: Any = DEFAULT_RECORD,
     seed: int | None = 0,
     inputs: Sequence[Mapping[str, Any] | None] | None = None,
     timeout_s: float = 600.0,
@@ -553,7 +572,7 @@ def run(
     network: snn.Network,
     n_steps: int,
     *,
-    record: Any = ("spikes", "u", "v"),
+    record: Any = DEFAULT_RECORD,
     seed: int | None = 0,
     inputs: Mapping[str, Any] | None = None,
     timeout_s: float = 600.0,

@@ -269,7 +269,7 @@ def test_run_py_runs_on_its_own_checks_itself_and_takes_steps(tmp_path):
     py = _need_lava()
     net = _issue_net()
     lava_backend.export(net, tmp_path / "d", n_steps=T, engine="reference")
-    proc = subprocess.run([py, "run.py"], cwd=tmp_path / "d", capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([py, "run.py", "--monitor"], cwd=tmp_path / "d", capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "ok   population 'lif'" in proc.stdout and "DIFF" not in proc.stdout
     # tamper with the expected counts: run.py notices and exits 3
