@@ -157,12 +157,12 @@ def run_export(folder, steps=None, hw=False, monitor=None, scratch=None):
     """
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
-    from lava.proc.dense.process import Dense
+    from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.io.source import RingBuffer
     from lava.proc.lif.process import LIF
     from lava.proc.monitor.process import Monitor
     from lava.proc.sdn.process import ActivationMode, SigmaDelta
-    from lava.proc.sparse.process import Sparse
+    from lava.proc.sparse.process import DelaySparse, Sparse
     from lava.utils.weightutils import SignMode
     from scipy.sparse import csr_matrix
 
@@ -216,7 +216,16 @@ def run_export(folder, steps=None, hw=False, monitor=None, scratch=None):
         }
         if proj.get("sign_mode") is not None:
             kwargs["sign_mode"] = SignMode[str(proj["sign_mode"]).upper()]
-        conn = Dense(weights=w.toarray(), name=key, **kwargs) if proj["connection"] == "dense" else Sparse(weights=w, name=key, **kwargs)
+        if proj.get("delayed"):  # DelayDense/DelaySparse: Lava delay d arrives d + 1 steps later
+            d = csr_matrix((arrays[key + ".delays"].astype(np.int64), w.indices, w.indptr), shape=w.shape)
+            if proj["connection"] == "dense":
+                conn = DelayDense(weights=w.toarray(), delays=d.toarray().astype(int), name=key, **kwargs)
+            else:
+                conn = DelaySparse(weights=w, delays=d.astype(int), name=key, **kwargs)
+        elif proj["connection"] == "dense":
+            conn = Dense(weights=w.toarray(), name=key, **kwargs)
+        else:
+            conn = Sparse(weights=w, name=key, **kwargs)
         procs[proj["pre"]].s_out.connect(conn.s_in)
         conn.a_out.connect(procs[proj["post"]].a_in)
     monitor = hw if monitor is None else monitor

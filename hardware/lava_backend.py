@@ -25,7 +25,8 @@ What can be exported: :class:`~hardware.loihi.LoihiLIF` and
 :class:`snn.ExternalInput`, :class:`snn.CurrentSource`: their output in our
 simulation becomes a Lava ``RingBuffer``), and projections with a
 :class:`~hardware.loihi.LoihiSynapse` and ``delay_steps=1`` (Lava ``Dense`` or
-``Sparse``).  Use :func:`hardware.loihi.quantize` first for a float network.
+``Sparse``; delays of 2..64 steps become ``DelayDense``/``DelaySparse`` with
+Lava delays 1..63).  Use :func:`hardware.loihi.quantize` first for a float network.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ _BINARY_SOURCES = (snn.SpikeSource, snn.PoissonSource)
 _GRADED_SOURCES = (snn.ExternalInput, snn.CurrentSource)
 _STATE_VARS = {"source": (), "lif": ("u", "v"), "sigma_delta": ("sigma", "act", "residue", "error")}
 _GRADED_MESSAGE_BITS = 24
+_MAX_DELAY = 64  # Loihi 2's 6-bit synaptic delay (0..63) plus Dense's one step
 _I32 = 2**31 - 1
 #: the default of ``record``: spikes, and u and v where there are LIF populations
 DEFAULT_RECORD = ("spikes", "u", "v")
@@ -211,13 +213,21 @@ def _check_exportable(network: snn.Network) -> dict[str, str]:
             raise bad_value(
                 ExportError, f"projection {pr.name!r}: synapse", pr.synapse, "must be a hardware.loihi.LoihiSynapse (Lava Dense/Sparse)"
             )
-        if pr.n_synapses and not np.all(pr.delays == 1):
-            bad = int(pr.delays[pr.delays != 1][0])
+        if pr.n_synapses and (pr.delays.min() < 1 or pr.delays.max() > _MAX_DELAY):
+            bad = int(pr.delays[(pr.delays < 1) | (pr.delays > _MAX_DELAY)][0])
             raise bad_value(
                 ExportError,
                 f"projection {pr.name!r}: delay_steps",
                 bad,
-                "must be 1 for every synapse (Lava's Dense/Sparse deliver in the next step)",
+                f"must be in [1, {_MAX_DELAY}] (Lava's Dense/Sparse deliver in the next step; DelayDense/DelaySparse add 0..63 steps)",
+            )
+        if pr.n_synapses and pr.delays.min() != pr.delays.max() and pr.synapse.weight_exp < 0:
+            raise bad_value(
+                ExportError,
+                f"projection {pr.name!r}: weight_exp",
+                pr.synapse.weight_exp,
+                "must be >= 0 when a projection has different delays: Lava's DelayDense/DelaySparse shift each emission step's sum "
+                "before adding the sums that arrive together, the core's synapse slot shifts their total (split the projection by delay)",
             )
         if kinds[pr.post] == "source":
             raise bad_value(ExportError, f"projection {pr.name!r}: post", pr.post, "must be a LoihiLIF or LoihiSigmaDelta population")
@@ -307,6 +317,9 @@ def _write_export(
         arrays[key + ".data"] = ints.data.astype(np.int32)
         arrays[key + ".indices"] = ints.indices.astype(np.int32)
         arrays[key + ".indptr"] = ints.indptr.astype(np.int64)
+        delayed = bool(pr.n_synapses and pr.delays.max() > 1)
+        if delayed:
+            arrays[key + ".delays"] = (pr.delays - 1).astype(np.int32)  # Lava's delay 0 is our delay_steps=1
         graded_pre = bool(network.population(pr.pre).model.graded)
         projs.append(
             {
@@ -320,6 +333,7 @@ def _write_export(
                 "num_weight_bits": pr.synapse.num_weight_bits,
                 "sign_mode": pr.synapse.sign_mode,
                 "num_message_bits": _GRADED_MESSAGE_BITS if graded_pre else 0,
+                "delayed": delayed,
             }
         )
     counts = ours.counts.spikes_per_population

@@ -131,6 +131,27 @@ def _sources_case():
     return net, {"poisson->lif": "sparse"}, inputs
 
 
+def _delays_case():
+    """Synaptic delays 2..10 (Lava DelayDense/DelaySparse): mixed per synapse, and uniform with a negative exponent."""
+    rng = np.random.default_rng(11)
+    net = snn.Network(dt_ms=1.0)
+    net.add_population("src", 12, snn.SpikeSource(rng.random((T, 12)) < 0.3))
+    net.add_population("a", 15, loihi.LoihiLIF(du=300, dv=100, vth=50, bias_mant=rng.integers(-20, 50, 15)))
+    net.add_population("b", 9, loihi.LoihiLIF(du=1000, dv=10, vth=30))
+    net.add_projection(
+        "src",
+        "a",
+        weights=rng.integers(-200, 256, (15, 12)),
+        delay_steps=rng.integers(1, 7, (15, 12)),
+        synapse=loihi.LoihiSynapse(weight_exp=2),
+    )
+    w_ab = sp.random(9, 15, density=0.3, random_state=2, data_rvs=lambda k: rng.integers(-100, 200, k))
+    net.add_projection("a", "b", weights=w_ab, delay_steps=4, synapse=loihi.LoihiSynapse(weight_exp=-3))
+    w_aa = sp.random(15, 15, density=0.2, random_state=3, data_rvs=lambda k: rng.integers(-100, 100, k)).tocsr()
+    net.add_projection("a", "a", weights=w_aa, delay_steps=rng.integers(1, 11, (15, 15)), synapse=loihi.LoihiSynapse(weight_exp=0))
+    return net, {"src->a": "dense", "a->b": "sparse", "a->a": "sparse"}, None
+
+
 def _issue_case():
     rng = np.random.default_rng(0)
     raster = rng.random((T, 10)) < 0.3
@@ -157,7 +178,7 @@ def _record_for(net):
 
 
 CASES = {f"lif{k}": (lambda k=k: _lif_case(k)) for k in range(8)}
-CASES.update(issue=_issue_case, sigma_delta=_sigma_delta_case, sources=_sources_case)
+CASES.update(issue=_issue_case, sigma_delta=_sigma_delta_case, sources=_sources_case, delays=_delays_case)
 
 
 @pytest.fixture(scope="module")
@@ -309,18 +330,27 @@ def test_export_is_atomic_and_refuses_what_lava_cannot_run(tmp_path):
     lava_backend.export(good, target, n_steps=7, overwrite=True)
     assert json.loads((target / "manifest.json").read_text())["n_steps"] == 7
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
-    for bad, words in ((_with(good, delay=2), "delay_steps"), (_with(good, synapse=None), "LoihiSynapse")):
+    mixed = _delays_case()[0]
+    negative = _with(mixed, synapse=loihi.LoihiSynapse(weight_exp=-1))
+    for bad, words in ((_with(good, delay=65), "delay_steps"), (_with(good, synapse=None), "LoihiSynapse"), (negative, "different delays")):
         with pytest.raises(ExportError, match=words):
             lava_backend.export(bad, tmp_path / "x", n_steps=5)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
-def _with(net, *, delay=1, synapse="keep"):
+def _with(net, *, delay=None, synapse="keep"):
     out = snn.Network(dt_ms=net.dt_ms)
     for p in net.populations:
         out.add_population(p.name, p.n, p.model, initial_state=dict(p.initial_state))
     for pr in net.projections:
-        out.add_projection(pr.pre, pr.post, weights=pr.weights, delay_steps=delay, synapse=pr.synapse if synapse == "keep" else synapse)
+        delays = sp.csr_matrix((pr.delays.astype(float), pr.weights.indices, pr.weights.indptr), shape=pr.weights.shape).toarray()
+        out.add_projection(
+            pr.pre,
+            pr.post,
+            weights=pr.weights,
+            delay_steps=delays if delay is None else delay,
+            synapse=pr.synapse if synapse == "keep" else synapse,
+        )
     return out
 
 
