@@ -87,19 +87,6 @@ def train(torch, snntorch, net, x: np.ndarray, y: np.ndarray, seconds: float) ->
     return epochs
 
 
-def with_unit_delays(net: snn.Network) -> snn.Network:
-    """The same network with every synapse delayed by one step (Loihi/Lava timing)."""
-    out = snn.Network(dt_ms=net.dt_ms)
-    for p in net.populations:
-        out.add_population(p.name, p.n, p.model, positions=p.positions_um, initial_state=dict(p.initial_state))
-    for pr in net.projections:
-        if np.any(pr.delays > 1):
-            raise ValueError(f"projection {pr.name!r} has delays > 1")
-        out.add_projection(pr.pre, pr.post, weights=pr.weights, delay_steps=1, name=pr.name)
-    out.outputs = net.outputs
-    return out
-
-
 def with_spike_source(net: snn.Network, name: str, raster: np.ndarray) -> snn.Network:
     """The same network with the ExternalInput ``name`` replaced by a SpikeSource replaying ``raster`` (0/1)."""
     out = snn.Network(dt_ms=net.dt_ms)
@@ -165,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     acc_float = float(np.mean([r.spikes[out_pop].sum(0).argmax() == y for r, y in zip(base, y_test)]))
 
     # 4. Loihi timing, fixed point, Lava
-    timed = with_unit_delays(ours)
+    timed = lava_backend.with_unit_delays(ours)
     n_layers = 2
     long_x = [np.vstack([x, np.zeros((n_layers, N_IN), np.float32)]).astype(np.float64) for x in x_test]
     timed_runs = [snn.simulate(timed, N_STEPS + n_layers, inputs={"input": x}) for x in long_x]

@@ -163,6 +163,92 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- import / report / deploy / bench
+def _inputs_for(net: snn.Network, n_steps: int, specs: list[str] | None, rate: float, seed: int) -> tuple[dict, list[str]]:
+    """``{ExternalInput population: (n_steps, n) array}`` from ``name=path.npy`` specs, else seeded Bernoulli spikes."""
+    given: dict[str, np.ndarray] = {}
+    for spec in specs or []:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            raise SystemExit(f"--input {spec!r}: must be NAME=PATH.npy")
+        given[name] = np.load(path, allow_pickle=False)
+    notes = []
+    rng = np.random.default_rng(seed)
+    for p in net.populations:
+        if isinstance(p.model, snn.ExternalInput) and p.name not in given:
+            given[p.name] = (rng.random((n_steps, p.n)) < rate).astype(np.float64)
+            notes.append(f"input {p.name!r}: seeded Bernoulli spikes at {rate} per step (no --input given)")
+    return given, notes
+
+
+def _scaled(inputs: dict, rep: Any) -> dict:
+    """External inputs in the integer units of a quantised network (``round(x * scale)``)."""
+    return {k: np.rint(np.asarray(v, dtype=np.float64) * rep.input_scales.get(k, 1.0)) for k, v in inputs.items()}
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    net = snn.nir.read(args.model, dt_ms=args.dt_ms, convention=args.convention, reset=args.reset)
+    snn.save(net, args.out)
+    print(f"{net}\noutputs: {list(net.outputs)}\nsaved: {args.out}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    import energy
+    from hardware import loihi
+    from hardware import mapping as mapping_mod
+
+    net = snn.load(args.network)
+    inputs, notes = _inputs_for(net, args.steps, args.input, args.input_rate, args.seed)
+    engine = args.engine if args.engine in snn.engine_names() else "reference"
+    res = snn.simulate(net, args.steps, engine=engine, seed=args.seed, inputs=inputs, record=("spikes",), progress=not args.quiet)
+    traffic, why = _traffic_for(res, net, mapping_mod)
+    if why:
+        notes.append(f"priced without routing terms: {why}")
+    work = energy.baseline.dense_snn_workload(net, args.steps)
+    gpu = energy.baseline.model(work.flops, work.bytes_moved, "h100", label="dense SNN simulation (snnTorch-style), H100 roofline", algorithm=work.description)
+    comps = [energy.compare(f"{args.network} ({engine})", res.counts, mapping=traffic, baselines=[gpu], extra={"engine": engine})]
+    try:
+        qnet, rep = loihi.quantize(net)
+        qres = snn.simulate(qnet, args.steps, engine=engine, seed=args.seed, inputs=_scaled(inputs, rep), record=("spikes",))
+        qtraffic, _ = _traffic_for(qres, qnet, mapping_mod)
+        comps.append(energy.compare(f"{args.network} (Loihi fixed point)", qres.counts, mapping=qtraffic, baselines=[gpu], extra={"engine": engine}))
+    except Exception as exc:  # not expressible in Loihi fixed point: priced in float only
+        notes.append(f"Loihi fixed point not priced: {type(exc).__name__}: {exc}")
+    paths = energy.report(comps, args.out, title=f"energy report: {args.network}", activity={args.network: res.counts.spikes_per_step.tolist()}, notes=notes)
+    print(f"report: {paths['html']}")
+    return 0
+
+
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    from hardware import lava_backend, loihi
+
+    net = snn.load(args.network)
+    if args.unit_delays:
+        net = lava_backend.with_unit_delays(net)
+    qnet, rep = loihi.quantize(net)
+    inputs, notes = _inputs_for(net, args.steps, args.input, args.input_rate, args.seed)
+    inputs = _scaled(inputs, rep)
+    info = lava_backend.export(qnet, args.out, args.steps, seed=args.seed, inputs=inputs or None, overwrite=args.overwrite)
+    print(f"Lava deployment folder: {args.out}\n{info}")
+    for note in notes:
+        print("-", note)
+    if args.run:
+        res = lava_backend.run(qnet, args.steps, record=("spikes",), seed=args.seed, inputs=inputs or None)
+        print("Lava spike counts:", res.counts.spikes_per_population)
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "benchmarks" / "peers.py").exists():
+        raise SystemExit("snn bench needs a source checkout (benchmarks/peers.py); run it from the repository")
+    return subprocess.call([sys.executable, "-m", "benchmarks.peers", *args.rest], cwd=root)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="snn", description="spiking networks in 3D, event-driven engines, energy comparisons")
     parser.add_argument("--version", action="version", version=f"snn-toolkit {snn.__version__}")
@@ -180,11 +266,48 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", nargs="*", help="run only these tasks (linear lasso qp poisson heat shortest_path qubo)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_demo)
+    p = sub.add_parser("import", help="read a NIR file (snnTorch, Norse, ...) into a network .npz")
+    p.add_argument("model")
+    p.add_argument("--dt-ms", type=float, required=True, help="the time step the file was made for (NIR stores none)")
+    p.add_argument("--convention", default="nir", choices=["nir", "snntorch", "norse"])
+    p.add_argument("--reset", default=None, choices=[None, "zero", "subtract"])
+    p.add_argument("--out", default="network.npz")
+    p.set_defaults(func=_cmd_import)
+    for name, func, help_ in (("report", _cmd_report, "simulate a saved network, map it, price it, write an energy report"),):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("network", help="a network .npz (snn.save / snn import)")
+        p.add_argument("--steps", type=int, default=100)
+        p.add_argument("--engine", default="event")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--input", action="append", help="NAME=PATH.npy: (steps, n) array for an ExternalInput population")
+        p.add_argument("--input-rate", type=float, default=0.1, help="Bernoulli spike rate for inputs not given")
+        p.add_argument("--out", default="reports/network")
+        p.add_argument("--quiet", action="store_true")
+        p.set_defaults(func=func)
+    p = sub.add_parser("deploy", help="export a Loihi/Lava deployment folder")
+    p.add_argument("target", choices=["lava"])
+    p.add_argument("network")
+    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--input", action="append")
+    p.add_argument("--input-rate", type=float, default=0.1)
+    p.add_argument("--out", default="lava_deploy")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--run", action="store_true", help="also run it on Lava's CPU simulator here")
+    p.add_argument("--unit-delays", action="store_true", help="retime zero-delay (same-step) projections to Lava's one step; outputs come depth steps later")
+    p.set_defaults(func=_cmd_deploy)
+    p = sub.add_parser("bench", help="python -m benchmarks.peers (from a source checkout)")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_cmd_bench)
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except snn.errors.SNNError as exc:
+        print(f"snn {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
