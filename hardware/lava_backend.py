@@ -54,7 +54,7 @@ from hardware.loihi import LoihiLIF, LoihiSigmaDelta, LoihiSynapse
 from snn.engines.plan import build_plan, make_counts, parse_record
 from snn.errors import SNNTypeError, bad_value
 
-__all__ = ["export", "run", "run_many", "lava_python", "ExportInfo", "RUNNER_PATH", "LAVA_PYTHON_ENV"]
+__all__ = ["export", "run", "run_many", "lava_python", "with_unit_delays", "ExportInfo", "RUNNER_PATH", "LAVA_PYTHON_ENV"]
 
 #: the static script copied into every export as run.py
 RUNNER_PATH = Path(__file__).with_name("_lava_runner.py")
@@ -617,3 +617,24 @@ def run(
     return run_many(
         [network], n_steps, record=record, seed=seed, inputs=[inputs], timeout_s=timeout_s, connection=connection, python=python
     )[0]
+
+
+def with_unit_delays(network: snn.Network) -> snn.Network:
+    """The same network with every synapse delayed by exactly one step (Lava's Dense/Sparse timing).
+
+    Zero-delay (same-step) projections, as NIR imports of snnTorch/Norse models
+    have, become one-step projections: a feed-forward network's output is then
+    the same spikes, ``depth`` steps later.  Delays above one cannot be retimed
+    this way and raise :class:`hardware.errors.ExportError`.
+    """
+    out = snn.Network(dt_ms=network.dt_ms)
+    for p in network.populations:
+        out.add_population(p.name, p.n, p.model, positions=p.positions_um, initial_state=dict(p.initial_state))
+    for pr in network.projections:
+        if pr.n_synapses and pr.delays.max() > 1:
+            raise ExportError(
+                f"projection {pr.name!r}: delay_steps up to {int(pr.delays.max())}: only delays of 0 or 1 can be retimed to Lava's one step"
+            )
+        out.add_projection(pr.pre, pr.post, weights=pr.weights, delay_steps=1, synapse=pr.synapse, name=pr.name)
+    out.outputs = network.outputs
+    return out
