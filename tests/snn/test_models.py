@@ -218,8 +218,10 @@ def test_euler_cuba_lif_matches_norse_update_order():
 
 
 @pytest.mark.parametrize("reset", ["subtract", "zero"])
-def test_next_step_reset_matches_snntorch_leaky_formula(reset):
-    # snnTorch Leaky: reset = H(mem_prev - thr); mem = beta*mem + x - reset*thr (subtract) or (beta*mem + x)*(1 - reset) (zero)
+def test_next_step_reset_matches_snntorch_late_reset_formulas(reset):
+    # snnTorch's one-step-late reset, reset = H(mem_prev - thr): Leaky/RLeaky subtract, mem = beta*mem + x - reset*thr;
+    # RLeaky/Synaptic zero, mem = (beta*mem + x)*(1 - reset).  (Leaky's zero reset keeps the step's input; the
+    # peers themselves are checked in test_nir_models.py.)
     x = np.random.default_rng(4).random((80, 6)) * 0.6
     dt, thr = 0.5, 1.0
     beta = 0.9
