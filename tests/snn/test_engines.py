@@ -206,24 +206,79 @@ def _same_snapshot(a, b):
 
 
 # ---------------------------------------------------------------------------------------------
+# every fast engine: (engine, options, bit-exact for float models)
+
+ENGINES = [
+    pytest.param("event", {}, True, id="event"),
+    pytest.param("torch", {"mode": "event"}, False, id="torch-event"),
+    pytest.param("torch", {"mode": "dense"}, False, id="torch-dense"),
+]
+
+
+def _fast(net, n_steps, engine, options, **kwargs):
+    if engine == "torch":
+        pytest.importorskip("torch")
+    return snn.simulate(net, n_steps, engine=engine, **kwargs, **options)
+
+
+@pytest.mark.parametrize(("engine", "options", "exact"), ENGINES)
+def test_parity_lif_if_poisson_delays(engine, options, exact):
+    net = lif_network()
+    before = _snapshot(net)
+    ref = snn.simulate(net, 150, engine="reference", seed=7, record=LIF_RECORD)
+    res = _fast(net, 150, engine, options, seed=7, record=LIF_RECORD)
+    assert ref.counts.spikes > 200 and ref.counts.synaptic_events > 2000  # the test network is active
+    assert ref.counts.spikes_per_population["inh"] > 0 and ref.counts.spikes_per_population["integ"] > 0
+    assert_same_run(ref, res, exact=exact)
+    assert res.engine == engine
+    again = _fast(net, 150, engine, options, seed=7, record=LIF_RECORD)
+    assert_same_run(res, again)  # deterministic
+    _same_snapshot(before, _snapshot(net))  # the network is not changed
+
+
+@pytest.mark.parametrize(("engine", "options", "exact"), ENGINES)
+def test_parity_graded_sigma_delta_current_and_external_input(engine, options, exact):
+    net, inputs = graded_network()
+    ref = snn.simulate(net, 40, engine="reference", inputs=inputs, record=SD_RECORD)
+    res = _fast(net, 40, engine, options, inputs=inputs, record=SD_RECORD)
+    assert ref.counts.graded_spikes > 50
+    assert_same_run(ref, res, exact=exact)
+
+
+@pytest.mark.parametrize(("engine", "options", "exact"), ENGINES)
+def test_parity_boltzmann_identical_from_the_seed(engine, options, exact):
+    net = boltzmann_network()
+    ref = snn.simulate(net, 120, engine="reference", seed=11, record=("spikes", "s"))
+    res = _fast(net, 120, engine, options, seed=11, record=("spikes", "s"))
+    assert_same_run(ref, res, exact=exact)
+    other = _fast(net, 120, engine, options, seed=12, record=("spikes",))
+    assert not np.array_equal(other.spikes["b"], res.spikes["b"])
+
+
+@pytest.mark.parametrize(("engine", "options", "exact"), ENGINES)
+def test_parity_spike_source_raster_shorter_than_the_run(engine, options, exact):
+    net = raster_network()
+    ref = snn.simulate(net, 40, engine="reference", record=("spikes", "v"))
+    res = _fast(net, 40, engine, options, record=("spikes", "v"))
+    assert ref.spikes["src"][25:].sum() == 0 and ref.counts.spikes_per_population["out"] > 0
+    assert_same_run(ref, res, exact=exact)
+
+
+@pytest.mark.parametrize(("engine", "options", "exact"), ENGINES)
+def test_parity_integer_model_and_synapse_bit_exact(engine, options, exact):
+    net = int_network()
+    ref = snn.simulate(net, 80, engine="reference", seed=3, record=("spikes", "v"))
+    res = _fast(net, 80, engine, options, seed=3, record=("spikes", "v"))
+    assert ref.state["a"]["v"].dtype == np.int64 and ref.counts.spikes_per_population["a"] > 10
+    assert ref.counts.spikes_per_population["b"] > 0
+    assert_same_run(ref, res, exact=True)
+
+
+# ---------------------------------------------------------------------------------------------
 # event engine
 
 LIF_RECORD = ("spikes", "outputs", "v", "i", "refractory")
 SD_RECORD = ("spikes", "outputs", "sigma", "ref")
-
-
-def test_event_lif_if_poisson_delays_match_reference_bit_for_bit():
-    net = lif_network()
-    before = _snapshot(net)
-    ref = snn.simulate(net, 150, engine="reference", seed=7, record=LIF_RECORD)
-    res = snn.simulate(net, 150, engine="event", seed=7, record=LIF_RECORD)
-    assert ref.counts.spikes > 200 and ref.counts.synaptic_events > 2000  # the test network is active
-    assert ref.counts.spikes_per_population["inh"] > 0 and ref.counts.spikes_per_population["integ"] > 0
-    assert_same_run(ref, res)
-    assert res.engine == "event"
-    again = snn.simulate(net, 150, engine="event", seed=7, record=LIF_RECORD)
-    assert_same_run(res, again)
-    _same_snapshot(before, _snapshot(net))
 
 
 def test_event_threads_give_identical_results():
@@ -233,40 +288,6 @@ def test_event_threads_give_identical_results():
     threaded = snn.simulate(net, 60, engine="event", seed=1, record=("spikes", "v"), parallel=True, n_threads=2)
     assert_same_run(ref, serial)
     assert_same_run(ref, threaded)
-
-
-def test_event_graded_sigma_delta_current_and_external_input():
-    net, inputs = graded_network()
-    ref = snn.simulate(net, 40, engine="reference", inputs=inputs, record=SD_RECORD)
-    res = snn.simulate(net, 40, engine="event", inputs=inputs, record=SD_RECORD)
-    assert ref.counts.graded_spikes > 50
-    assert_same_run(ref, res)
-
-
-def test_event_boltzmann_is_identical_from_the_seed():
-    net = boltzmann_network()
-    ref = snn.simulate(net, 120, engine="reference", seed=11, record=("spikes", "s"))
-    res = snn.simulate(net, 120, engine="event", seed=11, record=("spikes", "s"))
-    assert_same_run(ref, res)
-    other = snn.simulate(net, 120, engine="event", seed=12, record=("spikes",))
-    assert not np.array_equal(other.spikes["b"], res.spikes["b"])
-
-
-def test_event_spike_source_raster_shorter_than_the_run():
-    net = raster_network()
-    ref = snn.simulate(net, 40, engine="reference", record=("spikes", "v"))
-    res = snn.simulate(net, 40, engine="event", record=("spikes", "v"))
-    assert ref.spikes["src"][25:].sum() == 0 and ref.counts.spikes_per_population["out"] > 0
-    assert_same_run(ref, res)
-
-
-def test_event_integer_model_and_synapse_are_bit_exact():
-    net = int_network()
-    ref = snn.simulate(net, 80, engine="reference", seed=3, record=("spikes", "v"))
-    res = snn.simulate(net, 80, engine="event", seed=3, record=("spikes", "v"))
-    assert ref.state["a"]["v"].dtype == np.int64 and ref.counts.spikes_per_population["a"] > 10
-    assert ref.counts.spikes_per_population["b"] > 0
-    assert_same_run(ref, res)
 
 
 def test_event_op_counts_equal_an_independent_count():
@@ -322,7 +343,8 @@ def test_event_rejects_bad_options():
         snn.simulate(net, 5, engine="event", mode="dense")
 
 
-def test_event_runs_models_registered_elsewhere_loihi_fixed_point():
+@pytest.mark.parametrize(("engine", "options", "exact"), ENGINES)
+def test_parity_models_registered_elsewhere_loihi_fixed_point(engine, options, exact):
     # hardware.loihi registers LoihiLIF (int64 state) and LoihiSynapse (int64 accumulation): bit-exact
     loihi = pytest.importorskip("hardware.loihi")
     rng = np.random.default_rng(6)
@@ -334,6 +356,77 @@ def test_event_runs_models_registered_elsewhere_loihi_fixed_point():
         "a", "a", weights=rng.integers(-100, 100, (30, 30)).astype(float), synapse=loihi.LoihiSynapse(weight_exp=-1), delay_steps=2
     )
     ref = snn.simulate(net, 100, engine="reference", seed=1, record=("spikes", "u", "v"))
-    res = snn.simulate(net, 100, engine="event", seed=1, record=("spikes", "u", "v"))
+    res = _fast(net, 100, engine, options, seed=1, record=("spikes", "u", "v"))
     assert ref.counts.spikes_per_population["a"] > 100
     assert_same_run(ref, res)
+
+
+# ---------------------------------------------------------------------------------------------
+# torch engine
+
+
+def test_torch_float32_agrees_within_float32_tolerance():
+    pytest.importorskip("torch")
+    net = raster_network()
+    ref = snn.simulate(net, 40, engine="reference", record=("spikes", "v"))
+    res = snn.simulate(net, 40, engine="torch", dtype="float32", record=("spikes", "v"))
+    np.testing.assert_array_equal(ref.spikes["out"], res.spikes["out"])
+    assert res.state["out"]["v"].dtype == np.float64  # reported in the model's dtype
+    np.testing.assert_allclose(res.state["out"]["v"], ref.state["out"]["v"], rtol=1e-5, atol=1e-6)
+    assert ref.counts.to_dict() == res.counts.to_dict()
+
+
+def test_torch_auto_mode_rule():
+    from snn.engines.torch_engine import choose_mode
+
+    opts = {"max_entries": 2**22, "min_density": 0.05}
+    assert choose_mode(100, 100, 5000, 1, is_int=False, cuda=False, **opts) == "dense"  # small and 50% dense
+    assert choose_mode(100, 100, 400, 1, is_int=False, cuda=False, **opts) == "event"  # 4% dense
+    assert choose_mode(10_000, 10_000, 10**7, 1, is_int=False, cuda=False, **opts) == "event"  # 1e8 entries: too big
+    assert choose_mode(1000, 1000, 10**5, 5, is_int=False, cuda=False, **opts) == "event"  # 5 delays x 1e6 entries
+    assert choose_mode(100, 100, 5000, 1, is_int=True, cuda=True, **opts) == "event"  # no int64 matmul on CUDA
+
+
+def test_torch_rejects_bad_options():
+    torch = pytest.importorskip("torch")
+    net = raster_network()
+    with pytest.raises(SimulationError, match="mode"):
+        snn.simulate(net, 5, engine="torch", mode="sparse")
+    with pytest.raises(SimulationError, match="dtype"):
+        snn.simulate(net, 5, engine="torch", dtype="int8")
+    with pytest.raises(SimulationError, match="device"):
+        snn.simulate(net, 5, engine="torch", device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(SimulationError, match="CUDA"):
+            snn.simulate(net, 5, engine="torch", device="cuda")
+
+
+def _cuda():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU here")
+    return torch
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("mode", ["event", "dense"])
+def test_torch_cuda_float64_parity(mode):
+    _cuda()
+    net = lif_network()
+    ref = snn.simulate(net, 150, engine="reference", seed=7, record=LIF_RECORD)
+    res = snn.simulate(net, 150, engine="torch", device="cuda", dtype="float64", mode=mode, seed=7, record=LIF_RECORD)
+    assert_same_run(ref, res, exact=False)
+
+
+@pytest.mark.gpu
+def test_torch_cuda_float32_default_and_integer_models():
+    _cuda()
+    net = raster_network()
+    ref = snn.simulate(net, 40, engine="reference", record=("spikes", "v"))
+    res = snn.simulate(net, 40, engine="torch", device="cuda", record=("spikes", "v"))
+    np.testing.assert_array_equal(ref.spikes["out"], res.spikes["out"])
+    np.testing.assert_allclose(res.state["out"]["v"], ref.state["out"]["v"], rtol=1e-5, atol=1e-6)
+    net = int_network()
+    ref = snn.simulate(net, 80, engine="reference", seed=3, record=("spikes", "v"))
+    res = snn.simulate(net, 80, engine="torch", device="cuda", seed=3, record=("spikes", "v"))
+    assert_same_run(ref, res, exact=True)
