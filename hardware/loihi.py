@@ -877,10 +877,10 @@ def _quantize_sigma_delta(p, incoming, msg_scale, msg_max):
     s0 = p.state0()
     sigma0 = np.rint(s0["sigma"] * scale).astype(np.int64)
     ref0 = np.rint(s0["ref"] * scale).astype(np.int64)
-    act0 = sigma0 + bias
-    if relu:
-        act0 = np.maximum(act0, 0)
-    init = {"sigma": sigma0, "act": act0, "residue": act0 - ref0, "error": np.zeros(n, dtype=np.int64)}
+    # Lava's neuron sends act_new - act + residue: only residue - act = -ref matters.  act = 0 keeps a
+    # fresh population's state all zero, as Lava's SigmaDelta starts (and as an export requires).
+    zeros = np.zeros(n, dtype=np.int64)
+    init = {"sigma": sigma0, "act": zeros, "residue": -ref0, "error": zeros.copy()}
     model = LoihiSigmaDelta(vth=vth, bias=bias if np.any(bias != bias[0]) else int(bias[0]), act_mode="relu" if relu else "unit")
     syns = {}
     in_sum = np.zeros(n)

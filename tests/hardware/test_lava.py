@@ -152,6 +152,21 @@ def _delays_case():
     return net, {"src->a": "dense", "a->b": "sparse", "a->a": "sparse"}, None
 
 
+def _quantized_case():
+    """A float sigma-delta solver of x = W x + b and a float LIF layer, quantized by hardware.loihi.quantize."""
+    rng = np.random.default_rng(12)
+    n = 10
+    w = rng.normal(0.0, 1.0, (n, n))
+    w *= 0.6 / np.abs(np.linalg.eigvals(w)).max()
+    net = snn.Network(dt_ms=1.0)
+    net.add_population("x", n, snn.SigmaDelta(vth=1e-3, bias=rng.uniform(-2.0, 2.0, n)))
+    net.add_population("lif", 8, snn.LIF(tau_mem_ms=10.0, tau_syn_ms=4.0, v_th=1.0))
+    net.add_projection("x", "x", weights=w)
+    net.add_projection("x", "lif", weights=rng.uniform(0.0, 0.5, (8, n)))
+    qnet, _ = loihi.quantize(net, value_max={"x": 16.0})
+    return qnet, {}, None
+
+
 def _issue_case():
     rng = np.random.default_rng(0)
     raster = rng.random((T, 10)) < 0.3
@@ -178,7 +193,7 @@ def _record_for(net):
 
 
 CASES = {f"lif{k}": (lambda k=k: _lif_case(k)) for k in range(8)}
-CASES.update(issue=_issue_case, sigma_delta=_sigma_delta_case, sources=_sources_case, delays=_delays_case)
+CASES.update(issue=_issue_case, sigma_delta=_sigma_delta_case, sources=_sources_case, delays=_delays_case, quantized=_quantized_case)
 
 
 @pytest.fixture(scope="module")
