@@ -160,9 +160,9 @@ def _quantized_case():
     w *= 0.6 / np.abs(np.linalg.eigvals(w)).max()
     net = snn.Network(dt_ms=1.0)
     net.add_population("x", n, snn.SigmaDelta(vth=1e-3, bias=rng.uniform(-2.0, 2.0, n)))
-    net.add_population("lif", 8, snn.LIF(tau_mem_ms=10.0, tau_syn_ms=4.0, v_th=1.0))
+    net.add_population("lif", 8, snn.LIF(tau_mem_ms=10.0, tau_syn_ms=4.0, v_th=1.0, bias=0.9))
     net.add_projection("x", "x", weights=w)
-    net.add_projection("x", "lif", weights=rng.uniform(0.0, 0.5, (8, n)))
+    net.add_projection("x", "lif", weights=rng.uniform(-1.0, 3.0, (8, n)))
     qnet, _ = loihi.quantize(net, value_max={"x": 16.0})
     return qnet, {}, None
 
