@@ -1,0 +1,1 @@
+"""Performance comparisons against peers, measured side by side (see README.md)."""
