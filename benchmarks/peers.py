@@ -353,7 +353,9 @@ _RUNNERS = {
 }
 
 
-def run_peer(peer: str, n: int, steps: int, repeats: int, *, threads: int = 2, seed: int = 0, drive: tuple[float, float] = (0.6, 1.15)) -> dict[str, Any]:
+def run_peer(
+    peer: str, n: int, steps: int, repeats: int, *, threads: int = 2, seed: int = 0, drive: tuple[float, float] = (0.6, 1.15)
+) -> dict[str, Any]:
     """Run one peer in this process and return its measurements (``walls`` in s, ``spikes``, memory...)."""
     t0 = time.perf_counter()
     arrays = reference_arrays(n, seed=seed, drive=drive)
@@ -384,7 +386,9 @@ def _spawn(peer: str, n: int, steps: int, repeats: int, threads: int, timeout: f
     env = dict(os.environ)
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        )
     except subprocess.TimeoutExpired:
         return {"peer": peer, "n": n, "error": f"timeout after {timeout:.0f} s"}
     for line in reversed(proc.stdout.splitlines()):
@@ -450,7 +454,10 @@ def _sweep(n: int, steps: int, repeats: int, threads: int, timeout: float, peers
             r = _spawn(peer, n, steps, repeats, threads, timeout, (0.6, hi))
             runs.append(r)
             if "error" not in r:
-                print(f"sweep {peer} N={n} drive=[0.6, {hi}] fire={100 * r['firing_fraction']:.2f}% wall={r['wall_s']:.3f}s events={r['synaptic_events']}", flush=True)
+                print(
+                    f"sweep {peer} N={n} drive=[0.6, {hi}] fire={100 * r['firing_fraction']:.2f}% wall={r['wall_s']:.3f}s events={r['synaptic_events']}",
+                    flush=True,
+                )
         out["runs"][peer] = runs
         ok = [r for r in runs if "error" not in r and r["synaptic_events"] > 0]
         if len(ok) >= 2:
@@ -490,17 +497,25 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.quick:
         args.sizes, args.steps, args.repeats = [10_000], 200, 3
-    results: dict[str, Any] = {"machine": machine(), "args": {k: v for k, v in vars(args).items() if k not in ("worker", "n", "drive")}, "rows": []}
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "args": {k: v for k, v in vars(args).items() if k not in ("worker", "n", "drive")},
+        "rows": [],
+    }
     print(json.dumps(results["machine"]), flush=True)
     if not args.no_peers:
         for n in args.sizes:
             for peer in args.peers:
                 if peer == "dense-torch" and not _dense_fits(n, args.dense_limit_gb):
-                    results["rows"].append({"peer": peer, "n": n, "error": f"skipped: dense float32 matrix {n * n * 4 / 1e9:.0f} GB > --dense-limit-gb"})
+                    results["rows"].append(
+                        {"peer": peer, "n": n, "error": f"skipped: dense float32 matrix {n * n * 4 / 1e9:.0f} GB > --dense-limit-gb"}
+                    )
                     continue
                 r = _spawn(peer, n, args.steps, args.repeats, args.threads, args.timeout, (0.6, 1.15))
                 results["rows"].append(r)
-                msg = r.get("error") or f"wall {r['wall_s']:.3f} s, {r['events_per_s']:.3e} events/s, fire {100 * r['firing_fraction']:.2f} %"
+                msg = (
+                    r.get("error") or f"wall {r['wall_s']:.3f} s, {r['events_per_s']:.3e} events/s, fire {100 * r['firing_fraction']:.2f} %"
+                )
                 print(f"N={n} {peer}: {msg}", flush=True)
         print(_table(results["rows"]))
     if args.sweep:

@@ -290,6 +290,24 @@ def test_event_threads_give_identical_results():
     assert_same_run(ref, threaded)
 
 
+def test_event_benchmark_workload_uniform_column_weights_and_threads():
+    # the benchmark's network at a small size: one weight per pre neuron (stored once per column by the
+    # event engine), a target split into parts per thread; bit-exact with and without threads
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from benchmarks.peers import reference_arrays, reference_network
+
+    net = reference_network(reference_arrays(3000, seed=2))
+    ref = snn.simulate(net, 60, engine="reference", record=("spikes", "v"))
+    assert ref.counts.spikes > 500
+    for options in ({"parallel": False}, {"parallel": True, "n_threads": 2}):
+        assert_same_run(ref, snn.simulate(net, 60, engine="event", record=("spikes", "v"), **options))
+    # a second run reuses the transposed weights (cache) and gives the same result
+    assert_same_run(ref, snn.simulate(net, 60, engine="event", record=("spikes", "v")))
+
+
 def test_event_op_counts_equal_an_independent_count():
     # synaptic events = sum over spikes of the sender's out-degree, counted here from the raster
     net = lif_network(n=80, seed=9)
