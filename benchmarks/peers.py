@@ -60,7 +60,7 @@ TAU_MS = 20.0
 W_EXC, W_INH, FRAC_INH = 0.02, -0.08, 0.2
 PEERS = ("event", "torch", "brian2-cython", "brian2-cpp", "dense-torch", "scipy")
 #: drive ranges of the activity sweep (bias uniform in [0.6, hi]); chosen to span ~0.5 % .. ~5 % per step
-SWEEP_HI = (1.08, 1.15, 1.3, 1.6, 2.2, 3.2)
+SWEEP_HI = (1.05, 1.1, 1.2, 1.4, 1.8, 2.2, 2.7)
 
 
 # ---------------------------------------------------------------------------------------------

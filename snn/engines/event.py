@@ -50,6 +50,7 @@ as in the reference engine.
 from __future__ import annotations
 
 import time
+import types
 import warnings
 import weakref
 from collections import namedtuple
@@ -58,7 +59,6 @@ from typing import Any
 
 import numba
 import numpy as np
-import scipy.sparse as sp
 from numba import cfunc, njit, prange
 from numba.core import types as nbtypes
 from numba.core.errors import NumbaError, NumbaExperimentalFeatureWarning
@@ -703,17 +703,42 @@ def _cached_synapse_arenas(projs: list, J: np.ndarray, PT: np.ndarray, n_parts_o
 
 
 @njit(cache=True)
-def _column_weights_impl(indptr, bits):
-    for c in range(indptr.shape[0] - 1):
-        for s in range(indptr[c] + 1, indptr[c + 1]):
-            if bits[s] != bits[indptr[c]]:
-                return False
+def _column_weights_csr(indices, bits, n_cols):
+    """Whether, in a CSR matrix, every column's stored values are bitwise equal (one weight per pre neuron)."""
+    first = np.zeros(n_cols, bits.dtype)
+    seen = np.zeros(n_cols, np.bool_)
+    for s in range(indices.shape[0]):
+        c = indices[s]
+        if not seen[c]:
+            first[c] = bits[s]
+            seen[c] = True
+        elif bits[s] != first[c]:
+            return False
     return True
 
 
-def _column_weights(indptr: np.ndarray, bits: np.ndarray) -> bool:
-    """Whether every column's stored weights are bitwise equal (then one weight per column suffices)."""
-    return bool(_column_weights_impl(indptr, bits))
+@njit(cache=True)
+def _transpose(indptr, indices, n_cols, data, with_data):
+    """CSR -> CSC as scipy's ``csr_tocsc`` does it (rows ascending within a column, stable): indptr, uint32 rows, data."""
+    n_rows = indptr.shape[0] - 1
+    nnz = indices.shape[0]
+    cindptr = np.zeros(n_cols + 1, np.int64)
+    for s in range(nnz):
+        cindptr[indices[s] + 1] += 1
+    for c in range(n_cols):
+        cindptr[c + 1] += cindptr[c]
+    pos = cindptr[:-1].copy()
+    rows = np.empty(nnz, np.uint32)
+    cdata = np.empty(nnz if with_data else 0, data.dtype)
+    for r in range(n_rows):
+        for s in range(indptr[r], indptr[r + 1]):
+            c = indices[s]
+            p = pos[c]
+            rows[p] = r
+            if with_data:
+                cdata[p] = data[s]
+            pos[c] = p + 1
+    return cindptr, rows, cdata
 
 
 def _root(a: np.ndarray) -> np.ndarray:
@@ -731,26 +756,28 @@ def _synapse_arenas(projs: list, J: np.ndarray, PT: np.ndarray, n_parts_of: list
     arrays themselves are the arenas (no copy).
     """
     i64 = np.int64
-    cscs = []
-    for pr in projs:
-        csc = pr.weights.tocsc()
-        if not csc.has_sorted_indices:  # tocsc of a CSR sorts rows; kept as a guard
-            raise SimulationError(f"internal: CSC of projection {pr.name!r} has unsorted rows")
-        cscs.append(csc)
-    bounds_arrays, w_off, w_data = [], {0: 0, 1: 0}, []
+    cscs, w_data, colws = [], [], []
+    for j, pr in enumerate(projs):
+        w = pr.weights
+        data = w.data
+        bits = data.view(np.int64) if data.dtype == np.float64 else data
+        colw = bool(J[j, J_SINGLE_DELAY] >= 0 and w.nnz and _column_weights_csr(w.indices, bits, w.shape[1]))
+        # the transpose, without the scipy temporaries (and without the per-synapse weights when one
+        # weight per column suffices: at N = 1M that saves 800 MB)
+        cindptr, cpost, cdata = _transpose(w.indptr.astype(i64), w.indices, w.shape[1], data, not colw)
+        if colw:
+            first = np.zeros(w.shape[1], data.dtype)
+            first[w.indices] = data  # all entries of a column are equal
+            w_data.append(first)
+        else:
+            w_data.append(cdata)
+        cscs.append(types.SimpleNamespace(shape=w.shape, indptr=cindptr, indices=cpost, nnz=w.nnz))
+        colws.append(colw)
+    bounds_arrays, w_off = [], {0: 0, 1: 0}
     n_bound = 0
     syn = 0
     for j, csc in enumerate(cscs):
-        colw = bool(
-            J[j, J_SINGLE_DELAY] >= 0
-            and csc.nnz
-            and _column_weights(csc.indptr.astype(i64), csc.data.view(np.int64) if csc.data.dtype == np.float64 else csc.data)
-        )
-        if colw:
-            w_data.append(csc.data[np.minimum(csc.indptr[:-1], csc.nnz - 1)] * (np.diff(csc.indptr) > 0))
-            csc.data = np.zeros(0, csc.data.dtype)  # not needed any more (at N = 1M: 800 MB)
-        else:
-            w_data.append(csc.data)
+        colw = colws[j]
         npost, npre = csc.shape
         is_int = int(J[j, J_INT])
         parts = n_parts_of[j]
@@ -777,11 +804,11 @@ def _synapse_arenas(projs: list, J: np.ndarray, PT: np.ndarray, n_parts_of: list
         csc = cscs[0]
         indptr = bounds_arrays[0]
         # uint32: numba needs no negative-index check (the indices are >= 0; a view, no copy)
-        post = csc.indices.view(np.uint32) if csc.indices.dtype == np.int32 else csc.indices.astype(np.uint32)
+        post = csc.indices
         w_arena = [w_data[0], np.zeros(1, i64)] if J[0, J_INT] == 0 else [np.zeros(1), w_data[0]]
     else:
         indptr = np.concatenate(bounds_arrays) if bounds_arrays else np.zeros(1, i64)
-        post = np.concatenate([c.indices.astype(np.uint32) for c in cscs]) if cscs else np.zeros(1, np.uint32)
+        post = np.concatenate([c.indices for c in cscs]) if cscs else np.zeros(1, np.uint32)
         w_arena = [
             np.concatenate([d for j, d in enumerate(w_data) if J[j, J_INT] == 0] or [np.zeros(1)]),
             np.concatenate([d for j, d in enumerate(w_data) if J[j, J_INT] == 1] or [np.zeros(1, i64)]),
@@ -796,8 +823,8 @@ def _synapse_arenas(projs: list, J: np.ndarray, PT: np.ndarray, n_parts_of: list
         if J[j, J_SINGLE_DELAY] < 0:
             # the delays in CSC order: the same conversion applied to the same pattern
             w = pr.weights
-            dcsc = sp.csr_matrix((np.asarray(pr.delays, np.int32), w.indices, w.indptr), shape=w.shape).tocsc()
-            delay[J[j, J_DELAY_OFF] : J[j, J_DELAY_OFF] + w.nnz] = dcsc.data
+            _, _, cdelay = _transpose(w.indptr.astype(i64), w.indices, w.shape[1], np.asarray(pr.delays, np.int32), True)
+            delay[J[j, J_DELAY_OFF] : J[j, J_DELAY_OFF] + w.nnz] = cdelay
     return indptr, post, w_arena, delay, deg
 
 
