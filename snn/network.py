@@ -75,7 +75,15 @@ class Projection:
 
     def out_degree(self) -> np.ndarray:
         """Number of stored synapses of each pre neuron, int64 ``(n_pre,)``."""
-        return np.bincount(self.weights.indices, minlength=self.weights.shape[1]).astype(np.int64)
+        # in blocks: bincount converts its input to int64, which at 1e8 synapses is an 800 MB temporary
+        idx, n_pre = self.weights.indices, self.weights.shape[1]
+        block = 1 << 22
+        if idx.size <= block:
+            return np.bincount(idx, minlength=n_pre).astype(np.int64)
+        counts = np.zeros(n_pre, np.int64)
+        for lo in range(0, idx.size, block):
+            counts += np.bincount(idx[lo : lo + block], minlength=n_pre)
+        return counts
 
 
 def _check_name(name: Any, what: str) -> str:
