@@ -930,8 +930,9 @@ def run(
     for j, pr in enumerate(projs):
         is_int = _projection_int(pr)
         npost, npre = pr.weights.shape
-        distinct = np.unique(pr.delays)
-        single = int(distinct[0]) if distinct.size == 1 else (0 if distinct.size == 0 else -1)
+        # min == max, not np.unique: that would sort a copy of every delay (800 MB at N = 1M)
+        dmin, dmax = (int(pr.delays.min()), int(pr.delays.max())) if pr.delays.size else (0, 0)
+        single = dmin if dmin == dmax else -1
         slots = pr.max_delay + 1
         J[j, J_SINGLE_DELAY], J[j, J_N_SLOTS], J[j, J_N_POST], J[j, J_INT] = single, slots, npost, int(is_int)
         J[j, J_RING_OFF] = ring_size[is_int]

@@ -113,13 +113,15 @@ class _Projection:
         n_post, n_pre = pr.weights.shape
         self.n_post = n_post
         self.n_slots = pr.max_delay + 1
-        delays = np.unique(pr.delays)
+        dmin, dmax = (int(pr.delays.min()), int(pr.delays.max())) if pr.delays.size else (0, 0)
+        # distinct delays (for the dense rule): cheap when there is one, exact otherwise
+        n_delays = 1 if dmin == dmax else int(np.unique(pr.delays).size)
         if mode == "auto":
             mode = choose_mode(
                 n_post,
                 n_pre,
                 pr.weights.nnz,
-                delays.size,
+                n_delays,
                 is_int=self.is_int,
                 cuda=dev.type == "cuda",
                 max_entries=max_entries,
@@ -144,7 +146,7 @@ class _Projection:
             self.indptr = torch.as_tensor(csc.indptr.astype(np.int64), device=dev)
             self.post = torch.as_tensor(csc.indices.astype(np.int64), device=dev)
             self.w = torch.as_tensor(csc.data, dtype=self.dtype, device=dev)
-            self.single_delay = int(delays[0]) if delays.size == 1 else -1
+            self.single_delay = dmin if dmin == dmax else -1
             if self.single_delay < 0:
                 dcsc = type(pr.weights)((pr.delays.astype(np.int64), pr.weights.indices, pr.weights.indptr), shape=pr.weights.shape).tocsc()
                 self.delay = torch.as_tensor(dcsc.data.astype(np.int64), device=dev)
