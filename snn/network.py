@@ -15,6 +15,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -74,8 +75,13 @@ class Projection:
         return int(self.weights.nnz)
 
     def out_degree(self) -> np.ndarray:
-        """Number of stored synapses of each pre neuron, int64 ``(n_pre,)``."""
-        # in blocks: bincount converts its input to int64, which at 1e8 synapses is an 800 MB temporary
+        """Number of stored synapses of each pre neuron, int64 ``(n_pre,)`` (a fresh copy)."""
+        return self._out_degree.copy()
+
+    @cached_property
+    def _out_degree(self) -> np.ndarray:
+        # computed once (the weights are read-only); in blocks: bincount converts its input to int64,
+        # which at 1e8 synapses is an 800 MB temporary
         idx, n_pre = self.weights.indices, self.weights.shape[1]
         block = 1 << 22
         if idx.size <= block:
@@ -84,6 +90,13 @@ class Projection:
         for lo in range(0, idx.size, block):
             counts += np.bincount(idx[lo : lo + block], minlength=n_pre)
         return counts
+
+    @cached_property
+    def delay_range(self) -> tuple[int, int]:
+        """``(min, max)`` delay in steps over the stored synapses, ``(0, 0)`` without synapses (computed once)."""
+        if not self.delays.size:
+            return 0, 0
+        return int(self.delays.min()), int(self.delays.max())
 
 
 def _check_name(name: Any, what: str) -> str:
@@ -286,7 +299,7 @@ class Network:
 
     def zero_delay_edges(self) -> list[tuple[str, str]]:
         """``(pre, post)`` of projections with at least one zero-delay synapse."""
-        return [(p.pre, p.post) for p in self._projections.values() if p.delays.size and p.delays.min() == 0]
+        return [(p.pre, p.post) for p in self._projections.values() if p.delays.size and p.delay_range[0] == 0]
 
     def update_order(self) -> list[str]:
         """Population names in the order they update within a step.

@@ -60,6 +60,7 @@ class ProjectionPlan:
     delays: np.ndarray
     max_delay: int
     out_degree: np.ndarray
+    min_delay: int
     dtype: np.dtype
     syn_kernel: Callable | None
     syn_params: tuple[np.ndarray, ...]
@@ -184,8 +185,9 @@ def build_plan(network: Network, *, seed: int, record: Any = ("spikes",), inputs
             post=index[pr.post],
             weights=w,
             delays=np.asarray(pr.delays, dtype=np.int64),
-            max_delay=int(pr.delays.max()) if pr.n_synapses else 1,
+            max_delay=pr.delay_range[1] if pr.n_synapses else 1,
             out_degree=pr.out_degree(),
+            min_delay=pr.delay_range[0],
             dtype=dtype,
             syn_kernel=type(syn).kernel if syn is not None else None,
             syn_params=tuple(syn.params()) if syn is not None else (),

@@ -113,7 +113,7 @@ class _Projection:
         n_post, n_pre = pr.weights.shape
         self.n_post = n_post
         self.n_slots = pr.max_delay + 1
-        dmin, dmax = (int(pr.delays.min()), int(pr.delays.max())) if pr.delays.size else (0, 0)
+        dmin, dmax = (pr.min_delay, pr.max_delay) if pr.delays.size else (0, 0)
         # distinct delays (for the dense rule): cheap when there is one, exact otherwise
         n_delays = 1 if dmin == dmax else int(np.unique(pr.delays).size)
         if mode == "auto":

@@ -252,3 +252,24 @@ def test_zero_delay_cycle_is_refused_with_the_cycle_named():
         net.add_projection("c", "a", weights=np.eye(2), delay_steps=0)
     with pytest.raises(NetworkError, match="delay_steps"):
         net.add_projection("a", "b", weights=np.eye(2), delay_steps=-1)
+
+
+def test_projection_out_degree_and_delay_range_against_numpy():
+    # computed once per projection (the arrays are read-only); out_degree hands out a copy
+    rng = np.random.default_rng(3)
+    w = sp.random(40, 30, density=0.2, random_state=4, format="csr")
+    d = rng.integers(1, 7, (40, 30))
+    net = snn.Network()
+    net.add_population("a", 30, snn.LIF())
+    net.add_population("b", 40, snn.LIF())
+    net.add_projection("a", "b", weights=w, delay_steps=d)
+    pr = net.projections[0]
+    expected = np.asarray((w != 0).sum(axis=0)).ravel()
+    np.testing.assert_array_equal(pr.out_degree(), expected)
+    first = pr.out_degree()
+    first[:] = -1
+    np.testing.assert_array_equal(pr.out_degree(), expected)
+    assert pr.delay_range == (int(pr.delays.min()), int(pr.delays.max()))
+    assert pr.delay_range[0] >= 1 and pr.delay_range[1] <= 6
+    net.add_projection("b", "a", weights=sp.csr_matrix((30, 40)), name="empty")
+    assert net.projections[1].delay_range == (0, 0)
