@@ -75,15 +75,20 @@ __all__ = ["run", "compile_stats", "last_run_stats"]
 #: tables and index lists
 _Meta = namedtuple("_Meta", "P J PT order in_start in_proj out_start out_proj rv rv_start ent")
 #: per-neuron arenas: parameters and state by dtype, inputs, messages, external input
-_Neurons = namedtuple("_Neurons", "pf pi pb sf si sb x_f x_i out fired ext")
+_Neurons = namedtuple("_Neurons", "pf pi pb sf si sb x_f x_i out fired nfired ext")
 #: synapse arenas: CSC parts, delays, weights, out-degrees, rings, staging buffers
 _Synapses = namedtuple("_Synapses", "indptr post delay w_f w_i deg ring_f ring_i stage_f stage_i")
 #: recordings and counters
 _Records = namedtuple("_Records", "rec_spikes rec_out rec_sf rec_si rec_sb per_step per_item")
 
 # columns of the population table P (one row per population k)
-P_N, P_KEY, P_X_INT, P_X_OFF, P_OUT_OFF, P_PARAM_ENT, P_STATE_ENT, P_EXT_COL, P_SPK_COL, P_OUTREC_COL = range(10)
-_P_WIDTH = 10
+P_N, P_KEY, P_X_INT, P_X_OFF, P_OUT_OFF, P_PARAM_ENT, P_STATE_ENT, P_EXT_COL, P_SPK_COL, P_OUTREC_COL, P_FUSED = range(11)
+_P_WIDTH = 11
+# P_FUSED: how a population's update entry works
+#   FUSED_NO    whole-array form: _deliver fills x, the update, then _collect lists the senders
+#   FUSED_X     scalar form: _deliver fills x; one pass updates every neuron and lists the senders
+#   FUSED_RING  scalar form, one incoming projection read straight from its ring slot (no x pass)
+FUSED_NO, FUSED_X, FUSED_RING = 0, 1, 2
 # columns of the projection table J (one row per projection j)
 (
     J_SINGLE_DELAY,
@@ -125,7 +130,13 @@ def compile_stats() -> dict[str, float]:
 
 
 def last_run_stats() -> dict[str, float]:
-    """Phases of the last run in this process: ``{"setup_s", "loop_s", "results_s"}`` (setup includes compilation)."""
+    """Phases of the last run in this process and how its populations were updated.
+
+    ``setup_s``, ``loop_s``, ``results_s``: seconds (setup includes compilation);
+    ``fused_ring``: populations whose update read their one incoming ring slot
+    directly; ``fused_x``: populations updated per neuron from the summed input;
+    ``whole_array``: populations run by the whole-array form of their kernel.
+    """
     return dict(_LAST_RUN)
 
 
@@ -156,6 +167,7 @@ _NEURONS_T = numba.typeof(
         _i64(1),
         np.zeros(1),
         _i64(1),
+        _i64(1),
         np.zeros((1, 1)),
     )
 )
@@ -175,27 +187,87 @@ _SYN_SIG = nbtypes.void(nbtypes.int64, nbtypes.int64, nbtypes.int64, _META_T, _N
 # per-model entry points: a population's update, a projection's synapse kernel
 
 
-def _make_update(kern: Callable, form: str, x_int: bool, param_views: Callable, state_views: Callable) -> Callable:
-    # one plain loop over the neurons: numba and LLVM keep it tight (a chunked loop with a fused input
-    # gather and sender list measured 3-4x slower here); x is float64 or int64 by a closure constant
-    if form == "scalar":
+@njit(cache=True)
+def _input_of(t, k, meta, nr, sy, x_int):
+    """What a fused update reads as the input ``x`` of population ``k``: its ring slot, or the x arena."""
+    row = meta.P[k]
+    n = row[P_N]
+    if row[P_FUSED] == FUSED_RING:
+        jr = meta.J[meta.in_proj[meta.in_start[k]]]
+        base = jr[J_RING_OFF] + (t % jr[J_N_SLOTS]) * n
+        if x_int:
+            return sy.ring_i[base : base + n], nr.x_f[:1]
+        return sy.ring_i[:1], sy.ring_f[base : base + n]
+    if x_int:
+        return nr.x_i[row[P_X_OFF] : row[P_X_OFF] + n], nr.x_f[:1]
+    return nr.x_i[:1], nr.x_f[row[P_X_OFF] : row[P_X_OFF] + n]
 
+
+#: neurons per block of the fused update (its messages stay in L1 between the kernel and the sender scan)
+_BLOCK = 512
+
+
+def _make_update(kern: Callable, form: str, x_int: bool, parallel: bool, param_views: Callable, state_views: Callable) -> Callable:
+    if form == "scalar":
+        # One pass per block of neurons: read their input (and clear it: a ring slot is consumed), update them with the
+        # kernel, write its message and list it if it sends one.  Threads take contiguous chunks of neurons;
+        # each lists its senders at the start of its own chunk of `fired`, and the lists are then moved
+        # together in ascending order, so the result does not depend on the number of threads.
         def update(t, k, meta, nr, sy):
             row = meta.P[k]
             n = row[P_N]
             params = param_views(nr.pf, nr.pi, nr.pb, meta.ent, row[P_PARAM_ENT], n)
             state = state_views(nr.sf, nr.si, nr.sb, meta.ent, row[P_STATE_ENT], n)
-            # views, indexed from 0: numba then skips the negative-index checks and the loop stays tight
-            if x_int:
-                x = nr.x_i[row[P_X_OFF] : row[P_X_OFF] + n]
-            else:
-                x = nr.x_f[row[P_X_OFF] : row[P_X_OFF] + n]
-            out = nr.out[row[P_OUT_OFF] : row[P_OUT_OFF] + n]
+            src_i, src_f = _input_of(t, k, meta, nr, sy, x_int)
+            oo = row[P_OUT_OFF]
+            out = nr.out[oo : oo + n]
+            fired = nr.fired[oo : oo + n]
             key = row[P_KEY]
-            for i in prange(n):
-                o, new = kern(ns.take(params, i), ns.take(state, i), x[i], t, key)
-                ns.put(state, i, new)
-                out[i] = o
+            all_out = row[P_OUTREC_COL] >= 0
+            n_chunks = min(numba.get_num_threads(), n) if parallel and n > 0 else 1
+            count = np.zeros(n_chunks, np.int64)
+            for c in prange(n_chunks):
+                lo, hi = c * n // n_chunks, (c + 1) * n // n_chunks
+                msg = np.empty(_BLOCK, np.float64)
+                m = lo
+                for b0 in range(lo, hi, _BLOCK):
+                    nb = min(hi - b0, _BLOCK)
+                    # the kernel over a block without branches on the spikes, so LLVM vectorizes it
+                    # (2x here); a ring slot never holds -0.0 (it starts at +0.0 and only sums), so
+                    # reading it directly equals the reference's 0 + slot
+                    if x_int:
+                        sv = src_i[b0 : b0 + nb]
+                        for i in range(nb):
+                            xi = sv[i]
+                            sv[i] = 0
+                            o, new = kern(ns.take(params, b0 + i), ns.take(state, b0 + i), xi, t, key)
+                            ns.put(state, b0 + i, new)
+                            msg[i] = ns.cast_like(out, o)
+                    else:
+                        fv = src_f[b0 : b0 + nb]
+                        for i in range(nb):
+                            xi = fv[i]
+                            fv[i] = 0
+                            o, new = kern(ns.take(params, b0 + i), ns.take(state, b0 + i), xi, t, key)
+                            ns.put(state, b0 + i, new)
+                            msg[i] = ns.cast_like(out, o)
+                    # then list the senders; a silent neuron's message is stored only when the outputs
+                    # are recorded (the propagation reads the senders' only)
+                    for i in range(nb):
+                        if msg[i] != 0:
+                            out[b0 + i] = msg[i]
+                            fired[m] = b0 + i
+                            m += 1
+                        elif all_out:
+                            out[b0 + i] = msg[i]
+                count[c] = m - lo
+            nf = count[0]
+            for c in range(1, n_chunks):
+                lo = c * n // n_chunks
+                for q in range(count[c]):
+                    fired[nf + q] = fired[lo + q]
+                nf += count[c]
+            nr.nfired[k] = nf
 
     else:
 
@@ -220,7 +292,7 @@ def _update_entry(kernel: Callable, form: str, x_int: bool, parallel: bool, p_la
     key = ("update", kernel, form, x_int, parallel, p_layout, s_layout)
     entry = _ENTRIES.get(key)
     if entry is None:
-        py = _make_update(ns.compiled_kernel(kernel, form), form, x_int, ns.make_views(p_layout), ns.make_views(s_layout))
+        py = _make_update(ns.compiled_kernel(kernel, form), form, x_int, parallel, ns.make_views(p_layout), ns.make_views(s_layout))
         entry = _timed("kernels", cfunc(_UPDATE_SIG, parallel=parallel), py)
         _ENTRIES[key] = entry
     return entry
@@ -379,21 +451,47 @@ def _record_state(t, k, meta, nr, rec):
             _copy_row(rec.rec_sb, t, col, nr.sb, src, n)
 
 
+#: how many spiking columns ahead the scatter prefetches, and the stride of its prefetches in index elements
+_PF_AHEAD = 4
+_PF_LINE = 64  # bytes
+
+
+@njit(cache=True)
+def _prefetch_column(a, b, e):
+    step = max(1, _PF_LINE // a.itemsize)
+    for s in range(b, e, step):
+        ns.prefetch(a, s)
+
+
 @njit(cache=True)
 def _scatter_part(indptr, post, w, ring, part, out, oo, fired, row_off):
-    # the spiking columns of one part, ascending pre index: each post row sums in CSR order
+    # the spiking columns of one part, ascending pre index: each post row sums in CSR order.  The
+    # columns are random reads from an array larger than the caches: prefetch those of the spiking
+    # neuron _PF_AHEAD places ahead while adding the current one (latency, not bandwidth, is the limit)
     begin, end = indptr[part[PT_BEGIN] :], indptr[part[PT_END] :]
     pv, wv, row = post[part[PT_SYN] :], w[part[PT_W] :], ring[row_off:]
     msg = out[oo:]
+    nf = fired.shape[0]
+    for q in range(min(nf, _PF_AHEAD)):
+        _prefetch_column(pv, begin[fired[q]], end[fired[q]])
+        if part[PT_COLW] != 1:
+            _prefetch_column(wv, begin[fired[q]], end[fired[q]])
     if part[PT_COLW] == 1:
         # one weight per pre neuron: the same products w * v, read once per column (half the memory traffic)
-        for q in range(fired.shape[0]):
+        for q in range(nf):
+            if q + _PF_AHEAD < nf:
+                nxt = fired[q + _PF_AHEAD]
+                _prefetch_column(pv, begin[nxt], end[nxt])
             pre = fired[q]
             c = wv[pre] * ns.cast_like(ring, msg[pre])
             for s in range(begin[pre], end[pre]):
                 row[pv[s]] += c
         return
-    for q in range(fired.shape[0]):
+    for q in range(nf):
+        if q + _PF_AHEAD < nf:
+            nxt = fired[q + _PF_AHEAD]
+            _prefetch_column(pv, begin[nxt], end[nxt])
+            _prefetch_column(wv, begin[nxt], end[nxt])
         pre = fired[q]
         v = ns.cast_like(ring, msg[pre])  # out.astype(dtype) of the reference
         for s in range(begin[pre], end[pre]):
@@ -452,11 +550,14 @@ def _collect(t, k, meta, nr, rec, n_proj):
     row = meta.P[k]
     n, oo = row[P_N], row[P_OUT_OFF]
     out, fired = nr.out[oo : oo + n], nr.fired[oo : oo + n]
-    nfired = 0
-    for i in range(n):
-        if out[i] != 0:
-            fired[nfired] = i
-            nfired += 1
+    if row[P_FUSED] == FUSED_NO:
+        nfired = 0
+        for i in range(n):
+            if out[i] != 0:
+                fired[nfired] = i
+                nfired += 1
+    else:
+        nfired = nr.nfired[k]  # listed by the update
     rec.per_item[n_proj + k] += nfired
     rec.per_step[t, 0] += nfired
     col = row[P_SPK_COL]
@@ -511,7 +612,8 @@ def _run_loop(t_start, t_stop, meta, nr, sy, rec, updates, syns, threads):
     for t in range(t_start, t_stop):
         for q in range(meta.order.shape[0]):
             k = meta.order[q]
-            _deliver(t, k, meta, nr, sy, syns)
+            if meta.P[k, P_FUSED] != FUSED_RING:
+                _deliver(t, k, meta, nr, sy, syns)
             updates[k](t, k, meta, nr, sy)
             _record_state(t, k, meta, nr, rec)
             _emit(t, k, meta, nr, sy, rec, threads)
@@ -903,6 +1005,7 @@ def run(
             )
         entry, form = _compile_update(p, p_layout, s_layout, use_threads(p.n), (p.params, state0, np.zeros(1, p.dtype)))
         updates.append(entry)
+        P[k, P_FUSED] = FUSED_X if form == "scalar" else FUSED_NO
         if p.external is not None:
             P[k, P_EXT_COL] = width["ext"]
             width["ext"] += p.n
@@ -931,7 +1034,7 @@ def run(
         is_int = _projection_int(pr)
         npost, npre = pr.weights.shape
         # min == max, not np.unique: that would sort a copy of every delay (800 MB at N = 1M)
-        dmin, dmax = (int(pr.delays.min()), int(pr.delays.max())) if pr.delays.size else (0, 0)
+        dmin, dmax = (pr.min_delay, pr.max_delay) if pr.delays.size else (0, 0)
         single = dmin if dmin == dmax else -1
         slots = pr.max_delay + 1
         J[j, J_SINGLE_DELAY], J[j, J_N_SLOTS], J[j, J_N_POST], J[j, J_INT] = single, slots, npost, int(is_int)
@@ -965,6 +1068,15 @@ def run(
             J[j, J_SYN] = len(syns)
             syns.append(entry)
     total_parts = sum(n_parts_of)
+    for p in pops:
+        # one incoming projection, no synapse kernel, no external input, same number kind: the fused
+        # update reads the ring slot itself (x would be exactly that slot)
+        k = p.index
+        inc = list(p.incoming)
+        if P[k, P_FUSED] == FUSED_X and len(inc) == 1 and P[k, P_EXT_COL] < 0:
+            j = inc[0]
+            if J[j, J_SYN] < 0 and J[j, J_INT] == P[k, P_X_INT]:
+                P[k, P_FUSED] = FUSED_RING
     PT = np.zeros((max(1, total_parts), 5), i64)
     indptr, post, w_arena, delay, deg = _cached_synapse_arenas(projs, J, PT, n_parts_of, n_delay, n_deg)
 
@@ -1008,6 +1120,7 @@ def run(
         x_i=_i64(max(1, width["x_i"])),
         out=np.zeros(max(1, width["out"])),
         fired=_i64(max(1, width["out"])),
+        nfired=_i64(max(1, n_pops)),
         ext=ext,
     )
     del par_arenas, st_arenas
@@ -1079,7 +1192,14 @@ def run(
             arr = rec_arenas[kind][:, col : col + p.n]
             state_rec.setdefault(p.name, {})[v] = np.ascontiguousarray(arr) if arr.dtype == p.dtype else arr.astype(p.dtype)
     counts = make_counts(plan, n_steps, rec.per_step[:, 0], rec.per_step[:, 1], rec.per_item[:n_proj], rec.per_item[n_proj:])
-    _LAST_RUN.update(setup_s=t_loop - t_start, loop_s=t_results - t_loop, results_s=time.perf_counter() - t_results)
+    _LAST_RUN.update(
+        setup_s=t_loop - t_start,
+        loop_s=t_results - t_loop,
+        results_s=time.perf_counter() - t_results,
+        fused_ring=float(np.count_nonzero(P[:, P_FUSED] == FUSED_RING)),
+        fused_x=float(np.count_nonzero(P[:, P_FUSED] == FUSED_X)),
+        whole_array=float(np.count_nonzero(P[:, P_FUSED] == FUSED_NO)),
+    )
     return RunResult(
         spikes=spikes_rec,
         state=state_rec,

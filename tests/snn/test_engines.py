@@ -308,6 +308,34 @@ def test_event_benchmark_workload_uniform_column_weights_and_threads():
     assert_same_run(ref, snn.simulate(net, 60, engine="event", record=("spikes", "v")))
 
 
+def test_event_fused_update_paths_match_reference_with_uneven_thread_chunks():
+    # every way the event engine feeds a population's fused update: straight from its one ring slot (a,
+    # s), from the summed input of two projections (b), a source without input (src); a graded population
+    # with recorded outputs (every message stored, negative ones included); odd sizes so that the two
+    # threads' chunks differ in length and the sender lists are moved together
+    from snn.engines import event
+
+    rng = np.random.default_rng(11)
+    net = snn.Network(dt_ms=1.0)
+    net.add_population("src", 50, snn.PoissonSource(rate_hz=150.0))
+    net.add_population("a", 1001, snn.LIF(tau_mem_ms=15.0, bias=rng.uniform(0.0, 0.9, 1001)))
+    net.add_population("b", 333, snn.LIF(tau_mem_ms=10.0, tau_syn_ms=4.0, reset="subtract", refractory_steps=1))
+    net.add_population("s", 257, snn.SigmaDelta(vth=0.05, bias=-0.1))
+    net.add_projection("src", "a", weights=_random_weights(rng, 1001, 50, 0.2, 0.4, 0.2), delay_steps=2)
+    net.add_projection("src", "b", weights=_random_weights(rng, 333, 50, 0.3, 0.3, 0.1))
+    net.add_projection("a", "b", weights=_random_weights(rng, 333, 1001, 0.02, 0.2, 0.3), delay_steps=3)
+    net.add_projection("a", "s", weights=_random_weights(rng, 257, 1001, 0.02, 0.1, 0.3))
+    record = ("spikes", "outputs", "v", "sigma")
+    ref = snn.simulate(net, 80, engine="reference", seed=4, record=record)
+    assert min(ref.counts.spikes_per_population[p] for p in ("a", "b", "s")) > 50
+    assert (ref.outputs["s"] < 0).any() and (ref.outputs["s"] > 0).any()
+    for options in ({"parallel": False}, {"parallel": True, "n_threads": 2, "parallel_min_neurons": 1}):
+        res = snn.simulate(net, 80, engine="event", seed=4, record=record, **options)
+        assert_same_run(ref, res)
+        stats = event.last_run_stats()
+        assert (stats["fused_ring"], stats["fused_x"], stats["whole_array"]) == (2.0, 2.0, 0.0)
+
+
 def test_event_op_counts_equal_an_independent_count():
     # synaptic events = sum over spikes of the sender's out-degree, counted here from the raster
     net = lif_network(n=80, seed=9)
