@@ -61,6 +61,9 @@ W_EXC, W_INH, FRAC_INH = 0.02, -0.08, 0.2
 PEERS = ("event", "torch", "brian2-cython", "brian2-cpp", "dense-torch", "scipy")
 #: drive ranges of the activity sweep (bias uniform in [0.6, hi]); chosen to span ~0.5 % .. ~5 % per step
 SWEEP_HI = (1.05, 1.1, 1.2, 1.4, 1.8, 2.2, 2.7)
+#: the sweep's silent point: a drive below threshold everywhere (no spike, no synaptic event), which
+#: measures the per-step cost that does not follow the events (the neuron updates)
+SWEEP_FLOOR_DRIVE = (0.3, 0.5)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -446,9 +449,43 @@ def _table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _rounds_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per size and peer: the median wall time over rounds and the ratio to the event engine of each round."""
+    out = []
+    sizes = sorted({r["n"] for r in rows})
+    for n in sizes:
+        ok = [r for r in rows if r["n"] == n and "error" not in r]
+        event = {r["round"]: r["wall_s"] for r in ok if r["peer"] == "event"}
+        for peer in dict.fromkeys(r["peer"] for r in ok):
+            mine = [r for r in ok if r["peer"] == peer]
+            ratios = [r["wall_s"] / event[r["round"]] for r in mine if r["round"] in event]
+            out.append(
+                {
+                    "n": n,
+                    "peer": peer,
+                    "rounds": len(mine),
+                    "median_wall_s": statistics.median(r["wall_s"] for r in mine),
+                    "ratio_to_event_per_round": ratios,
+                    "median_ratio_to_event": statistics.median(ratios) if ratios else None,
+                }
+            )
+    return out
+
+
 def _sweep(n: int, steps: int, repeats: int, threads: int, timeout: float, peers: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {"n": n, "steps": steps, "runs": {}, "fits": {}}
+    """Time against synaptic events over ``SWEEP_HI``, plus the silent point ``SWEEP_FLOOR_DRIVE``.
+
+    Fits per peer: ``wall_s`` (and ``loop_s``) the exponent of time against
+    events (the issue's definition); ``above_floor`` the exponent of
+    ``time - silent time`` against events (is the event-driven part linear?);
+    ``affine`` the least-squares ``time = floor + ns_per_event * events``.
+    """
+    out: dict[str, Any] = {"n": n, "steps": steps, "runs": {}, "floor": {}, "fits": {}}
     for peer in peers:
+        floor = _spawn(peer, n, steps, repeats, threads, timeout, SWEEP_FLOOR_DRIVE)
+        out["floor"][peer] = floor
+        if "error" not in floor:
+            print(f"sweep {peer} N={n} silent drive={list(SWEEP_FLOOR_DRIVE)} fire={100 * floor['firing_fraction']:.2f}% wall={floor['wall_s']:.3f}s", flush=True)
         runs = []
         for hi in SWEEP_HI:
             r = _spawn(peer, n, steps, repeats, threads, timeout, (0.6, hi))
@@ -461,10 +498,18 @@ def _sweep(n: int, steps: int, repeats: int, threads: int, timeout: float, peers
         out["runs"][peer] = runs
         ok = [r for r in runs if "error" not in r and r["synaptic_events"] > 0]
         if len(ok) >= 2:
-            ev = np.log([r["synaptic_events"] for r in ok])
-            fits = {"wall_s": float(np.polyfit(ev, np.log([r["wall_s"] for r in ok]), 1)[0])}
+            events = np.array([r["synaptic_events"] for r in ok], float)
+            walls = np.array([r["wall_s"] for r in ok])
+            ev = np.log(events)
+            fits: dict[str, Any] = {"wall_s": float(np.polyfit(ev, np.log(walls), 1)[0])}
             if all("loop_s" in r for r in ok):
                 fits["loop_s"] = float(np.polyfit(ev, np.log([r["loop_s"] for r in ok]), 1)[0])
+            slope, intercept = np.polyfit(events, walls, 1)
+            fits["affine"] = {"floor_s": float(intercept), "ns_per_event": float(slope * 1e9)}
+            if "error" not in floor and floor["synaptic_events"] == 0:
+                above = walls - floor["wall_s"]
+                if np.all(above > 0):
+                    fits["above_floor"] = float(np.polyfit(ev, np.log(above), 1)[0])
             out["fits"][peer] = fits
     return out
 
@@ -478,6 +523,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="threads for the peers that use them")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per peer and size")
     parser.add_argument("--dense-limit-gb", type=float, default=4.0, help="skip dense-torch where the float32 matrix is larger")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="run the whole set of peers this many times, alternating (ratios per round; for noisy machines)"
+    )
     parser.add_argument("--quick", action="store_true", help="N=10k, 200 steps, 3 repeats, every peer: a smoke run of a few minutes")
     parser.add_argument("--sweep", action="store_true", help="the activity sweep (0.5%% .. 5%%) with the fitted exponent")
     parser.add_argument("--sweep-n", type=int, default=50_000)
@@ -504,19 +552,28 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(results["machine"]), flush=True)
     if not args.no_peers:
+        if args.rounds < 1:
+            parser.error(f"--rounds={args.rounds}: must be >= 1")
         for n in args.sizes:
-            for peer in args.peers:
-                if peer == "dense-torch" and not _dense_fits(n, args.dense_limit_gb):
-                    results["rows"].append(
-                        {"peer": peer, "n": n, "error": f"skipped: dense float32 matrix {n * n * 4 / 1e9:.0f} GB > --dense-limit-gb"}
+            for rnd in range(args.rounds):
+                for peer in args.peers:
+                    if peer == "dense-torch" and not _dense_fits(n, args.dense_limit_gb):
+                        if rnd == 0:
+                            results["rows"].append(
+                                {"peer": peer, "n": n, "error": f"skipped: dense float32 matrix {n * n * 4 / 1e9:.0f} GB > --dense-limit-gb"}
+                            )
+                        continue
+                    r = _spawn(peer, n, args.steps, args.repeats, args.threads, args.timeout, (0.6, 1.15))
+                    r["round"] = rnd
+                    results["rows"].append(r)
+                    msg = r.get("error") or (
+                        f"wall {r['wall_s']:.3f} s, {r['events_per_s']:.3e} events/s, fire {100 * r['firing_fraction']:.2f} %"
                     )
-                    continue
-                r = _spawn(peer, n, args.steps, args.repeats, args.threads, args.timeout, (0.6, 1.15))
-                results["rows"].append(r)
-                msg = (
-                    r.get("error") or f"wall {r['wall_s']:.3f} s, {r['events_per_s']:.3e} events/s, fire {100 * r['firing_fraction']:.2f} %"
-                )
-                print(f"N={n} {peer}: {msg}", flush=True)
+                    print(f"N={n} round {rnd} {peer}: {msg}", flush=True)
+        if args.rounds > 1:
+            results["rounds"] = _rounds_summary(results["rows"])
+            for line in results["rounds"]:
+                print(json.dumps(line))
         print(_table(results["rows"]))
     if args.sweep:
         results["sweep"] = _sweep(args.sweep_n, args.steps, args.repeats, args.threads, args.timeout, args.sweep_peers)

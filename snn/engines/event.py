@@ -35,8 +35,14 @@ by numba (``cache=True``: ``__pycache__`` next to this file, or
 ``NUMBA_CACHE_DIR``), so only the first process after an install or an edit
 pays their compilation (about 10 s on 2 cores).
 
-Parallelism (deterministic): the per-neuron update of a large population runs
-in ``numba.prange`` over neurons (each neuron is independent), and a large
+The update of a population is one pass per block of neurons: read the input
+(straight from the ring slot when the population has a single incoming
+projection), run the kernel over the block (vectorized by LLVM), list the
+senders.  The scatter prefetches the synapse columns of upcoming senders.
+
+Parallelism (deterministic): the update of a large population is split into
+contiguous chunks of neurons, one per thread (each neuron is independent; the
+chunks' sender lists are joined in order), and a large
 projection's synapses are split by ranges of post neurons, one part per
 thread, so every thread owns its rows and every sum is accumulated in the
 same order as on one thread.  Results do not depend on the number of threads.
