@@ -194,19 +194,25 @@ _SYN_SIG = nbtypes.void(nbtypes.int64, nbtypes.int64, nbtypes.int64, _META_T, _N
 
 
 @njit(cache=True)
-def _input_of(t, k, meta, nr, sy, x_int):
-    """What a fused update reads as the input ``x`` of population ``k``: its ring slot, or the x arena."""
+def _ring_slot_or_x(t, k, meta, ring, x):
+    """What a fused update reads as the input of population ``k``: its one ring slot, or its x arena."""
     row = meta.P[k]
     n = row[P_N]
     if row[P_FUSED] == FUSED_RING:
         jr = meta.J[meta.in_proj[meta.in_start[k]]]
         base = jr[J_RING_OFF] + (t % jr[J_N_SLOTS]) * n
-        if x_int:
-            return sy.ring_i[base : base + n], nr.x_f[:1]
-        return sy.ring_i[:1], sy.ring_f[base : base + n]
-    if x_int:
-        return nr.x_i[row[P_X_OFF] : row[P_X_OFF] + n], nr.x_f[:1]
-    return nr.x_i[:1], nr.x_f[row[P_X_OFF] : row[P_X_OFF] + n]
+        return ring[base : base + n]
+    return x[row[P_X_OFF] : row[P_X_OFF] + n]
+
+
+@njit(cache=True)
+def _input_f(t, k, meta, nr, sy):
+    return _ring_slot_or_x(t, k, meta, sy.ring_f, nr.x_f)
+
+
+@njit(cache=True)
+def _input_i(t, k, meta, nr, sy):
+    return _ring_slot_or_x(t, k, meta, sy.ring_i, nr.x_i)
 
 
 #: neurons per block of the fused update (its messages stay in L1 between the kernel and the sender scan)
@@ -215,16 +221,18 @@ _BLOCK = 512
 
 def _make_update(kern: Callable, form: str, x_int: bool, parallel: bool, param_views: Callable, state_views: Callable) -> Callable:
     if form == "scalar":
-        # One pass per block of neurons: read their input (and clear it: a ring slot is consumed), update them with the
-        # kernel, write its message and list it if it sends one.  Threads take contiguous chunks of neurons;
-        # each lists its senders at the start of its own chunk of `fired`, and the lists are then moved
-        # together in ascending order, so the result does not depend on the number of threads.
+        # One pass per block of neurons: read their input (and clear it: a ring slot is consumed), run the
+        # kernel, then list the senders.  Threads take contiguous chunks of neurons; each lists its
+        # senders at the start of its own chunk of `fired`, and the lists are then moved together in
+        # ascending order, so the result does not depend on the number of threads.
+        input_of = _input_i if x_int else _input_f  # x is int64 or float64 by a closure constant
+
         def update(t, k, meta, nr, sy):
             row = meta.P[k]
             n = row[P_N]
             params = param_views(nr.pf, nr.pi, nr.pb, meta.ent, row[P_PARAM_ENT], n)
             state = state_views(nr.sf, nr.si, nr.sb, meta.ent, row[P_STATE_ENT], n)
-            src_i, src_f = _input_of(t, k, meta, nr, sy, x_int)
+            src = input_of(t, k, meta, nr, sy)
             oo = row[P_OUT_OFF]
             out = nr.out[oo : oo + n]
             fired = nr.fired[oo : oo + n]
@@ -241,22 +249,13 @@ def _make_update(kern: Callable, form: str, x_int: bool, parallel: bool, param_v
                     # the kernel over a block without branches on the spikes, so LLVM vectorizes it
                     # (2x here); a ring slot never holds -0.0 (it starts at +0.0 and only sums), so
                     # reading it directly equals the reference's 0 + slot
-                    if x_int:
-                        sv = src_i[b0 : b0 + nb]
-                        for i in range(nb):
-                            xi = sv[i]
-                            sv[i] = 0
-                            o, new = kern(ns.take(params, b0 + i), ns.take(state, b0 + i), xi, t, key)
-                            ns.put(state, b0 + i, new)
-                            msg[i] = ns.cast_like(out, o)
-                    else:
-                        fv = src_f[b0 : b0 + nb]
-                        for i in range(nb):
-                            xi = fv[i]
-                            fv[i] = 0
-                            o, new = kern(ns.take(params, b0 + i), ns.take(state, b0 + i), xi, t, key)
-                            ns.put(state, b0 + i, new)
-                            msg[i] = ns.cast_like(out, o)
+                    sv = src[b0 : b0 + nb]
+                    for i in range(nb):
+                        xi = sv[i]
+                        sv[i] = 0
+                        o, new = kern(ns.take(params, b0 + i), ns.take(state, b0 + i), xi, t, key)
+                        ns.put(state, b0 + i, new)
+                        msg[i] = ns.cast_like(out, o)
                     # then list the senders; a silent neuron's message is stored only when the outputs
                     # are recorded (the propagation reads the senders' only)
                     for i in range(nb):
