@@ -79,7 +79,7 @@ __all__ = ["run", "compile_stats", "last_run_stats"]
 
 # ---- the record of a run: four named tuples of arrays whose types do not depend on the network
 #: tables and index lists
-_Meta = namedtuple("_Meta", "P J PT order in_start in_proj out_start out_proj rv rv_start ent")
+_Meta = namedtuple("_Meta", "P J PT order in_start in_proj out_start out_proj rv rv_start ent t0")
 #: per-neuron arenas: parameters and state by dtype, inputs, messages, external input
 _Neurons = namedtuple("_Neurons", "pf pi pb sf si sb x_f x_i out fired nfired ext")
 #: synapse arenas: CSC parts, delays, weights, out-degrees, rings, staging buffers
@@ -160,7 +160,7 @@ def _i64(*shape: int) -> np.ndarray:
     return np.zeros(shape, np.int64)
 
 
-_META_T = numba.typeof(_Meta(_i64(1, 1), _i64(1, 1), _i64(1, 1), _i64(1), _i64(1), _i64(1), _i64(1), _i64(1), _i64(1, 1), _i64(1), _i64(1)))
+_META_T = numba.typeof(_Meta(_i64(1, 1), _i64(1, 1), _i64(1, 1), _i64(1), _i64(1), _i64(1), _i64(1), _i64(1), _i64(1, 1), _i64(1), _i64(1), _i64(1)))
 _NEURONS_T = numba.typeof(
     _Neurons(
         np.zeros(1),
@@ -432,7 +432,7 @@ def _deliver(t, k, meta, nr, sy, syns):
             _add_ring(nr.x_f, xo, sy.ring_f, base, n)
     col = row[P_EXT_COL]
     if col >= 0:
-        e = nr.ext[t, col : col + n]
+        e = nr.ext[t - meta.t0[0], col : col + n]
         if x_int:
             xi = nr.x_i[xo : xo + n]
             for i in range(n):
@@ -446,6 +446,7 @@ def _deliver(t, k, meta, nr, sy, syns):
 @njit(cache=True)
 def _record_state(t, k, meta, nr, rec):
     n = meta.P[k, P_N]
+    t = t - meta.t0[0]  # recordings are indexed by the run's own step
     for r in range(meta.rv_start[k], meta.rv_start[k + 1]):
         kind, src, col = meta.rv[r, RV_KIND], meta.rv[r, RV_SRC], meta.rv[r, RV_COL]
         if kind == 0:
@@ -563,15 +564,16 @@ def _collect(t, k, meta, nr, rec, n_proj):
                 nfired += 1
     else:
         nfired = nr.nfired[k]  # listed by the update
+    s = t - meta.t0[0]  # recordings and per-step counts are indexed by the run's own step
     rec.per_item[n_proj + k] += nfired
-    rec.per_step[t, 0] += nfired
+    rec.per_step[s, 0] += nfired
     col = row[P_SPK_COL]
     if col >= 0:
         for q in range(nfired):
-            rec.rec_spikes[t, col + fired[q]] = True
+            rec.rec_spikes[s, col + fired[q]] = True
     col = row[P_OUTREC_COL]
     if col >= 0:
-        _copy_row(rec.rec_out, t, col, nr.out, oo, n)
+        _copy_row(rec.rec_out, s, col, nr.out, oo, n)
     return fired[:nfired]
 
 
@@ -590,7 +592,7 @@ def _emit(t, k, meta, nr, sy, rec, threads):
         ev = 0
         for m in range(fired.shape[0]):
             ev += sy.deg[deg0 + fired[m]]
-        rec.per_step[t, 1] += ev
+        rec.per_step[t - meta.t0[0], 1] += ev
         rec.per_item[j] += ev
         d = jr[J_SINGLE_DELAY]
         if d >= 0:
@@ -613,7 +615,7 @@ def _emit(t, k, meta, nr, sy, rec, threads):
 
 @njit(cache=True)
 def _run_loop(t_start, t_stop, meta, nr, sy, rec, updates, syns, threads):
-    """Steps ``t_start .. t_stop - 1``; populations in update order (compiled once, cached on disk)."""
+    """Absolute steps ``t_start .. t_stop - 1``; populations in update order (compiled once, cached on disk)."""
     for t in range(t_start, t_stop):
         for q in range(meta.order.shape[0]):
             k = meta.order[q]
@@ -1113,6 +1115,7 @@ def run(
         rv=np.asarray(rv, i64).reshape(-1, 3) if rv else _i64(1, 3),
         rv_start=np.asarray(rv_start, i64),
         ent=np.asarray(ent or [0], i64),
+        t0=np.asarray([plan.t0], i64),
     )
     nr = _Neurons(
         pf=par_arenas[0].build(),
@@ -1141,6 +1144,12 @@ def run(
         stage_f=np.zeros(max(1, stage_size[0])),
         stage_i=_i64(max(1, stage_size[1])),
     )
+    # the messages in flight at t0 into their ring slots
+    for j, pr in enumerate(projs):
+        ring = sy.ring_i if J[j, J_INT] == 1 else sy.ring_f
+        n_post, off = int(J[j, J_N_POST]), int(J[j, J_RING_OFF])
+        for slot, row in plan.ring_in(j, int(J[j, J_N_SLOTS])):
+            ring[off + slot * n_post : off + (slot + 1) * n_post] = row
     rec = _Records(
         rec_spikes=rec2d(width["spk"], np.bool_),
         rec_out=rec2d(width["outrec"], np.float64),
@@ -1168,10 +1177,10 @@ def run(
             with tqdm(total=n_steps, desc="event", unit="step") as bar:
                 for t in range(0, n_steps, block):
                     stop = min(n_steps, t + block)
-                    loop(t, stop, *args)
+                    loop(plan.t0 + t, plan.t0 + stop, *args)
                     bar.update(stop - t)
         else:
-            loop(0, n_steps, *args)
+            loop(plan.t0, plan.t0 + n_steps, *args)
     finally:
         numba.set_num_threads(previous_threads)
     t_results = time.perf_counter()
@@ -1179,14 +1188,15 @@ def run(
     # ---- results
     s_arenas = (nr.sf, nr.si, nr.sb)
     rec_arenas = (rec.rec_sf, rec.rec_si, rec.rec_sb)
-    spikes_rec, out_rec, state_rec, final = {}, {}, {}, {}
+    spikes_rec, out_rec, state_rec, final = {}, {}, {}, []
     for p in pops:
         k = p.index
-        final[p.name] = {}
-        for e, v in enumerate(p.state_vars):
+        values = []
+        for e in range(len(p.state_vars)):
             off = int(meta.ent[P[k, P_STATE_ENT] + 2 * e])
             kind = _kind_of(np.asarray(p.state0[e]).dtype, "state")
-            final[p.name][v] = s_arenas[kind][off : off + p.n].copy()
+            values.append(s_arenas[kind][off : off + p.n].copy())
+        final.append(tuple(values))
         col = int(P[k, P_SPK_COL])
         if col >= 0:
             spikes_rec[p.name] = np.ascontiguousarray(rec.rec_spikes[:, col : col + p.n])
@@ -1205,11 +1215,17 @@ def run(
         fused_x=float(np.count_nonzero(P[:, P_FUSED] == FUSED_X)),
         whole_array=float(np.count_nonzero(P[:, P_FUSED] == FUSED_NO)),
     )
+    in_flight = []
+    for j in range(n_proj):
+        ring = sy.ring_i if J[j, J_INT] == 1 else sy.ring_f
+        n_post, off = int(J[j, J_N_POST]), int(J[j, J_RING_OFF])
+        in_flight.append(plan.ring_out(n_steps, j, lambda slot, ring=ring, n_post=n_post, off=off: ring[off + slot * n_post : off + (slot + 1) * n_post]))
     return RunResult(
         spikes=spikes_rec,
-        state=state_rec,
+        traces=state_rec,
         counts=counts,
-        final_state=final,
+        state=plan.end_state(n_steps, final, in_flight),
+        t_start=plan.t0,
         outputs=out_rec,
         engine="event",
         seed=plan.seed,
