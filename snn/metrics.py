@@ -141,7 +141,7 @@ def neurobench(result: RunResult, network: Network, *, param_bytes: int = 4) -> 
             per += _n_values(m.v_th, p.n)
         footprint += per * param_bytes + _LAYER_SCALARS_BYTES
         if "v" in p.model.state_vars:
-            v = result.state.get(name, {}).get("v")
+            v = result.traces.get(name, {}).get("v")
             if v is None:
                 raise SimulationError(f"population {name!r}: its 'v' was not recorded; pass record=('spikes', 'v') for MembraneUpdates")
             v = np.asarray(v)
