@@ -303,7 +303,7 @@ def save_state(state: SimState, path: str | os.PathLike) -> None:
     pops = []
     for i, (name, d) in enumerate(state.populations.items()):
         pops.append({"name": name, "vars": list(d)})
-        for k, (v, a) in enumerate(d.items()):
+        for k, a in enumerate(d.values()):
             arrays[f"pop{i}.{k}"] = np.asarray(a)
     projs = []
     for j, (name, a) in enumerate(state.in_flight.items()):
@@ -388,11 +388,10 @@ def load_state(path: str | os.PathLike, network: Network | None = None) -> SimSt
                 flight[name] = member(f"proj{j}")
         except (KeyError, ValueError, TypeError, SimulationError) as exc:
             raise FileFormatError(f"{where}: member 'header' is malformed ({exc})") from None
-    for d in list(pops.values()) + [flight]:
-        for k, a in d.items() if isinstance(d, dict) else ():
-            arr = a if isinstance(a, np.ndarray) else None
-            if arr is not None and arr.dtype.kind not in "fib":
-                raise FileFormatError(f"{where}: array {k!r} has dtype {arr.dtype}; states hold float, int or bool arrays")
+    arrays = [(f"{p}.{v}", a) for p, d in pops.items() for v, a in d.items()] + list(flight.items())
+    for k, a in arrays:
+        if a.dtype.kind not in "fib":
+            raise FileFormatError(f"{where}: array {k!r} has dtype {a.dtype}; states hold float, int or bool arrays")
     state = SimState(t=int(t), seed=int(seed), dt_ms=float(dt_ms), populations=pops, in_flight=flight, structure=structure)
     if network is not None:
         check_state(state, network)
