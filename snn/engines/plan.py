@@ -219,6 +219,8 @@ class _Static:
     projections: list[ProjectionPlan]
     order: list[int]
     structure: str
+    #: derived per-network data engines may keep (e.g. the reference engine's per-delay matrices)
+    cache: dict = field(default_factory=dict)
 
 
 _STATIC: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
