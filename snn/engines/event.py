@@ -55,6 +55,7 @@ as in the reference engine.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import types
@@ -147,6 +148,9 @@ def last_run_stats() -> dict[str, float]:
     return dict(_LAST_RUN)
 
 
+_LOG = logging.getLogger("snn.engines.event")
+
+
 def _timed(what: str, fn: Callable, *args: Any) -> Any:
     t0 = time.perf_counter()
     try:
@@ -154,7 +158,10 @@ def _timed(what: str, fn: Callable, *args: Any) -> Any:
             warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
             return fn(*args)
     finally:
-        _COMPILE_S[what] = _COMPILE_S.get(what, 0.0) + time.perf_counter() - t0
+        spent = time.perf_counter() - t0
+        _COMPILE_S[what] = _COMPILE_S.get(what, 0.0) + spent
+        if spent > 0.5:  # said once per compilation (later runs reuse the compiled code)
+            _LOG.info("event engine: compiled the %s in %.1f s (cached for this process, and on disk for the generic parts)", what, spent)
 
 
 def _i64(*shape: int) -> np.ndarray:
