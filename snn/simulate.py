@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from snn.engines.plan import build_plan
-from snn.errors import SimulationError, bad_value
+from snn.errors import SimulationError, bad_value, check_seed
 from snn.network import Network
 from snn.results import RunResult
 
@@ -58,8 +58,9 @@ def simulate(
     engine : {"reference", "event", "torch"}
         ``reference`` is plain numpy (the oracle); the others must agree with it.
     seed : int or None
-        Seed of every random draw (Poisson sources, stochastic neurons).  ``None``
-        draws a fresh seed, reported in ``RunResult.seed``.
+        Seed of every random draw (Poisson sources, stochastic neurons), an int in
+        ``[0, 2**64)`` (others are refused, not reduced).  ``None`` draws a fresh
+        seed, reported in ``RunResult.seed``.
     record : tuple or dict
         What to record: ``"spikes"``, ``"outputs"`` (graded values) and state
         variable names (``"v"``, ``"i"``, ...), for every population that has them,
@@ -86,8 +87,8 @@ def simulate(
         raise bad_value(SimulationError, "n_steps", n_steps, "must be a positive int")
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
-    elif isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise bad_value(SimulationError, "seed", seed, "must be a non-negative int or None")
+    else:
+        seed = check_seed(seed, "seed", cls=SimulationError)
     try:
         module = importlib.import_module(_ENGINES[engine])
     except ImportError as exc:

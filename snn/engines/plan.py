@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from snn import _rng
-from snn.errors import SimulationError, SNNTypeError, bad_value
+from snn.errors import MAX_DELAY_STEPS, SimulationError, SNNTypeError, bad_value, check_delays
 from snn.models import ExternalInput, NeuronModel
 from snn.network import Network
 from snn.results import OpCounts
@@ -178,13 +178,19 @@ def build_plan(network: Network, *, seed: int, record: Any = ("spikes",), inputs
         w = syn.prepare(pr.weights) if syn is not None else pr.weights
         dtype = np.dtype(syn.dtype) if syn is not None else np.dtype(np.float64)
         w = sp.csr_matrix(w, dtype=dtype)
+        # the delay rule every engine relies on (rings of max_delay + 1 slots, the event engine's
+        # int32 per-synapse delays): int64 in [0, MAX_DELAY_STEPS], whatever built the network
+        delays = pr.delays
+        lo, hi = pr.delay_range
+        if delays.dtype != np.int64 or lo < 0 or hi > MAX_DELAY_STEPS:
+            delays = check_delays(delays, f"projection {pr.name!r} delays", cls=SimulationError)
         plan = ProjectionPlan(
             index=j,
             name=pr.name,
             pre=index[pr.pre],
             post=index[pr.post],
             weights=w,
-            delays=np.asarray(pr.delays, dtype=np.int64),
+            delays=delays,
             max_delay=pr.delay_range[1] if pr.n_synapses else 1,
             out_degree=pr.out_degree(),
             min_delay=pr.delay_range[0],
