@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from snn import connect as _connect
 from snn import layout as _layout
-from snn.errors import NetworkError, SNNTypeError, bad_value
+from snn.errors import NetworkError, SNNTypeError, bad_value, check_delays, check_real, check_seed
 from snn.models import NeuronModel
 from snn.synapses import Synapse
 
@@ -107,14 +107,6 @@ def _check_name(name: Any, what: str) -> str:
     return name
 
 
-def _as_int_steps(value: Any, name: str, min_steps: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != int(value):
-        raise bad_value(NetworkError, name, value, f"must be a whole number of steps >= {min_steps}")
-    if int(value) < min_steps:
-        raise bad_value(NetworkError, name, value, f"must be >= {min_steps} step(s)")
-    return int(value)
-
-
 class Network:
     """A spiking network description.
 
@@ -132,9 +124,7 @@ class Network:
     """
 
     def __init__(self, dt_ms: float = 1.0) -> None:
-        if isinstance(dt_ms, bool) or not isinstance(dt_ms, numbers.Real) or not np.isfinite(dt_ms) or dt_ms <= 0:
-            raise bad_value(NetworkError, "dt_ms", dt_ms, "must be a positive, finite number of milliseconds")
-        self.dt_ms = float(dt_ms)
+        self.dt_ms = check_real(dt_ms, "dt_ms", min_value=0.0, min_open=True, cls=NetworkError)
         self._populations: dict[str, Population] = {}
         self._projections: dict[str, Projection] = {}
         self.outputs: tuple[str, ...] = ()
@@ -238,6 +228,11 @@ class Network:
         pre_pop, post_pop = self.population(pre), self.population(post)
         if not hasattr(rule, "build"):
             raise SNNTypeError(f"rule={rule!r}: must be a connection rule from snn.connect, e.g. snn.connect.fixed_probability(0.1)")
+        if not (seed is None or isinstance(seed, np.random.Generator)):
+            seed = check_seed(seed, "seed", cls=NetworkError)
+        if not (callable(delay_steps) or hasattr(delay_steps, "draw") or sp.issparse(delay_steps)):
+            # before the rule resolves them: 2**63 or 10**30 must be refused, never wrapped to int64
+            check_delays(delay_steps, "delay_steps", cls=NetworkError)
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         post_idx, pre_idx, dist = rule.build(pre_pop.positions_um, post_pop.positions_um, rng, same_population=(pre == post))
         if hasattr(rule, "weights_for") and isinstance(weight, numbers.Real) and weight == 1.0:
@@ -283,17 +278,15 @@ class Network:
         if not np.all(np.isfinite(mat.data)):
             raise bad_value(NetworkError, "weights", "matrix with NaN or inf", "must be finite")
         if np.ndim(delay_steps) == 0:
-            steps = _as_int_steps(delay_steps, "delay_steps", 0)
+            steps = int(check_delays(delay_steps, "delay_steps", cls=NetworkError))
             dmat = mat.copy()
             dmat.data = np.full(mat.nnz, float(steps))
         else:
-            darr = np.asarray(delay_steps, dtype=np.float64)
+            darr = check_delays(delay_steps, "delay_steps", cls=NetworkError)
             if darr.shape != shape:
                 raise bad_value(NetworkError, "delay_steps", f"array of shape {darr.shape}", f"must be an int or an array of shape {shape}")
             coo = mat.tocoo()
-            vals = darr[coo.row, coo.col]
-            if not np.all((vals == np.round(vals)) & (vals >= 0)):
-                raise bad_value(NetworkError, "delay_steps", vals[~((vals == np.round(vals)) & (vals >= 0))][0], "delays must be whole numbers of steps >= 0")
+            vals = darr[coo.row, coo.col].astype(np.float64)
             dmat = sp.csr_matrix((vals, (coo.row, coo.col)), shape=shape)
         return self._store(pre, post, mat, dmat, synapse, name)
 
@@ -372,7 +365,8 @@ class Network:
             raise bad_value(NetworkError, "name", name, "a projection with this name exists already")
         for arr in (mat.data, mat.indices, mat.indptr):
             arr.setflags(write=False)
-        delays = _readonly(dmat.data.astype(np.int64))
+        # the one bound of every delay (also what the engines and the loader check)
+        delays = _readonly(check_delays(dmat.data, "delay_steps", cls=NetworkError))
         if delays.size and delays.min() == 0:
             cycle = self._zero_delay_cycle(extra=(pre, post))
             if cycle:
