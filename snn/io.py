@@ -25,6 +25,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import tempfile
 import time
 import zipfile
@@ -41,7 +42,7 @@ from snn.models import model_class
 from snn.network import Network
 from snn.synapses import synapse_class
 
-__all__ = ["save", "load", "atomic_write_bytes", "atomic_path", "MAX_HEADER_CHARS", "MAX_HEADER_DEPTH"]
+__all__ = ["save", "load", "atomic_write_bytes", "atomic_path", "remove_stale_temps", "MAX_HEADER_CHARS", "MAX_HEADER_DEPTH"]
 
 FORMAT = "snn-toolkit.network"
 VERSION = 1
@@ -73,30 +74,36 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _clean_stale(path: Path, prefix: str) -> None:
-    """Remove temporary files ``<prefix><pid>.<random>.tmp`` next to ``path`` whose writer is gone.
+def remove_stale_temps(folder: str | os.PathLike, prefix: str, suffix: str = "") -> list[str]:
+    """Remove temporary files or folders ``<prefix><pid><sep><random><suffix>`` in ``folder`` whose writer is gone.
 
-    Only names of our own pattern are touched: those of a process that no longer
-    runs, or older than a day (a writer on another machine sharing the folder).
+    Only names of this pattern (``sep`` is ``.`` or ``-``; the writers of this
+    toolkit put their process id there) are touched, and only those of a
+    process that no longer runs, or older than a day (a writer on another
+    machine sharing the folder).  Returns the names removed.
     """
-    pattern = re.compile(re.escape(prefix) + r"(\d+)\.[A-Za-z0-9_]+\.tmp\Z")
+    pattern = re.compile(re.escape(prefix) + r"(\d+)[.-][A-Za-z0-9_]+" + re.escape(suffix) + r"\Z")
     try:
-        entries = list(os.scandir(path.parent))
+        entries = list(os.scandir(folder))
     except OSError:
-        return
-    now = time.time()
+        return []
+    now, removed = time.time(), []
     for entry in entries:
         m = pattern.match(entry.name)
         if not m:
             continue
         try:
-            if not entry.is_file(follow_symlinks=False):
-                continue
             old = now - entry.stat(follow_symlinks=False).st_mtime > _STALE_AGE_S
-            if old or not _pid_alive(int(m.group(1))):
+            if not (old or not _pid_alive(int(m.group(1)))):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
                 os.unlink(entry.path)
+            removed.append(entry.name)
         except OSError:
             continue
+    return removed
 
 
 @contextlib.contextmanager
@@ -109,7 +116,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     prefix = f".{path.name}."
-    _clean_stale(path, prefix)
+    remove_stale_temps(path.parent, prefix, ".tmp")
     fd, tmp = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:

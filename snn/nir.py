@@ -1036,11 +1036,7 @@ def write(network: Network, path: str | os.PathLike) -> None:
     """Write ``network`` to ``path`` as a NIR (HDF5) file, atomically (see :func:`to_nir`)."""
     nir = _nir()
     graph = to_nir(network)
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    from snn.io import atomic_path
+
+    with atomic_path(path) as tmp:
         nir.write(str(tmp), graph)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

@@ -402,3 +402,63 @@ def test_mutated_header_or_arrays_give_a_file_error_or_a_valid_network(saved, tm
     again = tmp_path / "again.npz"
     snn.save(net, again)
     _same(net, snn.load(again))
+
+
+# ------------------------------------------------------------------ atomic writes
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_killed_write_leaves_a_temp_file_that_the_next_write_removes(tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    target = tmp_path / "net.npz"
+    # a writer killed in the middle of its write (SIGKILL: no cleanup handler runs)
+    script = textwrap.dedent(
+        f"""
+        import os, signal, snn.io
+        def write(fh):
+            fh.write(b"half a file")
+            fh.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        snn.io.atomic_write_bytes({str(target)!r}, write)
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.run([sys.executable, "-c", script], env=env)
+    assert proc.returncode == -9
+    left = [p.name for p in tmp_path.iterdir()]
+    assert len(left) == 1 and left[0].startswith(".net.npz.") and left[0].endswith(".tmp"), left
+    # someone else's file of a similar name, and a live writer's temp file, are not ours to remove
+    (tmp_path / ".net.npz.backup").write_bytes(b"x")
+    live = tmp_path / f".net.npz.{os.getpid()}.abc123.tmp"
+    live.write_bytes(b"in progress")
+    snn.save(_network(), target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([".net.npz.backup", live.name, "net.npz"])
+    _same(_network(), snn.load(target))
+
+
+def test_stale_temps_of_dead_writers_are_removed_for_nir_and_lava_exports(tmp_path):
+    pytest.importorskip("nir")
+    dead = _dead_pid()
+    stale = tmp_path / f".model.nir.{dead}.q1w2e3r4.tmp"
+    stale.write_bytes(b"partial hdf5")
+    net = snn.Network(dt_ms=1.0)
+    net.add_population("input", 2, snn.ExternalInput())
+    net.add_population("out", 2, snn.LIF())
+    net.add_projection("input", "out", weights=np.eye(2), delay_steps=0)
+    snn.nir.write(net, tmp_path / "model.nir")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.nir"]
+    # the export folder's temporary directories follow the same rule
+    stale_dir = tmp_path / f".deploy.tmp-{dead}-abcd_123"
+    stale_dir.mkdir()
+    (stale_dir / "run.py").write_text("partial")
+    assert snn.io.remove_stale_temps(tmp_path, ".deploy.tmp-") == [stale_dir.name]
+    assert not stale_dir.exists()
