@@ -219,7 +219,13 @@ def _check_exportable(network: snn.Network) -> dict[str, str]:
                 ExportError,
                 f"projection {pr.name!r}: delay_steps",
                 bad,
-                f"must be in [1, {_MAX_DELAY}] (Lava's Dense/Sparse deliver in the next step; DelayDense/DelaySparse add 0..63 steps)",
+                f"must be in [1, {_MAX_DELAY}] (Lava's Dense/Sparse deliver in the next step; DelayDense/DelaySparse add 0..63 steps)"
+                + (
+                    "; retime zero-delay (same-step) projections with hardware.lava_backend.with_unit_delays(net) "
+                    "(snn deploy lava --unit-delays), which makes each layer's output one step later"
+                    if bad == 0
+                    else ""
+                ),
             )
         if pr.n_synapses and pr.delays.min() != pr.delays.max() and pr.synapse.weight_exp < 0:
             raise bad_value(
