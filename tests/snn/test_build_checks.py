@@ -85,3 +85,21 @@ def test_sparse_delay_matrix_with_the_weights_pattern():
         d.data = bad
         with pytest.raises(NetworkError, match="delay_steps"):
             net.add_projection("a", "b", weights=w, delay_steps=d)
+
+
+def test_readme_delay_statement_is_true():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert "arrive `delay_steps` (>= 0) later" in readme and "(>= 1) later" not in readme
+    # zero delay: the target sees the spike in the step it was sent; a zero-delay cycle is refused
+    net = snn.Network()
+    net.add_population("src", 1, snn.SpikeSource(np.array([[0], [1], [0]], dtype=bool)))
+    net.add_population("a", 1, snn.IF(v_th=0.5))
+    net.add_projection("src", "a", weights=np.ones((1, 1)), delay_steps=0)
+    res = snn.simulate(net, 3, record=("spikes",))
+    np.testing.assert_array_equal(res.spikes["a"][:, 0], [False, True, False])
+    net.add_population("b", 1, snn.IF())
+    net.add_projection("a", "b", weights=np.ones((1, 1)), delay_steps=0)
+    with pytest.raises(NetworkError, match="cycle"):
+        net.add_projection("b", "a", weights=np.ones((1, 1)), delay_steps=0)

@@ -240,3 +240,34 @@ def test_mutated_node_fields_give_a_nir_error_or_a_valid_network(data):
         snn.simulate(net, 3, inputs={"input": np.ones((3, net.population("input").n))})
     except SNNError:
         pass
+
+
+def test_readme_what_a_default_snntorch_leaky_needs_for_loihi(tmp_path):
+    # each numbered claim of the README's "from snnTorch" section, checked
+    torch = pytest.importorskip("torch")
+    snntorch = pytest.importorskip("snntorch")
+    from snntorch.export_nir import export_to_nir
+
+    from hardware import lava_backend, loihi
+    from hardware.errors import QuantizationError
+
+    def export(**kw):
+        net = torch.nn.Sequential(torch.nn.Linear(4, 3), snntorch.Leaky(init_hidden=True, **kw))
+        return export_to_nir(net, torch.zeros(1, 4), ignore_dims=[0])
+
+    with pytest.raises(Exception, match="type mismatch"):  # 1. a scalar beta does not export
+        export(beta=0.9)
+    per_neuron = {"beta": torch.full((3,), 0.9), "threshold": torch.ones(3)}
+    net = snir.read(export(**per_neuron), dt_ms=0.1, convention="snntorch")
+    with pytest.raises(QuantizationError, match="reset='subtract'"):  # 2. the default reset has no Loihi form
+        loihi.quantize(lava_backend.with_unit_delays(net))
+    differing = dict(per_neuron, beta=torch.tensor([0.9, 0.8, 0.9]))
+    net = snir.read(export(**differing, reset_mechanism="zero"), dt_ms=0.1, convention="snntorch", reset="zero")
+    with pytest.raises(QuantizationError, match="one per population"):  # 3. one decay per layer
+        loihi.quantize(lava_backend.with_unit_delays(net))
+    net = snir.read(export(**per_neuron, reset_mechanism="zero"), dt_ms=0.1, convention="snntorch", reset="zero")
+    assert net.zero_delay_edges()  # 4. same-step layers: --unit-delays
+    with pytest.raises(Exception, match="with_unit_delays"):
+        lava_backend.export(loihi.quantize(net)[0], tmp_path / "x", 5)
+    qnet, _ = loihi.quantize(lava_backend.with_unit_delays(net))
+    assert {type(p.model).__name__ for p in qnet.populations} >= {"LoihiLIF"}
