@@ -137,15 +137,6 @@ def test_deploy_lava_zero_delays_report_names_and_padding(tmp_path, capsys):
     assert "--unit-delays" in err and "input->hidden" in err and not (tmp_path / "d0").exists()
     with pytest.raises(Exception, match="with_unit_delays"):  # the API's error names the way out too
         lava_backend.export(loihi.quantize(net)[0], tmp_path / "d1", 10)
-    # a folder that a killed export left behind (its writer's pid is gone) is cleaned by the next export
-    import subprocess
-    import sys
-
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    stale = tmp_path / f".dep.tmp-{dead.pid}-abc_123"
-    stale.mkdir()
-    (stale / "run.py").write_text("partial")
     # with it: the two retimed layers delay `out` by 2 steps; the input is padded by 2 zero steps
     assert cli.main(["deploy", "lava", str(tmp_path / "ff.npz"), "--steps", "40", "--out", str(tmp_path / "dep"), "--unit-delays"]) == 0
     out = capsys.readouterr().out
@@ -154,7 +145,6 @@ def test_deploy_lava_zero_delays_report_names_and_padding(tmp_path, capsys):
     assert "40 + 2 = 42 steps" in out and "'hidden' +1" in out and "'out' +2" in out
     manifest = json.loads((tmp_path / "dep" / "manifest.json").read_text())
     assert manifest["n_steps"] == 42
-    assert not stale.exists()
     # results by population name, with the expected counts of our own fixed-point run of the retimed network
     timed = lava_backend.with_unit_delays(net)
     qnet, rep = loihi.quantize(timed)
@@ -164,9 +154,6 @@ def test_deploy_lava_zero_delays_report_names_and_padding(tmp_path, capsys):
     for i, p in enumerate(qnet.populations):
         line = next(line for line in out.splitlines() if line.split()[:1] == [p.name])
         assert line.split()[1:] == [f"pop{i}.spikes", str(int(ours.counts.spikes_per_population[p.name]))]
-        # the folder's README names each population's results too
-        row = f"| `{p.name}` | {p.n} | `pop{i}.spikes`, `pop{i}.<var>` | {int(ours.counts.spikes_per_population[p.name])} |"
-        assert row in (tmp_path / "dep" / "README.md").read_text()
     # nothing lost: the padded run's rows 2..41 of `out` are the same-step network's 40 steps, shifted
     q0, rep0 = loihi.quantize(net)
     same_step = snn.simulate(q0, 40, inputs={"input": np.rint(x * rep0.input_scales["input"])}, record=("spikes",))
