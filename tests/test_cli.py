@@ -137,6 +137,15 @@ def test_deploy_lava_zero_delays_report_names_and_padding(tmp_path, capsys):
     assert "--unit-delays" in err and "input->hidden" in err and not (tmp_path / "d0").exists()
     with pytest.raises(Exception, match="with_unit_delays"):  # the API's error names the way out too
         lava_backend.export(loihi.quantize(net)[0], tmp_path / "d1", 10)
+    # a folder that a killed export left behind (its writer's pid is gone) is cleaned by the next export
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".dep.tmp-{dead.pid}-abc_123"
+    stale.mkdir()
+    (stale / "run.py").write_text("partial")
     # with it: the two retimed layers delay `out` by 2 steps; the input is padded by 2 zero steps
     assert cli.main(["deploy", "lava", str(tmp_path / "ff.npz"), "--steps", "40", "--out", str(tmp_path / "dep"), "--unit-delays"]) == 0
     out = capsys.readouterr().out
@@ -145,6 +154,7 @@ def test_deploy_lava_zero_delays_report_names_and_padding(tmp_path, capsys):
     assert "40 + 2 = 42 steps" in out and "'hidden' +1" in out and "'out' +2" in out
     manifest = json.loads((tmp_path / "dep" / "manifest.json").read_text())
     assert manifest["n_steps"] == 42
+    assert not stale.exists()
     # results by population name, with the expected counts of our own fixed-point run of the retimed network
     timed = lava_backend.with_unit_delays(net)
     qnet, rep = loihi.quantize(timed)
