@@ -30,6 +30,7 @@ from snn.synapses import Synapse
 __all__ = ["Network", "Population", "Projection"]
 
 _MAX_NAME = 128
+#: the largest delay that survives the float64 delay matrices exactly
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -127,7 +128,27 @@ class Network:
         self.dt_ms = check_real(dt_ms, "dt_ms", min_value=0.0, min_open=True, cls=NetworkError)
         self._populations: dict[str, Population] = {}
         self._projections: dict[str, Projection] = {}
-        self.outputs: tuple[str, ...] = ()
+        self._outputs: tuple[str, ...] = ()
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """Names of the populations that are the network's outputs (e.g. NIR ``Output`` nodes)."""
+        return self._outputs
+
+    @outputs.setter
+    def outputs(self, names: Any) -> None:
+        if isinstance(names, str) or not isinstance(names, (list, tuple)):
+            raise SNNTypeError(f"outputs={names!r}: must be a list or tuple of population names")
+        seen: list[str] = []
+        for name in names:
+            if not isinstance(name, str):
+                raise SNNTypeError(f"outputs: {name!r} must be a population name (str)")
+            if name not in self._populations:
+                raise bad_value(NetworkError, "outputs", name, f"unknown population; known: {sorted(self._populations)}")
+            if name in seen:
+                raise bad_value(NetworkError, "outputs", name, "named twice; each output population once")
+            seen.append(name)
+        self._outputs = tuple(seen)
 
     # ------------------------------------------------------------------ queries
     @property
@@ -185,23 +206,30 @@ class Network:
         if not isinstance(model, NeuronModel):
             raise SNNTypeError(f"model={model!r}: must be a neuron model such as snn.LIF(...)")
         model.check_size(n)
+        model.check_dt(self.dt_ms)
         pos = np.zeros((n, 3)) if positions is None else np.array(positions, dtype=np.float64)
         pos = _layout.as_positions(pos, n, name="positions")
         init: dict[str, np.ndarray] = {}
         defaults = model.initial_state(n)
         for var, value in (initial_state or {}).items():
             if var not in defaults:
-                raise bad_value(NetworkError, "initial_state", var, f"unknown state variable of {type(model).__name__}; allowed: {list(defaults)}")
+                raise bad_value(
+                    NetworkError, "initial_state", var, f"unknown state variable of {type(model).__name__}; allowed: {list(defaults)}"
+                )
             arr = np.asarray(value)
             if arr.ndim == 0:
                 arr = np.full(n, arr)
             if arr.shape != (n,):
-                raise bad_value(NetworkError, f"initial_state[{var!r}]", f"array of shape {arr.shape}", f"must be a scalar or have shape ({n},)")
+                raise bad_value(
+                    NetworkError, f"initial_state[{var!r}]", f"array of shape {arr.shape}", f"must be a scalar or have shape ({n},)"
+                )
             if not np.all(np.isfinite(arr.astype(np.float64))):
                 raise bad_value(NetworkError, f"initial_state[{var!r}]", "array with NaN or inf", "must be finite")
             dtype = defaults[var].dtype
             if np.issubdtype(dtype, np.integer) and not np.all(arr == np.round(arr.astype(np.float64))):
-                raise bad_value(NetworkError, f"initial_state[{var!r}]", "non-integer values", f"{type(model).__name__}.{var} holds integers")
+                raise bad_value(
+                    NetworkError, f"initial_state[{var!r}]", "non-integer values", f"{type(model).__name__}.{var} holds integers"
+                )
             init[var] = _readonly(arr.astype(dtype))
         pop = Population(name, n, model, pos, init)
         self._populations[name] = pop
@@ -258,7 +286,9 @@ class Network:
 
         Dense arrays store their non-zero entries; sparse matrices store every
         stored entry (duplicates are summed).  ``delay_steps`` is an int, or an
-        array of the weights' shape giving each synapse's delay.
+        array of the weights' shape giving each synapse's delay, or a scipy.sparse
+        matrix storing exactly the weights' synapses (one delay each, explicit
+        zeros included).
         """
         pre_pop, post_pop = self.population(pre), self.population(post)
         shape = (post_pop.n, pre_pop.n)
@@ -277,7 +307,18 @@ class Network:
             raise bad_value(NetworkError, "weights", f"matrix of shape {mat.shape}", f"must have shape (n_post, n_pre) = {shape}")
         if not np.all(np.isfinite(mat.data)):
             raise bad_value(NetworkError, "weights", "matrix with NaN or inf", "must be finite")
-        if np.ndim(delay_steps) == 0:
+        if sp.issparse(delay_steps):
+            dsp = sp.csr_matrix(delay_steps, copy=True)
+            if dsp.shape != shape:
+                raise bad_value(NetworkError, "delay_steps", f"sparse matrix of shape {dsp.shape}", f"must have the weights' shape {shape}")
+            mat.sort_indices()
+            if not dsp.has_canonical_format or not (np.array_equal(dsp.indptr, mat.indptr) and np.array_equal(dsp.indices, mat.indices)):
+                raise NetworkError(
+                    "delay_steps: a sparse matrix of delays must store exactly the weights' synapses (the same pattern, no duplicates)"
+                )
+            vals = check_delays(dsp.data, "delay_steps", cls=NetworkError).astype(np.float64)
+            dmat = sp.csr_matrix((vals, dsp.indices, dsp.indptr), shape=shape)
+        elif np.ndim(delay_steps) == 0:
             steps = int(check_delays(delay_steps, "delay_steps", cls=NetworkError))
             dmat = mat.copy()
             dmat.data = np.full(mat.nnz, float(steps))
@@ -345,7 +386,9 @@ class Network:
     def _store(self, pre, post, mat, dmat, synapse, name) -> Projection:
         post_pop = self.population(post)
         if post_pop.model.is_source:
-            raise bad_value(NetworkError, "post", post, f"population is a {type(post_pop.model).__name__} (a source) and cannot receive synapses")
+            raise bad_value(
+                NetworkError, "post", post, f"population is a {type(post_pop.model).__name__} (a source) and cannot receive synapses"
+            )
         if synapse is not None and not isinstance(synapse, Synapse):
             raise SNNTypeError(f"synapse={synapse!r}: must be None or a snn.Synapse (e.g. hardware.loihi.LoihiSynapse)")
         mat = sp.csr_matrix(mat)
