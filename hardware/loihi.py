@@ -1331,8 +1331,8 @@ def _to_float_result(
     fixed = res.state
     view = {name: _float_view(report.populations.get(name), vars_) for name, vars_ in fixed.populations.items()}
     for p in network.populations:  # the float model's dtypes (e.g. a refractory counter)
-        defaults = p.model.initial_state(1)
-        view[p.name] = {v: np.asarray(view[p.name][v], dtype=defaults[v].dtype) for v in p.model.state_vars}
+        dtypes = snn.state.state_dtypes(p)
+        view[p.name] = {v: np.asarray(view[p.name][v], dtype=dtypes[v]) for v in p.model.state_vars}
     end = FixedPointState(
         t=fixed.t,
         seed=fixed.seed,

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from snn.errors import FileFormatError, SimulationError, SNNTypeError, bad_value, check_seed
-from snn.network import Network, Projection
+from snn.network import Network, Population, Projection
 
 __all__ = ["SimState", "StateError", "init_state", "save_state", "load_state", "structure_of"]
 
@@ -159,6 +159,17 @@ def _pattern_digest(pr: Projection) -> str:
     return hit
 
 
+_DTYPES_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def state_dtypes(pop: Population) -> dict[str, np.dtype]:
+    """``{state variable: dtype}`` of a population's model (cached: populations are immutable)."""
+    hit = _DTYPES_CACHE.get(pop)
+    if hit is None:
+        hit = _DTYPES_CACHE[pop] = {v: a.dtype for v, a in pop.model.initial_state(pop.n).items()}
+    return hit
+
+
 def ring_dtype(pr: Projection) -> np.dtype:
     """The dtype of a projection's in-flight sums (its synapse type's, float64 without one)."""
     return np.dtype(pr.synapse.dtype) if pr.synapse is not None else np.dtype(np.float64)
@@ -167,8 +178,8 @@ def ring_dtype(pr: Projection) -> np.dtype:
 def _structure_items(network: Network) -> dict[str, list]:
     pops = []
     for p in network.populations:
-        defaults = p.model.initial_state(1)
-        pops.append([p.name, p.n, type(p.model).__name__, [[v, str(defaults[v].dtype)] for v in p.model.state_vars]])
+        dtypes = state_dtypes(p)
+        pops.append([p.name, p.n, type(p.model).__name__, [[v, str(dtypes[v])] for v in p.model.state_vars]])
     projs = []
     for pr in network.projections:
         n_post, n_pre = pr.weights.shape
@@ -251,15 +262,15 @@ def check_state(state: Any, network: Network, structure: str | None = None) -> S
         d = state.populations.get(p.name)
         if d is None or set(d) != set(p.model.state_vars):
             raise bad_value(StateError, f"state.populations[{p.name!r}]", sorted(d or ()), f"must hold {list(p.model.state_vars)}")
-        defaults = p.model.initial_state(1)
+        dtypes = state_dtypes(p)
         for v in p.model.state_vars:
             a = d[v]
-            if a.shape != (p.n,) or a.dtype != defaults[v].dtype:
+            if a.shape != (p.n,) or a.dtype != dtypes[v]:
                 raise bad_value(
                     StateError,
                     f"state.populations[{p.name!r}][{v!r}]",
                     f"{a.dtype} array of shape {a.shape}",
-                    f"must be {defaults[v].dtype} of shape ({p.n},)",
+                    f"must be {dtypes[v]} of shape ({p.n},)",
                 )
             if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
                 raise bad_value(StateError, f"state.populations[{p.name!r}][{v!r}]", "array with NaN or inf", "must be finite")
