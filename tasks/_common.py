@@ -337,5 +337,7 @@ def check_device(device: Any) -> str:
             raise TaskError(f"device={device!r}: CUDA is not available on this machine; use device='cpu'")
         index = int(text[5:]) if ":" in text else 0
         if index >= torch.cuda.device_count():
-            raise TaskError(f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s) (indices 0..{torch.cuda.device_count() - 1})")
+            raise TaskError(
+                f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s) (indices 0..{torch.cuda.device_count() - 1})"
+            )
     return text

@@ -35,6 +35,7 @@ whole grid changing).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -267,7 +268,13 @@ def solve(
         if callback is not None:
             callback(done, np.asarray(state.populations["u"]["sigma"], dtype=np.float64).reshape(problem.shape))
     x = np.asarray(state.populations["u"]["sigma"], dtype=np.float64).reshape(problem.shape)
-    bound = float(sum(k * v for k, v in zip(lengths, vths)))
+    spans: list[list[float]] = []  # [vth, steps] for each run of equal thresholds (so the bound does not depend on the chunking)
+    for k, v in zip(lengths, vths):
+        if spans and spans[-1][0] == v:
+            spans[-1][1] += k
+        else:
+            spans.append([v, k])
+    bound = math.fsum(v * k for v, k in spans)
     ref = reference(problem, steps)
     ref_norm = _grid.norm2(ref)
     err = _grid.norm2(x - ref)

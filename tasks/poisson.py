@@ -116,7 +116,9 @@ class Problem:
         object.__setattr__(self, "f", _grid.check_grid("f", self.f))
         object.__setattr__(self, "h", _grid.check_h(self.h))
         if not math.isfinite(_grid.norm2(self.rhs)):
-            raise TaskError(f"f: h**2 * f (h={self.h!r}, max|f|={float(np.max(np.abs(self.f)))!r}) is too large: its 2-norm overflows float64; scale the problem down")
+            raise TaskError(
+                f"f: h**2 * f (h={self.h!r}, max|f|={float(np.max(np.abs(self.f)))!r}) is too large: its 2-norm overflows float64; scale the problem down"
+            )
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -406,7 +408,9 @@ def solve(
     if vth0 is None:
         vth0 = 0.1 * float(np.max(np.abs(bias))) if n else 0.0
     if vth_min is None:
-        vth_min = 0.1 * rtol / kappa * coef["w"] / (abs(coef["a"]) + 6 * coef["w"] + coef["beta"]) * (_grid.norm2(b / math.sqrt(n)) if n else 0.0)
+        vth_min = (
+            0.1 * rtol / kappa * coef["w"] / (abs(coef["a"]) + 6 * coef["w"] + coef["beta"]) * (_grid.norm2(b / math.sqrt(n)) if n else 0.0)
+        )
     vth0 = _grid.positive_float("vth0", vth0, allow_zero=True)
     vth_min = _grid.positive_float("vth_min", vth_min, allow_zero=True)
     if isinstance(max_refinements, bool) or not isinstance(max_refinements, numbers.Integral) or max_refinements < 0:

@@ -368,7 +368,9 @@ def solve(
         x=x,
         success=status == CONVERGED,
         status=status,
-        message=STATUS_MESSAGES[status] if math.isfinite(e_best) else f"the best energy is {e_best} (Q overflows in float64), so it is not a success",
+        message=STATUS_MESSAGES[status]
+        if math.isfinite(e_best)
+        else f"the best energy is {e_best} (Q overflows in float64), so it is not a success",
         n_steps=n_steps,
         errors=errors,
         run=run,

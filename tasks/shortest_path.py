@@ -310,7 +310,7 @@ def _decode(steps: sp.csr_matrix, lengths: sp.csr_matrix, first: np.ndarray) -> 
     n = first.shape[0]
     dist = np.full(n, np.inf)
     pred = np.full(n, NO_PREDECESSOR, dtype=np.int64)
-    roots = (first == 0)
+    roots = first == 0
     dist[roots] = 0.0
     c = steps.tocoo()
     length = lengths.tocoo().data

@@ -53,7 +53,11 @@ class QuantizingSimulator:
         self.opts = opts
         self.calls = 0
 
-    def __call__(self, network, n_steps, *, engine="reference", seed=0, state=None, record=("spikes",), inputs=None, progress=False, **options):
+    def __call__(
+        self, network, n_steps, *, engine="reference", seed=0, state=None, record=("spikes",), inputs=None, progress=False, **options
+    ):
         self.calls += 1
         start = {"seed": seed} if state is None else {"state": state}  # a continued run keeps the state's seed
-        return snn.simulate(quantize(network, **self.opts), n_steps, engine="reference", record=record, inputs=inputs, progress=progress, **start)
+        return snn.simulate(
+            quantize(network, **self.opts), n_steps, engine="reference", record=record, inputs=inputs, progress=progress, **start
+        )
