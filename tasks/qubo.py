@@ -236,16 +236,6 @@ def _energies(q: np.ndarray, raster: np.ndarray, chunk: int = 4096) -> np.ndarra
     return out
 
 
-def _best_state(runs: list, energies: list[np.ndarray]) -> np.ndarray:
-    """The recorded state of lowest energy (the first one, on ties) over the runs so far, ``(n,)`` float."""
-    k = int(np.argmin(np.concatenate(energies)))
-    for run, e in zip(runs, energies):
-        if k < e.shape[0]:
-            return np.asarray(run.spikes["x"][k], dtype=np.float64)
-        k -= e.shape[0]
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 def _is_local_min(problem: Problem, x: np.ndarray, tol: float) -> bool:
     s = problem.symmetric
     d = np.diag(s)
@@ -339,19 +329,19 @@ def solve(
         seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
     net = build_network(problem, n_steps=n_steps, T0=T0, T_end=T_end, update_prob=update_prob, seed=np.random.default_rng([seed, 1]))
     state = snn.init_state(net, seed=seed)
-    runs, energies = [], []
+    runs = []
     done = 0
     while done < n_steps:
         run = sim(net, min(int(check_every), n_steps - done), engine=engine, state=state, record={"x": ("spikes",)})
         runs.append(run)
         state = run.state
-        energies.append(_energies(problem.Q, np.asarray(run.spikes["x"], dtype=bool)))
         done += run.n_steps
         if callback is not None:
-            callback(done, _best_state(runs, energies))
+            so_far = np.concatenate([np.asarray(r.spikes["x"], dtype=bool) for r in runs])
+            callback(done, so_far[int(np.argmin(_energies(problem.Q, so_far)))].astype(np.float64))
     run = snn.RunResult.concat(runs)
     raster = np.asarray(run.spikes["x"], dtype=bool)
-    e_steps = np.concatenate(energies)
+    e_steps = _energies(problem.Q, raster)  # on the whole raster: the same arithmetic however the run was chunked
     best = int(np.argmin(e_steps))
     x = raster[best].astype(np.float64)
     e_best = float(e_steps[best])
