@@ -29,6 +29,8 @@ __all__ = [
     "ChunkedRun",
     "run_chunked",
     "trim_last_step",
+    "check_callback",
+    "check_device",
 ]
 
 #: status codes of :class:`SolveResult` (scipy habit: 0 is success)
@@ -306,3 +308,36 @@ def run_chunked(
     parts = [trim_last_step(r, net) if cont else r for r, net, cont in zip(runs, nets, continued)]
     merged = merge_runs(parts)
     return ChunkedRun(run=merged, n_steps=t, stopped=bool(stopped), network=network, n_chunks=len(runs), carry=carry)
+
+
+def check_callback(callback: Any) -> Callable[[int, np.ndarray], Any] | None:
+    """``callback`` if it is ``None`` or callable, else a :class:`TaskError` (raised before any run).
+
+    Every task calls it as ``callback(t, x)``: ``t`` the steps run so far, ``x``
+    the current decoded solution.
+    """
+    if callback is not None and not callable(callback):
+        raise TaskError(f"callback={callback!r}: must be None or a callable callback(t, x) (t = steps so far, x = the current solution)")
+    return callback
+
+
+def check_device(device: Any) -> str:
+    """``device`` as a torch device string (``"cpu"``, ``"cuda"``, ``"cuda:<index>"``), or a :class:`TaskError` naming it.
+
+    A CUDA device is refused when CUDA is not available (or the index does not exist).
+    """
+    text = str(device) if type(device).__name__ == "device" else device  # a torch.device
+    ok = isinstance(text, str) and (text in ("cpu", "cuda") or (text.startswith("cuda:") and text[5:].isascii() and text[5:].isdigit()))
+    if not ok:
+        raise TaskError(f"device={device!r}: must be 'cpu', 'cuda' or 'cuda:<index>'")
+    if text.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise TaskError(f"device={device!r}: CUDA is not available on this machine; use device='cpu'")
+        index = int(text[5:]) if ":" in text else 0
+        if index >= torch.cuda.device_count():
+            raise TaskError(
+                f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s) (indices 0..{torch.cuda.device_count() - 1})"
+            )
+    return text
