@@ -8,6 +8,7 @@ seed, callback) -> SolveResult``, ``reference(problem)`` and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,11 @@ __all__ = [
     "ChunkedRun",
     "run_chunked",
     "trim_last_step",
+    "NONFINITE",
+    "check_callback",
+    "check_device",
+    "real_array",
+    "final_status",
 ]
 
 #: status codes of :class:`SolveResult` (scipy habit: 0 is success)
@@ -306,3 +312,74 @@ def run_chunked(
     parts = [trim_last_step(r, net) if cont else r for r, net, cont in zip(runs, nets, continued)]
     merged = merge_runs(parts)
     return ChunkedRun(run=merged, n_steps=t, stopped=bool(stopped), network=network, n_chunks=len(runs), carry=carry)
+
+
+# ---------------------------------------------------------------------------------------------
+# shared checks of the solvers (issue 17)
+
+#: status code of a run whose solution or error metrics are not finite: never a success
+NONFINITE = 2
+STATUS_MESSAGES[NONFINITE] = "the solution or its error metrics are not finite (NaN or inf): not a success"
+
+#: devices :func:`check_device` accepts
+DEVICE_KINDS = ("cpu", "cuda")
+
+
+def check_callback(callback: Any) -> Callable[..., Any] | None:
+    """``callback`` if it is ``None`` or callable (``callback(t, x)``), else a :class:`TaskError` before any run."""
+    if callback is not None and not callable(callback):
+        raise TaskError(f"callback={callback!r}: must be None or a callable callback(t, x) (t: steps so far, x: the decoded solution)")
+    return callback
+
+
+def check_device(device: Any) -> str:
+    """``device`` as a torch device string (``"cpu"``, ``"cuda"``, ``"cuda:N"``), or a :class:`TaskError` naming it.
+
+    ``"cuda"`` is refused when torch sees no CUDA device (and ``"cuda:N"`` when
+    there are not ``N + 1`` of them), rather than failing inside torch.
+    """
+    import torch
+
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise TaskError(f"device={device!r}: must be a string, one of 'cpu', 'cuda' or 'cuda:N'")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise TaskError(f"device={device!r}: not a device; allowed: 'cpu', 'cuda' or 'cuda:N'") from None
+    if dev.type not in DEVICE_KINDS:
+        raise TaskError(f"device={device!r}: allowed: 'cpu', 'cuda' or 'cuda:N'")
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise TaskError(f"device={device!r}: torch sees no CUDA device here; use device='cpu'")
+        if dev.index is not None and dev.index >= count:
+            raise TaskError(f"device={device!r}: there are only {count} CUDA device(s) (cuda:0..cuda:{count - 1})")
+    return str(dev)
+
+
+def real_array(name: str, value: Any, *, ndim: int | None = None, shape: tuple | None = None) -> np.ndarray:
+    """:func:`finite_array` that refuses complex data (rather than dropping the imaginary part)."""
+    if _is_complex(value):
+        raise TaskError(f"{name}: complex values are not allowed (the imaginary part would be dropped); pass real numbers")
+    return finite_array(name, value, ndim=ndim, shape=shape)
+
+
+def _is_complex(value: Any) -> bool:
+    dtype = getattr(value, "dtype", None)
+    if dtype is None:
+        try:
+            dtype = np.asarray(value).dtype
+        except (TypeError, ValueError):
+            return False
+    return np.dtype(dtype).kind == "c"
+
+
+def final_status(stopped: bool, x: Any, errors: Mapping[str, float]) -> int:
+    """``CONVERGED`` when the stopping rule held and ``x`` and every error metric are finite, ``NONFINITE`` when
+    any of them is NaN or inf, else ``MAXITER``."""
+    finite = bool(np.all(np.isfinite(np.asarray(x, dtype=np.float64)))) and all(math.isfinite(float(v)) for v in errors.values())
+    if not finite:
+        return NONFINITE
+    return CONVERGED if stopped else MAXITER
