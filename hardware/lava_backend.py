@@ -516,9 +516,18 @@ def _result_from_lava(
         if p.name in outputs_set:
             outputs[p.name] = data[f"pop{i}.outputs"].astype(np.float64) if f"pop{i}.outputs" in data else sent[i].astype(np.float64)
         final[p.name] = {v: data[f"pop{i}.final.{v}"].astype(np.int64) for v in _STATE_VARS[kind]}
-    return snn.RunResult(
-        spikes=spikes, state=state, counts=counts, final_state=final, outputs=outputs, engine="lava", seed=seed, wall_time_s=wall_s
+    # Lava's final neuron state; the messages still in its delay buffers are not read back, so this
+    # state records the end of the run but cannot be continued (hardware.lava_session does that)
+    end = snn.SimState(
+        t=n_steps,
+        seed=plan.seed,
+        dt_ms=network.dt_ms,
+        populations=final,
+        in_flight={},
+        structure=plan.structure,
+        owner="hardware.lava_backend.run (a one-shot Lava run: its delay buffers are not read back)",
     )
+    return snn.RunResult(spikes=spikes, traces=state, counts=counts, state=end, outputs=outputs, engine="lava", seed=seed, wall_time_s=wall_s)
 
 
 def _per_network(name: str, value: Any, n: int, is_list: Any) -> list[Any]:

@@ -46,8 +46,10 @@ import numpy as np
 import scipy.sparse as sp
 
 import snn
+import snn.state
 from hardware.errors import LoihiClipWarning, QuantizationError
 from snn.errors import SNNTypeError, bad_value
+from snn.simulate import _SEED_DEFAULT
 
 xp = np
 
@@ -1112,6 +1114,14 @@ class FixedPointSimulator:
         self.calibration_margin = float(calibration_margin)
         self.quantize_opts = dict(quantize_opts)
         self.report: QuantizationReport | None = None
+        #: float steps of the one calibration run of a stage (at least the first call's n_steps)
+        self.calibration_steps = 256
+        #: how many stages (quantized networks with their scales) are kept for continuation
+        self.max_stages = 8
+        #: how many times this simulator quantized a network (a stage quantizes once)
+        self.n_quantizations = 0
+        self._stages: dict[int, _Stage] = {}
+        self._next_stage = 0
 
     def __repr__(self) -> str:
         return f"fixed_point_simulator({', '.join(f'{k}={v!r}' for k, v in self.quantize_opts.items())})"
@@ -1122,18 +1132,92 @@ class FixedPointSimulator:
         n_steps: int,
         *,
         engine: str = "reference",
-        seed: int | None = 0,
+        seed: Any = _SEED_DEFAULT,
+        state: snn.SimState | None = None,
         record: Any = ("spikes",),
         inputs: Mapping[str, Any] | None = None,
         progress: bool = False,
         **options: Any,
     ) -> snn.RunResult:
+        """Run ``network`` in fixed point for ``n_steps`` (see the class notes).
+
+        Without ``state`` (or with a fresh :func:`snn.init_state`) a new *stage*
+        starts: the network is calibrated (once) and quantized.  With the
+        ``state`` of a run of this simulator the run continues that stage
+        exactly, in integers: the quantized network is reused (re-quantized with
+        the stage's scales when only parameters changed) and the integer state
+        is carried on, never converted to float and back.
+        """
         from snn.engines.plan import parse_record
 
         if not isinstance(network, snn.Network):
             raise SNNTypeError(f"network={network!r}: must be a snn.Network")
-        opts = dict(self.quantize_opts)
+        structure = snn.state.structure_of(network)
         inputs = dict(inputs or {})
+        if state is not None and not isinstance(state, snn.SimState):
+            raise SNNTypeError(f"state={type(state).__name__}: must be the state of a run of this simulator, or snn.init_state(network)")
+        if isinstance(state, FixedPointState):
+            stage = self._stages.get(state.stage)
+            if stage is None or state.fixed is None:
+                raise bad_value(QuantizationError, "state", state, "comes from another fixed_point_simulator (or an expired stage of this one); continue it with the simulator that made it")
+            if stage.float_structure != structure:
+                diff = snn.state.structure_difference(stage.float_structure, network)
+                raise bad_value(QuantizationError, "network", network, f"does not fit the state's network: {diff}")
+            if seed is not _SEED_DEFAULT and seed != state.seed:
+                raise bad_value(QuantizationError, "seed", seed, f"the run continues state (seed {state.seed}); leave seed out or pass the same one")
+            qnet, report = self._stage_network(stage, network)
+            qstate = state.fixed
+        else:
+            if state is not None:  # a fresh float state: only its seed and start step matter
+                if state.owner or state.t != 0 or not state.equals(snn.init_state(network, seed=state.seed)):
+                    raise bad_value(
+                        QuantizationError,
+                        "state",
+                        state,
+                        "a float network's state cannot be converted to fixed point; pass snn.init_state(network) or the state of a run of this simulator",
+                    )
+                seed = state.seed
+            seed = 0 if seed is _SEED_DEFAULT else seed
+            if seed is None:
+                seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
+            stage = self._new_stage(network, structure, n_steps, engine=engine, seed=seed, inputs=inputs)
+            qnet, report = stage.qnet, stage.report
+            qstate = snn.init_state(qnet, seed=seed)
+        self.report = report
+        scaled = {name: np.rint(np.asarray(v, dtype=np.float64) * report.input_scales.get(name, 1.0)) for name, v in inputs.items()}
+        spikes, rec_state, outputs = parse_record(network, record)
+        qrecord: dict[str, tuple[str, ...]] = {}
+        for p in network.populations:
+            rep = report.populations.get(p.name)
+            names: list[str] = []
+            if p.name in spikes:
+                names.append("spikes")
+            if p.name in outputs:
+                names.append("outputs")
+            for var in rec_state.get(p.name, ()):
+                if rep is not None and rep.kind in _FLOAT_STATE:
+                    names.extend(_FLOAT_STATE[rep.kind].get(var, ()))
+                else:
+                    names.append(var)
+            qrecord[p.name] = tuple(dict.fromkeys(names))
+        if engine == "lava":
+            from hardware import lava_backend
+
+            if qstate.t != 0:
+                raise bad_value(
+                    QuantizationError,
+                    "engine",
+                    "lava",
+                    "continuing a run on Lava needs a Lava session (not available yet); run the whole stage in one call or use engine='event'",
+                )
+            res = lava_backend.run(qnet, n_steps, record=qrecord, seed=qstate.seed, inputs=scaled, **options)
+        else:
+            res = snn.simulate(qnet, n_steps, engine=engine, state=qstate, record=qrecord, inputs=scaled, progress=progress, **options)
+        return _to_float_result(res, network, report, rec_state, stage)
+
+    def _new_stage(self, network: snn.Network, structure: str, n_steps: int, *, engine: str, seed: int, inputs: Mapping[str, Any]) -> _Stage:
+        """Calibrate and quantize ``network``: a new stage, kept for the runs that continue it."""
+        opts = dict(self.quantize_opts)
         input_max = dict(opts.pop("input_max", None) or {})
         for name, values in inputs.items():
             if name not in input_max:
@@ -1143,51 +1227,65 @@ class FixedPointSimulator:
         value_max = dict(opts.pop("value_max", None) or {})
         sd = [p.name for p in network.populations if isinstance(p.model, snn.SigmaDelta) and p.name not in value_max]
         if sd and self.calibrate:
-            value_max.update(self._calibrate(network, n_steps, sd, engine=engine, seed=seed, inputs=inputs))
+            value_max.update(self._calibrate(network, max(int(n_steps), self.calibration_steps), sd, engine=engine, seed=seed, inputs=inputs))
         qnet, report = quantize(network, input_max=input_max, value_max=value_max, **opts)
-        self.report = report
-        scaled = {name: np.rint(np.asarray(v, dtype=np.float64) * report.input_scales.get(name, 1.0)) for name, v in inputs.items()}
-        spikes, state, outputs = parse_record(network, record)
-        qrecord: dict[str, tuple[str, ...]] = {}
-        for p in network.populations:
-            rep = report.populations.get(p.name)
-            names: list[str] = []
-            if p.name in spikes:
-                names.append("spikes")
-            if p.name in outputs:
-                names.append("outputs")
-            for var in state.get(p.name, ()):
-                if rep is not None and rep.kind in _FLOAT_STATE:
-                    names.extend(_FLOAT_STATE[rep.kind].get(var, ()))
-                else:
-                    names.append(var)
-            qrecord[p.name] = tuple(dict.fromkeys(names))
-        if engine == "lava":
-            from hardware import lava_backend
+        self.n_quantizations += 1
+        self._next_stage += 1
+        stage = _Stage(self._next_stage, structure, dict(opts, input_max=input_max, value_max=value_max), network, qnet, report)
+        self._stages[stage.index] = stage
+        while len(self._stages) > self.max_stages:
+            del self._stages[next(iter(self._stages))]
+        return stage
 
-            res = lava_backend.run(qnet, n_steps, record=qrecord, seed=seed, inputs=scaled, **options)
-        else:
-            res = snn.simulate(qnet, n_steps, engine=engine, seed=seed, record=qrecord, inputs=scaled, progress=progress, **options)
-        return _to_float_result(res, network, report, state)
+    def _stage_network(self, stage: _Stage, network: snn.Network) -> tuple[snn.Network, QuantizationReport]:
+        """The quantized network of ``stage`` for ``network`` (the same one, or one whose parameters changed)."""
+        if network is stage.network:
+            return stage.qnet, stage.report
+        qnet, report = quantize(network, **stage.options)
+        self.n_quantizations += 1
+        for name, rep in report.populations.items():
+            old = stage.report.populations.get(name)
+            if old is not None and old.scale is not None and not np.array_equal(np.asarray(old.scale), np.asarray(rep.scale)):
+                raise bad_value(
+                    QuantizationError,
+                    "network",
+                    network,
+                    f"its new parameters change the fixed-point scale of population {name!r}, so the integer state cannot be carried on; start a new stage (state=None)",
+                )
+        if snn.state.structure_of(qnet) != stage.qstructure:
+            raise QuantizationError("network: its new parameters change the structure of the quantized network; start a new stage (state=None)")
+        stage.network, stage.qnet, stage.report = network, qnet, report
+        return qnet, report
 
     def _calibrate(self, network, n_steps, names, *, engine, seed, inputs) -> dict[str, float]:
         """``max |value|`` of the sigma-delta populations ``names`` in a float run, times the margin."""
         eng = engine if engine in snn.engine_names() else "reference"
-        run = snn.simulate(network, n_steps, engine=eng, seed=seed, record={n: ("sigma", "ref") for n in names}, inputs=inputs)
+        run = snn.simulate(network, n_steps, engine=eng, seed=seed, record={n: ("sigma", "ref") for n in names}, inputs=_padded(inputs, n_steps))
         out = {}
         for name in names:
             m = network.population(name).model
             s0 = network.population(name).state0()
             big = max(
-                float(np.max(np.abs(np.asarray(run.state[name]["sigma"], dtype=np.float64)))),
-                float(np.max(np.abs(np.asarray(run.state[name]["ref"], dtype=np.float64)))),
-                float(np.max(np.abs(np.asarray(run.state[name]["sigma"], dtype=np.float64) + np.asarray(m.bias, dtype=np.float64)))),
+                float(np.max(np.abs(np.asarray(run.traces[name]["sigma"], dtype=np.float64)))),
+                float(np.max(np.abs(np.asarray(run.traces[name]["ref"], dtype=np.float64)))),
+                float(np.max(np.abs(np.asarray(run.traces[name]["sigma"], dtype=np.float64) + np.asarray(m.bias, dtype=np.float64)))),
                 float(np.max(np.abs(s0["sigma"]))),
                 float(np.max(np.abs(s0["ref"]))),
                 float(np.max(np.abs(np.asarray(m.vth, dtype=np.float64)))),
             )
             out[name] = self.calibration_margin * big
         return out
+
+
+def _padded(inputs: Mapping[str, Any], n_steps: int) -> dict[str, np.ndarray]:
+    """The calibration run's inputs: the given rows, then zeros up to ``n_steps`` (or cut to it)."""
+    out = {}
+    for name, v in inputs.items():
+        a = np.asarray(v, dtype=np.float64)
+        if a.ndim == 2 and a.shape[0] != n_steps:
+            a = np.concatenate([a, np.zeros((max(0, n_steps - a.shape[0]), a.shape[1]))])[:n_steps]
+        out[name] = a
+    return out
 
 
 #: the state variables of the float models in terms of the quantized ones
@@ -1214,23 +1312,38 @@ def _lif_to_float(rep: PopulationQuantization, values: Mapping[str, np.ndarray],
     return out
 
 
+def _float_view(rep: PopulationQuantization | None, vars_: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    if rep is not None and rep.kind in _FLOAT_STATE:
+        return _lif_to_float(rep, vars_, ("v", "i", "refractory") if rep.kind == "lif" else ("sigma", "ref"))
+    return dict(vars_)
+
+
 def _to_float_result(
-    res: snn.RunResult, network: snn.Network, report: QuantizationReport, state: Mapping[str, tuple[str, ...]]
+    res: snn.RunResult, network: snn.Network, report: QuantizationReport, state: Mapping[str, tuple[str, ...]], stage: _Stage
 ) -> snn.RunResult:
-    new_state = {}
-    for name, vars_ in res.state.items():
+    traces = {}
+    for name, vars_ in res.traces.items():
         rep = report.populations.get(name)
-        new_state[name] = _lif_to_float(rep, vars_, state.get(name, ())) if rep is not None and rep.kind in _FLOAT_STATE else dict(vars_)
+        traces[name] = _lif_to_float(rep, vars_, state.get(name, ())) if rep is not None and rep.kind in _FLOAT_STATE else dict(vars_)
     for name, wanted in state.items():  # a quantized LIF whose only recorded variable was 'refractory'
-        if name not in new_state:
-            new_state[name] = {var: np.zeros((res.n_steps, network.population(name).n)) for var in wanted}
-    final = {}
-    for name, vars_ in res.final_state.items():
-        rep = report.populations.get(name)
-        if rep is not None and rep.kind in _FLOAT_STATE:
-            final[name] = _lif_to_float(rep, vars_, ("v", "i", "refractory") if rep.kind == "lif" else ("sigma", "ref"))
-        else:
-            final[name] = dict(vars_)
+        if name not in traces:
+            traces[name] = {var: np.zeros((res.n_steps, network.population(name).n)) for var in wanted}
+    fixed = res.state
+    view = {name: _float_view(report.populations.get(name), vars_) for name, vars_ in fixed.populations.items()}
+    for p in network.populations:  # the float model's dtypes (e.g. a refractory counter)
+        defaults = p.model.initial_state(1)
+        view[p.name] = {v: np.asarray(view[p.name][v], dtype=defaults[v].dtype) for v in p.model.state_vars}
+    end = FixedPointState(
+        t=fixed.t,
+        seed=fixed.seed,
+        dt_ms=fixed.dt_ms,
+        populations=view,
+        in_flight={},
+        structure=stage.float_structure,
+        owner="hardware.loihi.fixed_point_simulator",
+        fixed=fixed,
+        stage=stage.index,
+    )
     outputs = {}
     for name, arr in res.outputs.items():
         rep = report.populations.get(name)
@@ -1241,14 +1354,45 @@ def _to_float_result(
         outputs[name] = arr
     return snn.RunResult(
         spikes=res.spikes,
-        state=new_state,
+        traces=traces,
         counts=res.counts,
-        final_state=final,
+        state=end,
         outputs=outputs,
         engine=f"{res.engine}+loihi",
         seed=res.seed,
         wall_time_s=res.wall_time_s,
+        t_start=res.t_start,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class FixedPointState(snn.SimState):
+    """The state a :class:`FixedPointSimulator` run ends in.
+
+    ``populations`` shows the neurons in the float model's terms (for reading,
+    e.g. decoding a solution); ``fixed`` is the integer state of the quantized
+    network that the simulator continues from (``snn.save_state(state.fixed,
+    path)`` checkpoints it).  Only the simulator that made it continues it.
+    """
+
+    fixed: snn.SimState | None = None
+    stage: int = 0
+
+
+@dataclass(eq=False)
+class _Stage:
+    """A calibrated, quantized network and the options that reproduce its scales."""
+
+    index: int
+    float_structure: str
+    options: dict
+    network: snn.Network
+    qnet: snn.Network
+    report: QuantizationReport
+    qstructure: str = ""
+
+    def __post_init__(self) -> None:
+        self.qstructure = snn.state.structure_of(self.qnet)
 
 
 def fixed_point_simulator(*, calibrate: bool = True, calibration_margin: float = 2.0, **quantize_opts: Any) -> FixedPointSimulator:

@@ -69,7 +69,10 @@ class OpCounts:
         cs = list(counts)
         first = cs[0]
         for c in cs[1:]:
-            if c.per_projection.keys() != first.per_projection.keys() or c.spikes_per_population.keys() != first.spikes_per_population.keys():
+            if (
+                c.per_projection.keys() != first.per_projection.keys()
+                or c.spikes_per_population.keys() != first.spikes_per_population.keys()
+            ):
                 from snn.errors import SimulationError
 
                 raise SimulationError("counts: runs of different networks cannot be concatenated")
@@ -204,12 +207,23 @@ class RunResult:
             raise bad_value(SimulationError, "runs", runs, "must be a non-empty sequence of RunResult")
         for a, b in zip(runs, runs[1:]):
             if b.t_start != a.t_stop:
-                raise bad_value(SimulationError, "runs", f"steps {a.t_start}..{a.t_stop} then {b.t_start}..{b.t_stop}", "must be contiguous: each run continues the previous one's state")
+                raise bad_value(
+                    SimulationError,
+                    "runs",
+                    f"steps {a.t_start}..{a.t_stop} then {b.t_start}..{b.t_stop}",
+                    "must be contiguous: each run continues the previous one's state",
+                )
             if b.seed != a.seed:
                 raise bad_value(SimulationError, "runs", f"seeds {a.seed} and {b.seed}", "must come from one seed")
-            same = (a.spikes.keys() == b.spikes.keys(), a.outputs.keys() == b.outputs.keys(), {k: tuple(v) for k, v in a.traces.items()} == {k: tuple(v) for k, v in b.traces.items()})
+            same = (
+                a.spikes.keys() == b.spikes.keys(),
+                a.outputs.keys() == b.outputs.keys(),
+                {k: tuple(v) for k, v in a.traces.items()} == {k: tuple(v) for k, v in b.traces.items()},
+            )
             if not all(same):
-                raise bad_value(SimulationError, "runs", "different recorded names", "every run must record the same populations and variables")
+                raise bad_value(
+                    SimulationError, "runs", "different recorded names", "every run must record the same populations and variables"
+                )
         if len(runs) == 1:
             return runs[0]
         first, last = runs[0], runs[-1]

@@ -118,7 +118,9 @@ def simulate(
         if not isinstance(state, SimState):
             raise SNNTypeError(f"state={type(state).__name__}: must be a snn.SimState (snn.init_state(net) or a RunResult.state)")
         if seed is not _SEED_DEFAULT and (seed is None or check_seed(seed) != state.seed):
-            raise bad_value(SimulationError, "seed", seed, f"the run continues state (seed {state.seed}); leave seed out or pass the same one")
+            raise bad_value(
+                SimulationError, "seed", seed, f"the run continues state (seed {state.seed}); leave seed out or pass the same one"
+            )
     try:
         module = importlib.import_module(_ENGINES[engine])
     except ImportError as exc:

@@ -64,7 +64,7 @@ class StateError(SimulationError):
 def check_seed(seed: Any, name: str = "seed") -> int:
     """``seed`` as an int in ``[0, MAX_SEED]``, or an error naming it."""
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= int(seed) <= MAX_SEED:
-        raise bad_value(SimulationError, name, seed, f"must be an int in [0, 2**63 - 1]")
+        raise bad_value(SimulationError, name, seed, "must be an int in [0, 2**63 - 1]")
     return int(seed)
 
 
@@ -92,6 +92,11 @@ class SimState:
         ``{projection: array (max_delay, n_post)}``; row ``r`` arrives at step ``t + r``.
     structure : str
         JSON description of the network structure the state fits (see :func:`structure_of`).
+    owner : str
+        Empty for the engines' states.  A ``simulate`` callable that keeps a
+        state of its own (e.g. ``hardware.loihi.fixed_point_simulator()``, whose
+        integer state this record only shows in float terms) names itself here;
+        only that callable can continue the state.
     """
 
     t: int
@@ -100,6 +105,7 @@ class SimState:
     populations: Mapping[str, Mapping[str, np.ndarray]]
     in_flight: Mapping[str, np.ndarray]
     structure: str
+    owner: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "populations", {p: {v: _readonly(a) for v, a in d.items()} for p, d in self.populations.items()})
@@ -112,6 +118,8 @@ class SimState:
 
     def replace(self, **changes: Any) -> SimState:
         """A copy with some fields changed (e.g. ``state.replace(populations=...)``), checked like any state."""
+        if self.owner:
+            raise bad_value(SNNTypeError, "state", self, f"belongs to {self.owner}; it cannot be edited")
         fields = {k: getattr(self, k) for k in ("t", "seed", "dt_ms", "populations", "in_flight", "structure")}
         unknown = set(changes) - set(fields)
         if unknown:
@@ -192,7 +200,10 @@ def structure_difference(expected: str, network: Network) -> str | None:
         return "the state's structure record is unreadable"
     fields_pop = ("name", "size", "model", "state variables")
     fields_proj = ("name", "pre", "post", "shape (n_post, n_pre)", "synapse dtype", "max delay", "sparsity pattern or delays")
-    for kind, a, b, fields in (("population", want_pops, got["populations"], fields_pop), ("projection", want_projs, got["projections"], fields_proj)):
+    for kind, a, b, fields in (
+        ("population", want_pops, got["populations"], fields_pop),
+        ("projection", want_projs, got["projections"], fields_proj),
+    ):
         names_a, names_b = [x[0] for x in a], [x[0] for x in b]
         if names_a != names_b:
             return f"{kind}s differ: the state has {names_a}, the network {names_b}"
@@ -232,11 +243,17 @@ def check_state(state: Any, network: Network, structure: str | None = None) -> S
     """
     if not isinstance(state, SimState):
         raise SNNTypeError(f"state={type(state).__name__}: must be a snn.SimState (snn.init_state(net) or a RunResult.state)")
+    if state.owner:
+        raise bad_value(
+            StateError, "state", state, f"was made by {state.owner} and only it can continue it (pass state= to it, not to snn.simulate)"
+        )
     if state.dt_ms != network.dt_ms:
         raise bad_value(StateError, "state.dt_ms", state.dt_ms, f"the network's dt_ms is {network.dt_ms}")
     diff = None if structure is not None and state.structure == structure else structure_difference(state.structure, network)
     if diff is not None:
-        raise StateError(f"state: does not fit this network: {diff}; only parameters (thresholds, biases, weight values, rates) may change between runs")
+        raise StateError(
+            f"state: does not fit this network: {diff}; only parameters (thresholds, biases, weight values, rates) may change between runs"
+        )
     for p in network.populations:
         d = state.populations.get(p.name)
         if d is None or set(d) != set(p.model.state_vars):
@@ -245,7 +262,12 @@ def check_state(state: Any, network: Network, structure: str | None = None) -> S
         for v in p.model.state_vars:
             a = d[v]
             if a.shape != (p.n,) or a.dtype != defaults[v].dtype:
-                raise bad_value(StateError, f"state.populations[{p.name!r}][{v!r}]", f"{a.dtype} array of shape {a.shape}", f"must be {defaults[v].dtype} of shape ({p.n},)")
+                raise bad_value(
+                    StateError,
+                    f"state.populations[{p.name!r}][{v!r}]",
+                    f"{a.dtype} array of shape {a.shape}",
+                    f"must be {defaults[v].dtype} of shape ({p.n},)",
+                )
             if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
                 raise bad_value(StateError, f"state.populations[{p.name!r}][{v!r}]", "array with NaN or inf", "must be finite")
     for pr in network.projections:
@@ -275,11 +297,13 @@ def save_state(state: SimState, path: str | os.PathLike) -> None:
 
     if not isinstance(state, SimState):
         raise SNNTypeError(f"state={type(state).__name__}: must be a snn.SimState")
+    if state.owner:
+        raise bad_value(StateError, "state", state, f"was made by {state.owner}; save the state it keeps (e.g. state.fixed)")
     arrays: dict[str, np.ndarray] = {}
     pops = []
     for i, (name, d) in enumerate(state.populations.items()):
         pops.append({"name": name, "vars": list(d)})
-        for k, (v, a) in enumerate(d.items()):
+        for k, a in enumerate(d.values()):
             arrays[f"pop{i}.{k}"] = np.asarray(a)
     projs = []
     for j, (name, a) in enumerate(state.in_flight.items()):
@@ -337,7 +361,9 @@ def load_state(path: str | os.PathLike, network: Network | None = None) -> SimSt
         except (ValueError, RecursionError) as exc:
             raise FileFormatError(f"{where}: member 'header' is not valid JSON ({exc})") from None
         if not isinstance(header, dict) or header.get("format") != FORMAT:
-            raise FileFormatError(f"{where}: not a state file (format {header.get('format') if isinstance(header, dict) else None!r}, expected {FORMAT!r})")
+            raise FileFormatError(
+                f"{where}: not a state file (format {header.get('format') if isinstance(header, dict) else None!r}, expected {FORMAT!r})"
+            )
         if header.get("version") != VERSION:
             raise FileFormatError(f"{where}: state file version {header.get('version')!r} is not supported (this toolkit reads {VERSION})")
         try:
@@ -362,11 +388,10 @@ def load_state(path: str | os.PathLike, network: Network | None = None) -> SimSt
                 flight[name] = member(f"proj{j}")
         except (KeyError, ValueError, TypeError, SimulationError) as exc:
             raise FileFormatError(f"{where}: member 'header' is malformed ({exc})") from None
-    for d in list(pops.values()) + [flight]:
-        for k, a in (d.items() if isinstance(d, dict) else ()):
-            arr = a if isinstance(a, np.ndarray) else None
-            if arr is not None and arr.dtype.kind not in "fib":
-                raise FileFormatError(f"{where}: array {k!r} has dtype {arr.dtype}; states hold float, int or bool arrays")
+    arrays = [(f"{p}.{v}", a) for p, d in pops.items() for v, a in d.items()] + list(flight.items())
+    for k, a in arrays:
+        if a.dtype.kind not in "fib":
+            raise FileFormatError(f"{where}: array {k!r} has dtype {a.dtype}; states hold float, int or bool arrays")
     state = SimState(t=int(t), seed=int(seed), dt_ms=float(dt_ms), populations=pops, in_flight=flight, structure=structure)
     if network is not None:
         check_state(state, network)

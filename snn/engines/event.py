@@ -1145,7 +1145,7 @@ def run(
         stage_i=_i64(max(1, stage_size[1])),
     )
     # the messages in flight at t0 into their ring slots
-    for j, pr in enumerate(projs):
+    for j in range(n_proj):
         ring = sy.ring_i if J[j, J_INT] == 1 else sy.ring_f
         n_post, off = int(J[j, J_N_POST]), int(J[j, J_RING_OFF])
         for slot, row in plan.ring_in(j, int(J[j, J_N_SLOTS])):

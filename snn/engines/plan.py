@@ -99,9 +99,16 @@ class Plan:
 
     def end_state(self, n_steps: int, populations: list[tuple[np.ndarray, ...]], in_flight: list[np.ndarray]) -> SimState:
         """The :class:`snn.SimState` after ``n_steps`` steps from an engine's final arrays (in plan order)."""
-        pops = {p.name: {v: np.asarray(a, dtype=np.asarray(p.state0[e]).dtype) for e, (v, a) in enumerate(zip(p.state_vars, populations[p.index]))} for p in self.populations}
+        pops = {
+            p.name: {
+                v: np.asarray(a, dtype=np.asarray(p.state0[e]).dtype) for e, (v, a) in enumerate(zip(p.state_vars, populations[p.index]))
+            }
+            for p in self.populations
+        }
         flight = {pr.name: np.asarray(in_flight[pr.index], dtype=pr.dtype) for pr in self.projections}
-        return SimState(t=self.t0 + int(n_steps), seed=self.seed, dt_ms=self.dt_ms, populations=pops, in_flight=flight, structure=self.structure)
+        return SimState(
+            t=self.t0 + int(n_steps), seed=self.seed, dt_ms=self.dt_ms, populations=pops, in_flight=flight, structure=self.structure
+        )
 
     def ring_in(self, j: int, n_slots: int) -> list[tuple[int, np.ndarray]]:
         """``[(ring slot, values), ...]`` of projection ``j``'s messages in flight at ``t0``, for a ring of ``n_slots``."""
@@ -177,7 +184,12 @@ def parse_record(network: Network, record: Any, *, with_index: bool = False) -> 
                 state.setdefault(p.name, ())
                 state[p.name] += (what,)
             elif strict:
-                raise bad_value(SimulationError, f"record[{p.name!r}]", what, f"allowed: 'spikes', 'outputs' or a state variable of {type(p.model).__name__} {list(p.model.state_vars)}")
+                raise bad_value(
+                    SimulationError,
+                    f"record[{p.name!r}]",
+                    what,
+                    f"allowed: 'spikes', 'outputs' or a state variable of {type(p.model).__name__} {list(p.model.state_vars)}",
+                )
             else:
                 continue
             used.add(what)
@@ -185,7 +197,12 @@ def parse_record(network: Network, record: Any, *, with_index: bool = False) -> 
         unknown = set(spec[pops[0].name] if pops else ()) - used - {"spikes", "outputs"}
         if unknown:
             allowed = sorted({v for p in pops for v in p.model.state_vars})
-            raise bad_value(SimulationError, "record", sorted(unknown), f"no population has these state variables; allowed: 'spikes', 'outputs', {allowed}")
+            raise bad_value(
+                SimulationError,
+                "record",
+                sorted(unknown),
+                f"no population has these state variables; allowed: 'spikes', 'outputs', {allowed}",
+            )
     if with_index:
         return spikes, state, outputs, index
     return spikes, state, outputs
@@ -306,13 +323,22 @@ def build_plan(
         ext = None
         if isinstance(p.model, ExternalInput):
             if p.name not in inputs:
-                raise bad_value(SimulationError, "inputs", sorted(inputs), f"population {p.name!r} is an ExternalInput: pass inputs={{{p.name!r}: array (n_steps, {p.n})}}")
+                raise bad_value(
+                    SimulationError,
+                    "inputs",
+                    sorted(inputs),
+                    f"population {p.name!r} is an ExternalInput: pass inputs={{{p.name!r}: array (n_steps, {p.n})}}",
+                )
             try:
                 ext = np.asarray(inputs.pop(p.name), dtype=sp_.dtype)
             except (TypeError, ValueError):
-                raise bad_value(SimulationError, f"inputs[{p.name!r}]", "a non-numeric value", f"must be a finite array ({n_steps}, {p.n})") from None
+                raise bad_value(
+                    SimulationError, f"inputs[{p.name!r}]", "a non-numeric value", f"must be a finite array ({n_steps}, {p.n})"
+                ) from None
             if ext.ndim != 2 or ext.shape[1] != p.n or not np.all(np.isfinite(ext)):
-                raise bad_value(SimulationError, f"inputs[{p.name!r}]", f"array of shape {ext.shape}", f"must be a finite array ({n_steps}, {p.n})")
+                raise bad_value(
+                    SimulationError, f"inputs[{p.name!r}]", f"array of shape {ext.shape}", f"must be a finite array ({n_steps}, {p.n})"
+                )
             if ext.shape[0] != n_steps:
                 raise bad_value(
                     SimulationError,
@@ -332,7 +358,9 @@ def build_plan(
             )
         )
     if inputs:
-        raise bad_value(SimulationError, "inputs", sorted(inputs), "names populations that are not ExternalInput populations of this network")
+        raise bad_value(
+            SimulationError, "inputs", sorted(inputs), "names populations that are not ExternalInput populations of this network"
+        )
     spikes, state_rec, outputs, index = parse_record(network, record, with_index=True)
     return Plan(
         dt_ms=network.dt_ms,

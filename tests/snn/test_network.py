@@ -32,7 +32,7 @@ def issue_run():
 def test_issue_api_shapes(issue_run):
     net, res = issue_run
     assert res.spikes["exc"].shape == (500, 1000) and res.spikes["exc"].dtype == bool
-    assert res.state["exc"]["v"].shape == (500, 1000) and res.state["exc"]["v"].dtype == np.float64
+    assert res.traces["exc"]["v"].shape == (500, 1000) and res.traces["exc"]["v"].dtype == np.float64
     assert res.counts.neuron_updates == 500 * 1000
     assert set(res.counts.per_projection) == {"exc->exc", "in->exc"}
     assert res.counts.spikes == res.spikes["exc"].sum() + res.spikes["in"].sum()
@@ -60,7 +60,7 @@ def test_delays_are_honoured_per_synapse():
     net.add_population("s", 2, snn.SpikeSource(raster))
     net.add_population("n", 1, snn.IF(v_th=100.0))
     net.add_projection("s", "n", weights=[[1.0, 10.0]], delay_steps=np.array([[3, 1]]))
-    v = snn.simulate(net, 20, record=("v",)).state["n"]["v"][:, 0]
+    v = snn.simulate(net, 20, record=("v",)).traces["n"]["v"][:, 0]
     assert v[4] == 0 and v[5] == 1.0 and v[6] == 11.0
 
 
@@ -108,7 +108,7 @@ def test_save_load_round_trip_is_exact(tmp_path):
     r2 = snn.simulate(back, 60, seed=9, record=("spikes", "v"))
     for name in r1.spikes:
         np.testing.assert_array_equal(r1.spikes[name], r2.spikes[name])
-    np.testing.assert_array_equal(r1.state["exc"]["v"], r2.state["exc"]["v"])
+    np.testing.assert_array_equal(r1.traces["exc"]["v"], r2.traces["exc"]["v"])
 
 
 # ---------------------------------------------------------------- bad input
