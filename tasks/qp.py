@@ -55,7 +55,18 @@ from tasks._common import (
     real_array,
 )
 
-__all__ = ["Problem", "random_problem", "objective", "violation", "kkt_residuals", "solve", "reference", "dense_baseline", "BoxSigmaDelta"]
+__all__ = [
+    "Problem",
+    "random_problem",
+    "objective",
+    "violation",
+    "kkt_residuals",
+    "solve",
+    "reference",
+    "dense_baseline",
+    "BoxSigmaDelta",
+    "ruiz_scaling",
+]
 
 xp = np
 
@@ -377,6 +388,30 @@ def _setup(problem: Problem, omega: float) -> _Setup:
     return _Setup(Ar=Ar, kr=kr, row_norm=safe, alpha=alpha, beta=omega * alpha, L=L, norm_A=norm_A)
 
 
+def ruiz_scaling(problem: Problem, *, n_iter: int = 20) -> np.ndarray:
+    """The variable scaling ``D`` (``(n,)``, positive) of Ruiz equilibration of ``K = [[Q, A^T], [A, 0]]``.
+
+    Ruiz (2001), as OSQP's set-up does: ``n_iter`` times, scale every row and
+    column of ``K`` by ``1 / sqrt(max |entry|)`` of that column, keeping the
+    product of the variable scalings in ``D`` (the constraint scalings are not
+    needed: :func:`solve` normalises the rows of ``A`` anyway).  Columns that
+    are all zero keep their scale.  ``O(n_iter (n^2 + m n))``.
+    """
+    Q, A = problem.Q, problem.A
+    n, m = problem.n, problem.m
+    d, e = np.ones(n), np.ones(m)
+    for _ in range(int(n_iter)):
+        Qs = np.abs(d[:, None] * Q * d[None, :])
+        col = Qs.max(axis=0)
+        if m:
+            As = np.abs(e[:, None] * A * d[None, :])
+            col = np.maximum(col, As.max(axis=0))
+            row = As.max(axis=1)
+            e = e / np.sqrt(np.where(row > 0, row, 1.0))
+        d = d / np.sqrt(np.where(col > 0, col, 1.0))
+    return d
+
+
 def solve(
     problem: Problem,
     *,
@@ -393,6 +428,7 @@ def solve(
     vth_decay: float = 0.97,
     vth_every: int = 20,
     check_every: int = 20,
+    precondition: str | None = None,
 ) -> SolveResult:
     """Solve the QP with the spiking PIPG network of the module docstring.
 
@@ -436,6 +472,13 @@ def solve(
         Steps between threshold updates.
     check_every : int
         Steps between checks of the stopping rule.
+    precondition : {None, "ruiz"}
+        ``"ruiz"``: the network solves the problem in the variables
+        ``x = D x~`` with ``D`` from Ruiz equilibration of the KKT matrix
+        ``[[Q, A^T], [A, 0]]`` (:func:`ruiz_scaling`): ``Q~ = D Q D``, ``p~ = D p``,
+        ``A~ = A D``, bounds ``lb / D``, ``ub / D``; the multipliers are
+        unchanged.  It helps badly scaled problems (curvatures far apart);
+        the stopping rule is always checked on the original problem.
 
     Returns
     -------
@@ -465,21 +508,36 @@ def solve(
         raise TaskError(f"vth_start={vth_start!r}: must be a finite number >= 0")
     if not (isinstance(vth_decay, numbers.Real) and 0 < vth_decay <= 1):
         raise TaskError(f"vth_decay={vth_decay!r}: must be in (0, 1]")
+    if precondition not in (None, "ruiz"):
+        raise TaskError(f"precondition={precondition!r}: must be None or 'ruiz'")
     check_callback(callback)
     sim = simulate if simulate is not None else snn.simulate
     n, m = problem.n, problem.m
-    s = _setup(problem, float(omega))
+    # the problem the network solves: the original, or the Ruiz-scaled one in x~ = x / D
+    if precondition == "ruiz":
+        D = ruiz_scaling(problem)
+        work = Problem(
+            D[:, None] * problem.Q * D[None, :],
+            D * problem.p,
+            problem.A * D[None, :] if m else None,
+            problem.k if m else None,
+            problem.lb / D,
+            problem.ub / D,
+        )
+    else:
+        D, work = np.ones(n), problem
+    s = _setup(work, float(omega))
     alpha, beta = s.alpha, s.beta
-    lb, ub = problem.lb, problem.ub
+    lb, ub = work.lb, work.ub
     vth_min = 0.1 * min(rtol, feas_tol) * alpha
-    v0 = vth_start * alpha * max(1.0, float(np.abs(problem.p).max()))
+    v0 = vth_start * alpha * max(1.0, float(np.abs(work.p).max()))
     n_steps, check_every, vth_every = int(n_steps), int(check_every), int(vth_every)
 
     def threshold(t: int) -> float:
         return float(vth) if vth is not None else max(vth_min, v0 * vth_decay**t)
 
     # projections: (name, pre, post, weights)
-    projs: list[tuple[str, str, str, Any]] = [("x->x", "x", "x", np.eye(n) - alpha * problem.Q)]
+    projs: list[tuple[str, str, str, Any]] = [("x->x", "x", "x", np.eye(n) - alpha * work.Q)]
     if m:
         projs += [
             ("v->x", "v", "x", -alpha * s.Ar.T),
@@ -501,7 +559,7 @@ def solve(
         if cache.get("th") != th:
             net = snn.Network(dt_ms=1.0)
             init = {p: {"sigma": sigma0[p], "ref": ref0[p]} for p in pops}
-            net.add_population("x", n, BoxSigmaDelta(vth=th, bias=-alpha * problem.p, lo=lb, hi=ub), initial_state=init["x"])
+            net.add_population("x", n, BoxSigmaDelta(vth=th, bias=-alpha * work.p, lo=lb, hi=ub), initial_state=init["x"])
             if m:
                 net.add_population("w", m, snn.SigmaDelta(vth=th, bias=-beta * s.kr, activation="relu"), initial_state=init["w"])
                 net.add_population("v", m, snn.SigmaDelta(vth=th, bias=-2.0 * beta * s.kr, activation="relu"), initial_state=init["v"])
@@ -514,7 +572,7 @@ def solve(
     state = snn.init_state(network(th), seed=seed)
     runs: list[Any] = []
     history: list[tuple[int, dict[str, float], int]] = []
-    x, w = ref0["x"].copy(), np.zeros(m)
+    x, w = D * ref0["x"], np.zeros(m)
     sent = 0
     t = 0
     stopped = False
@@ -528,7 +586,7 @@ def solve(
             th = threshold(t)
         if t % check_every != 0 and t != n_steps:
             continue
-        x = np.array(state.populations["x"]["ref"], dtype=np.float64)
+        x = D * np.array(state.populations["x"]["ref"], dtype=np.float64)
         if m:
             w = np.array(state.populations["w"]["ref"], dtype=np.float64)
         kkt = kkt_residuals(problem, x, w / s.row_norm)
@@ -551,6 +609,8 @@ def solve(
     info = {
         "alpha": alpha,
         "beta": beta,
+        "precondition": precondition,
+        "D": D,
         "L": s.L,
         "norm_A": s.norm_A,
         "y": y,

@@ -323,6 +323,35 @@ def test_dense_baseline_cuda_without_cuda(problem):
         qp.dense_baseline(problem, device="cuda")
 
 
+def _badly_scaled(n=30, m=10, seed=5):
+    """A QP in variables whose scales span two decades (x_i ~ 1 / s_i)."""
+    rng = np.random.default_rng(seed)
+    s = np.geomspace(0.1, 10.0, n)
+    M = rng.standard_normal((n, n)) / np.sqrt(n)
+    Q = s[:, None] * (M.T @ M + 0.1 * np.eye(n)) * s[None, :]
+    A = rng.standard_normal((m, n)) / np.sqrt(n) * s[None, :]
+    k = A @ (rng.uniform(-0.5, 0.5, n) / s) + rng.uniform(0, 0.2, m)
+    return qp.Problem(Q, s * rng.standard_normal(n), A, k, lb=-1.0 / s, ub=1.0 / s)
+
+
+def test_ruiz_preconditioning_on_a_badly_scaled_problem():
+    prob = _badly_scaled()
+    x_ref = qp.reference(prob)
+    plain = qp.solve(prob, engine=ENGINE, n_steps=2000)
+    ruiz = qp.solve(prob, engine=ENGINE, n_steps=2000, precondition="ruiz")
+    assert not plain.success  # curvatures 1e4 apart: the plain network is far from done after 2000 steps
+    assert ruiz.success and ruiz.n_steps <= 400
+    assert abs(_f(prob, ruiz.x) - _f(prob, x_ref)) / abs(_f(prob, x_ref)) <= 1e-3
+    assert np.linalg.norm(ruiz.x - x_ref) / np.linalg.norm(x_ref) <= 1e-2
+    assert np.all(ruiz.x >= prob.lb - 1e-12) and np.all(ruiz.x <= prob.ub + 1e-12)
+    # the scaling equilibrates the KKT matrix: every x column of [[DQD], [E A D]] has max |entry| near 1
+    D = qp.ruiz_scaling(prob)
+    col = np.abs(D[:, None] * prob.Q * D[None, :]).max(axis=0)
+    assert np.all(D > 0) and 0.5 <= col.min() and col.max() <= 1.0 + 1e-6
+    with pytest.raises(TaskError, match="precondition='jacobi'"):
+        qp.solve(prob, precondition="jacobi")
+
+
 def test_bad_solver_arguments(problem):
     with pytest.raises(TaskError, match="feas_tol"):
         qp.solve(problem, feas_tol=0.0)
