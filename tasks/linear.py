@@ -389,10 +389,11 @@ def solve(
     v0, t0 = vth_start * float(np.abs(c).max()), 0  # the current pass: its first threshold and step
     initial = {"sigma": W @ x, "ref": x}
     cache: dict[str, Any] = {}
+    refinements: list[int] = []  # the steps at which a refinement pass began
 
     def network(th: float) -> snn.Network:
         """The network for the next piece; the same object while its parameters stay (so nothing is rebuilt)."""
-        key = (th, id(c))
+        key = (th, len(refinements))  # the bias changes only when a refinement pass starts
         if cache.get("key") != key:
             net = snn.Network(dt_ms=1.0)
             net.add_population("x", n, snn.SigmaDelta(vth=th, bias=c), initial_state=initial)
@@ -407,7 +408,6 @@ def solve(
     state = snn.init_state(network(th), seed=seed)
     runs: list[Any] = []
     history: list[tuple[int, float, float, int]] = []
-    refinements: list[int] = []
     res_prev = problem.residual(x)
     n_residuals = 0
     sent = 0
