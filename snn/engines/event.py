@@ -55,6 +55,8 @@ as in the reference engine.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 import types
 import warnings
@@ -146,6 +148,9 @@ def last_run_stats() -> dict[str, float]:
     return dict(_LAST_RUN)
 
 
+_LOG = logging.getLogger("snn.engines.event")
+
+
 def _timed(what: str, fn: Callable, *args: Any) -> Any:
     t0 = time.perf_counter()
     try:
@@ -153,14 +158,19 @@ def _timed(what: str, fn: Callable, *args: Any) -> Any:
             warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
             return fn(*args)
     finally:
-        _COMPILE_S[what] = _COMPILE_S.get(what, 0.0) + time.perf_counter() - t0
+        spent = time.perf_counter() - t0
+        _COMPILE_S[what] = _COMPILE_S.get(what, 0.0) + spent
+        if spent > 0.5:  # said once per compilation (later runs reuse the compiled code)
+            _LOG.info("event engine: compiled the %s in %.1f s (cached for this process, and on disk for the generic parts)", what, spent)
 
 
 def _i64(*shape: int) -> np.ndarray:
     return np.zeros(shape, np.int64)
 
 
-_META_T = numba.typeof(_Meta(_i64(1, 1), _i64(1, 1), _i64(1, 1), _i64(1), _i64(1), _i64(1), _i64(1), _i64(1), _i64(1, 1), _i64(1), _i64(1), _i64(1)))
+_META_T = numba.typeof(
+    _Meta(_i64(1, 1), _i64(1, 1), _i64(1, 1), _i64(1), _i64(1), _i64(1), _i64(1), _i64(1), _i64(1, 1), _i64(1), _i64(1), _i64(1))
+)
 _NEURONS_T = numba.typeof(
     _Neurons(
         np.zeros(1),
@@ -627,6 +637,31 @@ def _run_loop(t_start, t_stop, meta, nr, sy, rec, updates, syns, threads):
 
 
 _FN_LIST_T = {"update": nbtypes.FunctionType(_UPDATE_SIG), "syn": nbtypes.FunctionType(_SYN_SIG)}
+#: the run loop's one signature: every argument's type is fixed by construction (the arena records)
+_LOOP_SIG = (
+    nbtypes.int64,
+    nbtypes.int64,
+    _META_T,
+    _NEURONS_T,
+    _SYNAPSES_T,
+    _RECORDS_T,
+    nbtypes.ListType(_FN_LIST_T["update"]),
+    nbtypes.ListType(_FN_LIST_T["syn"]),
+    nbtypes.boolean,
+)
+#: population update entry points by (kernel, parameter layout, state layout, threads, dtype)
+_UPDATES: dict[tuple, tuple] = {}
+
+
+def _compiled_loop() -> Callable:
+    """The run loop's compiled entry point, called without the dispatcher's per-call type inference.
+
+    Typing the arena records at every call costs ~5 ms, which a loop of short
+    runs (a chunked solver) would pay at every chunk.
+    """
+    if _LOOP_SIG not in _run_loop.overloads:
+        _timed("loop", _run_loop.compile, _LOOP_SIG)
+    return _run_loop.overloads[_LOOP_SIG].entry_point
 
 
 # ---------------------------------------------------------------------------------------------
@@ -937,46 +972,14 @@ def _synapse_arenas(projs: list, J: np.ndarray, PT: np.ndarray, n_parts_of: list
     return indptr, post, w_arena, delay, deg
 
 
-def run(
-    plan: Plan,
-    n_steps: int,
-    *,
-    progress: bool = False,
-    parallel: Any = "auto",
-    parallel_min_neurons: int = 16384,
-    n_threads: int | None = None,
-) -> RunResult:
-    """Run ``plan`` for ``n_steps`` steps with the compiled event-driven loop.
+def _build_program(plan: Plan, threads: int, use_threads: Callable[[int], bool]) -> types.SimpleNamespace:
+    """Everything of a run that depends on the network, the recording and the options, not on the state.
 
-    Parameters
-    ----------
-    plan : snn.engines.plan.Plan
-    n_steps : int
-    progress : bool
-        Show a progress bar (the loop then runs in compiled blocks of steps).
-    parallel : {"auto", True, False}
-        Use threads for the update of large populations and the propagation
-        into large ones; results are identical either way.  ``"auto"`` uses
-        them for populations of at least ``parallel_min_neurons`` neurons.
-    parallel_min_neurons : int
-        Size from which ``"auto"`` uses threads (default 16384).
-    n_threads : int or None
-        Number of threads (default: numba's default, all cores).
-
-    Returns
-    -------
-    RunResult
-        ``engine="event"``.  ``wall_time_s`` includes compilation on a first
-        run; :func:`compile_stats` says how much time compiling took.
+    Built once and reused by later runs of the same plan (see :func:`run`): a
+    loop of short runs (a chunked solver) then pays per run only for filling
+    the state, the rings and the recordings.
     """
-    _check_options(parallel, parallel_min_neurons, n_threads)
-    t_start = time.perf_counter()
     pops, projs = plan.populations, plan.projections
-    threads = numba.get_num_threads() if n_threads is None else int(n_threads)
-
-    def use_threads(n: int) -> bool:
-        return threads > 1 and (parallel is True or (parallel == "auto" and n >= parallel_min_neurons))
-
     n_pops, n_proj = len(pops), len(projs)
     i64 = np.int64
     P = np.full((n_pops, _P_WIDTH), -1, i64)
@@ -1010,7 +1013,11 @@ def run(
             raise bad_value(
                 SimulationError, f"population {p.name!r} state", "not (n,) arrays", "every state variable must be an (n,) array"
             )
-        entry, form = _compile_update(p, p_layout, s_layout, use_threads(p.n), (p.params, state0, np.zeros(1, p.dtype)))
+        ukey = (p.kernel, p_layout, s_layout, use_threads(p.n), str(p.dtype))
+        hit = _UPDATES.get(ukey)
+        if hit is None:
+            hit = _UPDATES[ukey] = _compile_update(p, p_layout, s_layout, use_threads(p.n), (p.params, state0, np.zeros(1, p.dtype)))
+        entry, form = hit
         updates.append(entry)
         P[k, P_FUSED] = FUSED_X if form == "scalar" else FUSED_NO
         if p.external is not None:
@@ -1095,14 +1102,6 @@ def run(
     in_start, in_proj = flat([list(p.incoming) for p in pops])
     out_start, out_proj = flat([list(p.outgoing) for p in pops])
 
-    def rec2d(w: int, dtype: Any) -> np.ndarray:
-        return np.zeros((n_steps, w) if w else (1, 1), dtype)
-
-    ext = rec2d(width["ext"], np.float64)
-    for p in pops:
-        col = int(P[p.index, P_EXT_COL])
-        if col >= 0:
-            ext[:, col : col + p.n] = p.external[:n_steps]
     meta = _Meta(
         P=P,
         J=J,
@@ -1115,7 +1114,7 @@ def run(
         rv=np.asarray(rv, i64).reshape(-1, 3) if rv else _i64(1, 3),
         rv_start=np.asarray(rv_start, i64),
         ent=np.asarray(ent or [0], i64),
-        t0=np.asarray([plan.t0], i64),
+        t0=_i64(1),
     )
     nr = _Neurons(
         pf=par_arenas[0].build(),
@@ -1129,7 +1128,7 @@ def run(
         out=np.zeros(max(1, width["out"])),
         fired=_i64(max(1, width["out"])),
         nfired=_i64(max(1, n_pops)),
-        ext=ext,
+        ext=np.zeros((1, 1)),
     )
     del par_arenas, st_arenas
     sy = _Synapses(
@@ -1144,6 +1143,126 @@ def run(
         stage_f=np.zeros(max(1, stage_size[0])),
         stage_i=_i64(max(1, stage_size[1])),
     )
+    state_slots = []
+    for p in pops:
+        for e in range(len(p.state_vars)):
+            off = int(meta.ent[P[p.index, P_STATE_ENT] + 2 * e])
+            state_slots.append((p.index, e, _kind_of(np.asarray(p.state0[e]).dtype, "state"), off, p.n))
+    return types.SimpleNamespace(
+        P=P,
+        J=J,
+        meta=meta,
+        nr=nr,
+        sy=sy,
+        updates=updates,
+        syns=syns,
+        threaded_parts=bool(total_parts > n_proj),
+        width=width,
+        rec_width=rec_width,
+        recorded_of=recorded_of,
+        state_slots=state_slots,
+        n_pops=n_pops,
+        n_proj=n_proj,
+        lock=threading.Lock(),
+    )
+
+
+#: built programs by static plan (weak) and by (recording, options)
+_PROGRAMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _program(plan: Plan, threads: int, use_threads: Callable[[int], bool], key: tuple) -> types.SimpleNamespace:
+    """The cached program of ``plan`` for ``key``, locked for this run (a fresh one if it is in use)."""
+    per_plan = _PROGRAMS.setdefault(plan.static, {}) if plan.static is not None else {}
+    prog = per_plan.get(key)
+    if prog is None or not prog.lock.acquire(blocking=False):
+        prog = _build_program(plan, threads, use_threads)
+        prog.lock.acquire()
+        if key not in per_plan:
+            per_plan[key] = prog
+    return prog
+
+
+def run(
+    plan: Plan,
+    n_steps: int,
+    *,
+    progress: bool = False,
+    parallel: Any = "auto",
+    parallel_min_neurons: int = 16384,
+    n_threads: int | None = None,
+) -> RunResult:
+    """Run ``plan`` for ``n_steps`` steps with the compiled event-driven loop.
+
+    Parameters
+    ----------
+    plan : snn.engines.plan.Plan
+    n_steps : int
+    progress : bool
+        Show a progress bar (the loop then runs in compiled blocks of steps).
+    parallel : {"auto", True, False}
+        Use threads for the update of large populations and the propagation
+        into large ones; results are identical either way.  ``"auto"`` uses
+        them for populations of at least ``parallel_min_neurons`` neurons.
+    parallel_min_neurons : int
+        Size from which ``"auto"`` uses threads (default 16384).
+    n_threads : int or None
+        Number of threads (default: numba's default, all cores).
+
+    Returns
+    -------
+    RunResult
+        ``engine="event"``.  ``wall_time_s`` includes compilation on a first
+        run; :func:`compile_stats` says how much time compiling took.
+    """
+    _check_options(parallel, parallel_min_neurons, n_threads)
+    t_start = time.perf_counter()
+    pops = plan.populations
+    threads = numba.get_num_threads() if n_threads is None else int(n_threads)
+
+    def use_threads(n: int) -> bool:
+        return threads > 1 and (parallel is True or (parallel == "auto" and n >= parallel_min_neurons))
+
+    key = (
+        threads,
+        parallel,
+        int(parallel_min_neurons),
+        frozenset(plan.record_spikes),
+        frozenset(plan.record_outputs),
+        tuple(sorted(plan.record_state.items())),
+        tuple(p.external is not None for p in pops),
+    )
+    prog = _program(plan, threads, use_threads, key)
+    try:
+        return _run_program(prog, plan, n_steps, progress, threads, t_start)
+    finally:
+        prog.lock.release()
+
+
+def _run_program(prog: types.SimpleNamespace, plan: Plan, n_steps: int, progress: bool, threads: int, t_start: float) -> RunResult:
+    """One run of a built program from ``plan``'s state."""
+    pops = plan.populations
+    P, J, meta, sy, width, rec_width = prog.P, prog.J, prog.meta, prog.sy, prog.width, prog.rec_width
+    n_pops, n_proj, i64 = prog.n_pops, prog.n_proj, np.int64
+    # ---- this run's state: random keys, step, neurons, messages in flight
+    for p in pops:
+        P[p.index, P_KEY] = p.key
+    meta.t0[0] = plan.t0
+    s_arenas = (prog.nr.sf, prog.nr.si, prog.nr.sb)
+    for k, e, kind, off, n in prog.state_slots:
+        s_arenas[kind][off : off + n] = pops[k].state0[e]
+
+    def rec2d(w: int, dtype: Any) -> np.ndarray:
+        return np.zeros((n_steps, w) if w else (1, 1), dtype)
+
+    ext = rec2d(width["ext"], np.float64)
+    for p in pops:
+        col = int(P[p.index, P_EXT_COL])
+        if col >= 0:
+            ext[:, col : col + p.n] = p.external[:n_steps]
+    nr = prog.nr._replace(ext=ext)
+    for a in (nr.x_f, nr.x_i, nr.out, nr.nfired, sy.stage_f, sy.stage_i, sy.ring_f, sy.ring_i):
+        a.fill(0)
     # the messages in flight at t0 into their ring slots
     for j in range(n_proj):
         ring = sy.ring_i if J[j, J_INT] == 1 else sy.ring_f
@@ -1160,11 +1279,8 @@ def run(
         per_item=_i64(n_proj + n_pops),
     )
 
-    loop = _run_loop
-    args = (meta, nr, sy, rec, updates, syns, total_parts > n_proj)
-    sig = (nbtypes.int64, nbtypes.int64) + tuple(numba.typeof(a) for a in args)
-    if sig not in loop.overloads:
-        _timed("loop", loop.compile, sig)
+    args = (meta, nr, sy, rec, prog.updates, prog.syns, prog.threaded_parts)
+    loop = _compiled_loop()
 
     previous_threads = numba.get_num_threads()
     numba.set_num_threads(threads)
@@ -1203,7 +1319,7 @@ def run(
         col = int(P[k, P_OUTREC_COL])
         if col >= 0:
             out_rec[p.name] = np.ascontiguousarray(rec.rec_out[:, col : col + p.n])
-        for v, kind, col, _ in recorded_of[k]:
+        for v, kind, col, _ in prog.recorded_of[k]:
             arr = rec_arenas[kind][:, col : col + p.n]
             state_rec.setdefault(p.name, {})[v] = np.ascontiguousarray(arr) if arr.dtype == p.dtype else arr.astype(p.dtype)
     counts = make_counts(plan, n_steps, rec.per_step[:, 0], rec.per_step[:, 1], rec.per_item[:n_proj], rec.per_item[n_proj:])
@@ -1219,7 +1335,9 @@ def run(
     for j in range(n_proj):
         ring = sy.ring_i if J[j, J_INT] == 1 else sy.ring_f
         n_post, off = int(J[j, J_N_POST]), int(J[j, J_RING_OFF])
-        in_flight.append(plan.ring_out(n_steps, j, lambda slot, ring=ring, n_post=n_post, off=off: ring[off + slot * n_post : off + (slot + 1) * n_post]))
+        in_flight.append(
+            plan.ring_out(n_steps, j, lambda slot, ring=ring, n_post=n_post, off=off: ring[off + slot * n_post : off + (slot + 1) * n_post])
+        )
     return RunResult(
         spikes=spikes_rec,
         traces=state_rec,

@@ -90,6 +90,8 @@ class Plan:
     structure: str = ""
     #: ``{population: {name: neuron indices}}`` for records of a subset of neurons (applied by ``simulate``)
     record_index: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    #: the network-dependent part this plan was made from (engines may key caches on it)
+    static: Any = None
 
     def by_name(self, name: str) -> PopulationPlan:
         for p in self.populations:
@@ -208,7 +210,7 @@ def parse_record(network: Network, record: Any, *, with_index: bool = False) -> 
     return spikes, state, outputs
 
 
-@dataclass
+@dataclass(eq=False)
 class _Static:
     """The part of a plan that depends on the network only (cached per network)."""
 
@@ -217,6 +219,8 @@ class _Static:
     projections: list[ProjectionPlan]
     order: list[int]
     structure: str
+    #: derived per-network data engines may keep (e.g. the reference engine's per-delay matrices)
+    cache: dict = field(default_factory=dict)
 
 
 _STATIC: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -376,6 +380,7 @@ def build_plan(
         in_flight0=[np.asarray(state.in_flight[pr.name]) for pr in static.projections],
         structure=static.structure,
         record_index=index,
+        static=static,
     )
 
 
