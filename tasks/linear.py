@@ -225,7 +225,9 @@ def iteration(problem: Problem, *, method: str = "richardson", omega: float | No
     else:
         W = -(omega * minv)[:, None] * A
         np.fill_diagonal(W, diag_w)
-    return Iteration(W=W, c=omega * minv * b, omega=omega, rate=float(rate), d_max=float(d.max()), method=method, d=d)
+    with np.errstate(over="ignore"):  # an overflowing bias is refused by solve, naming the scale
+        c = omega * minv * b
+    return Iteration(W=W, c=c, omega=omega, rate=float(rate), d_max=float(d.max()), method=method, d=d)
 
 
 def _check_solver_args(n_steps: Any, rtol: Any, check_every: Any, vth_every: Any) -> None:

@@ -398,3 +398,27 @@ def test_event_engine_matches_reference(problems, solved):
     assert np.array_equal(ev.run.spikes["x"], solved[64].run.spikes["x"])
     assert np.array_equal(ev.x, solved[64].x)
     assert ev.run.counts.synaptic_events == solved[64].run.counts.synaptic_events
+
+
+def _lava_available() -> bool:
+    try:
+        from hardware import lava_backend
+
+        lava_backend.lava_python()
+    except Exception:
+        return False
+    return True
+
+
+@pytest.mark.lava
+@pytest.mark.skipif(not _lava_available(), reason="no .venv-lava (make lava-env builds it)")
+def test_one_piece_on_lava_equals_our_fixed_point_engine():
+    """reset='zero' in one piece runs on Lava itself: the same raster and x as our fixed-point engine."""
+    loihi = pytest.importorskip("hardware.loihi")
+    p = lasso.random_problem(24, seed=1)
+    kw = dict(reset="zero", rate_max=0.2, rtol=1e-9, n_steps=400, check_every=400)
+    on_lava = lasso.solve(p, engine="lava", simulate=loihi.fixed_point_simulator(), **kw)
+    ours = lasso.solve(p, engine="event", simulate=loihi.fixed_point_simulator(), **kw)
+    assert on_lava.run.engine.startswith("lava")
+    assert on_lava.run.counts.spikes > 50
+    assert_same_solve(on_lava, ours)

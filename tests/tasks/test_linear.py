@@ -364,3 +364,30 @@ def test_on_the_loihi_fixed_point_simulator(problem100):
     assert res.run.engine.endswith("+loihi")
     # 8-bit weights alone stall near 3e-2; host-side iterative refinement reaches the target
     assert res.success and res.errors["rel_residual"] <= 1e-3
+
+
+def _lava_available() -> bool:
+    try:
+        from hardware import lava_backend
+
+        lava_backend.lava_python()
+    except Exception:
+        return False
+    return True
+
+
+@pytest.mark.lava
+@pytest.mark.skipif(not _lava_available(), reason="no .venv-lava (make lava-env builds it)")
+def test_one_piece_on_lava_equals_our_fixed_point_engine():
+    """A solve in one piece (no check, no threshold update on the way) runs on Lava itself, bit for bit as ours."""
+    from hardware import loihi
+
+    p = linear.random_problem(16, cond=4.0, seed=0)
+    kw = dict(rtol=1e-3, n_steps=60, check_every=60, vth_every=60, max_refinements=0, vth=1e-3)
+    on_lava = linear.solve(p, engine="lava", simulate=loihi.fixed_point_simulator(), **kw)
+    ours = linear.solve(p, engine="event", simulate=loihi.fixed_point_simulator(), **kw)
+    assert on_lava.run.engine.startswith("lava") and on_lava.info["n_chunks"] == 1
+    assert on_lava.run.counts.spikes > 100
+    assert_same_solve(on_lava, ours)
+    # 8-bit weights without refinement passes: near, not at, the float answer
+    assert 1e-3 < on_lava.errors["rel_residual"] < 5e-2
