@@ -255,6 +255,33 @@ def test_setup_uses_lanczos_bounds_that_match_dense(problem):
     assert (again.L, again.norm_A, again.alpha) == (s.L, s.norm_A, s.alpha)
 
 
+def test_setup_does_no_dense_eigendecomposition_or_svd(monkeypatch):
+    """Issue 15: the set-up (and the PSD check) of an n=50 QP call no dense eigvalsh and no SVD."""
+    import scipy.linalg
+
+    def boom(*args, **kwargs):
+        raise AssertionError("a dense eigendecomposition or SVD was called")
+
+    base = qp.random_problem(50, 20, seed=0)
+    Q, p, A, k = base.Q, base.p, base.A, base.k
+    for mod, name in (
+        (np.linalg, "eigvalsh"),
+        (np.linalg, "eigh"),
+        (np.linalg, "svd"),
+        (scipy.linalg, "eigvalsh"),
+        (scipy.linalg, "eigh"),
+        (scipy.linalg, "svd"),
+    ):
+        monkeypatch.setattr(mod, name, boom)
+    if hasattr(np.linalg, "_linalg"):  # np.linalg.norm(M, 2) calls the module's own svd
+        monkeypatch.setattr(np.linalg._linalg, "svd", boom)
+    with pytest.raises(AssertionError, match="dense"):
+        np.linalg.norm(A, 2)  # the patch holds
+    prob = qp.Problem(Q, p, A, k, lb=-1.0, ub=1.0)
+    s = qp._setup(prob, 1.0)
+    assert s.L > 0 and s.norm_A > 0
+
+
 def test_singular_psd_objective_is_accepted():
     v = np.random.default_rng(1).standard_normal(30)
     prob = qp.Problem(np.outer(v, v), np.zeros(30), lb=-1.0, ub=1.0)
