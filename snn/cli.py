@@ -102,7 +102,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     device = "cuda" if cuda else "cpu"
     notes = [
         f"Spiking runs on the '{engine}' engine of snn-toolkit {snn.__version__}; every task at a small size, seed {args.seed}.",
-        "GPU baselines: " + ("measured on this machine's CUDA GPU through NVML." if cuda else "no CUDA GPU here, so the dense GPU figures are MODELLED (roofline on the h100 profile from counted FLOPs and bytes); the dense algorithm's CPU wall time is shown as measured CPU time."),
+        "GPU baselines: "
+        + (
+            "measured on this machine's CUDA GPU through NVML."
+            if cuda
+            else "no CUDA GPU here, so the dense GPU figures are MODELLED (roofline on the h100 profile from counted FLOPs and bytes); the dense algorithm's CPU wall time is shown as measured CPU time."
+        ),
     ]
     comparisons = []
     summary: dict[str, Any] = {"engine": engine, "device": device, "jobs": {}}
@@ -131,7 +136,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             gpu_profile="h100",
             measured=measured,
             accuracy=accuracy,
-            extra={"success": bool(res.success), "message": res.message, "n_steps": int(res.n_steps), "spiking_wall_time_s": wall, "engine": engine},
+            extra={
+                "success": bool(res.success),
+                "message": res.message,
+                "n_steps": int(res.n_steps),
+                "spiking_wall_time_s": wall,
+                "engine": engine,
+            },
         )
         comparisons.append(comp)
         summary["jobs"][name] = {
@@ -144,9 +155,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     # fixed point: the linear task quantised to Loihi's registers and run bit-exactly
     fp_problem = importlib.import_module("tasks.linear").random_problem(n=64, cond=10.0, seed=args.seed)
-    fp = importlib.import_module("tasks.linear").solve(fp_problem, engine=engine, simulate=loihi.fixed_point_simulator(), seed=args.seed, rtol=1e-3)
-    summary["fixed_point_linear"] = {"success": bool(fp.success), "n_steps": int(fp.n_steps), "errors": {k: float(v) for k, v in fp.errors.items() if np.isscalar(v)}}
-    notes.append(f"Loihi fixed point (hardware.loihi): linear n=64 reached relative residual {fp.errors.get('rel_residual', float('nan')):.2e} in {fp.n_steps} steps ({fp.message}).")
+    fp = importlib.import_module("tasks.linear").solve(
+        fp_problem, engine=engine, simulate=loihi.fixed_point_simulator(), seed=args.seed, rtol=1e-3
+    )
+    summary["fixed_point_linear"] = {
+        "success": bool(fp.success),
+        "n_steps": int(fp.n_steps),
+        "errors": {k: float(v) for k, v in fp.errors.items() if np.isscalar(v)},
+    }
+    notes.append(
+        f"Loihi fixed point (hardware.loihi): linear n=64 reached relative residual {fp.errors.get('rel_residual', float('nan')):.2e} in {fp.n_steps} steps ({fp.message})."
+    )
 
     # the 3D network of the core: 2D mesh vs 3D stack, and Lava bit-exactness
     net = _demo_network(8, input_delay_steps=1)  # Lava's Dense/Sparse deliver in the next step
@@ -157,7 +176,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         traffic, why = _traffic_for(run, qnet, mapping_mod, topology=topo, layers=layers)
         if traffic is not None:
             placements[label] = traffic
-    placement = energy.compare_placements(run.counts, placements, profile="loihi1_davies2018", assumptions={"hop_vertical": "e_hop_ns"}) if placements else None
+    placement = (
+        energy.compare_placements(run.counts, placements, profile="loihi1_davies2018", assumptions={"hop_vertical": "e_hop_ns"})
+        if placements
+        else None
+    )
     activity = {"3D LIF network (fixed point)": run.counts.spikes_per_step.tolist()}
     if args.no_lava:
         notes.append("Lava: skipped (--no-lava).")
@@ -167,10 +190,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             ours = snn.simulate(qnet, args.lava_steps, engine=engine, seed=args.seed, record=("spikes",))
             exact = all(np.array_equal(lava.spikes[p.name], ours.spikes[p.name]) for p in qnet.populations)
             summary["lava_bit_exact"] = exact
-            notes.append(f"Lava (lava-nc 0.10, Loihi2SimCfg fixed_pt): the quantised 3D network ({qnet.n_neurons} neurons, {args.lava_steps} steps) gave spikes {'bit-identical to' if exact else 'DIFFERENT from'} our engine.")
+            notes.append(
+                f"Lava (lava-nc 0.10, Loihi2SimCfg fixed_pt): the quantised 3D network ({qnet.n_neurons} neurons, {args.lava_steps} steps) gave spikes {'bit-identical to' if exact else 'DIFFERENT from'} our engine."
+            )
         except Exception as exc:  # no .venv-lava on this machine: the report says so
             notes.append(f"Lava: not run ({type(exc).__name__}: {str(exc)[:300]}).")
-    paths = energy.report(comparisons, out, title="snn demo: spiking solvers vs the dense GPU way", placement=placement, activity=activity, notes=notes)
+    paths = energy.report(
+        comparisons, out, title="snn demo: spiking solvers vs the dense GPU way", placement=placement, activity=activity, notes=notes
+    )
     snn.io.atomic_write_bytes(out / "summary.json", lambda fh: fh.write(json.dumps(summary, indent=2, default=str).encode()))
     print(f"report: {paths['html']}\n        {paths['md']}\n        {paths['json']}")
     for note in notes:
@@ -221,36 +248,112 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if why:
         notes.append(f"priced without routing terms: {why}")
     work = energy.baseline.dense_snn_workload(net, args.steps)
-    gpu = energy.baseline.model(work.flops, work.bytes_moved, "h100", label="dense SNN simulation (snnTorch-style), H100 roofline", algorithm=work.description)
+    gpu = energy.baseline.model(
+        work.flops, work.bytes_moved, "h100", label="dense SNN simulation (snnTorch-style), H100 roofline", algorithm=work.description
+    )
     comps = [energy.compare(f"{args.network} ({engine})", res.counts, mapping=traffic, baselines=[gpu], extra={"engine": engine})]
     try:
         qnet, rep = loihi.quantize(net)
         qres = snn.simulate(qnet, args.steps, engine=engine, seed=args.seed, inputs=_scaled(inputs, rep), record=("spikes",))
         qtraffic, _ = _traffic_for(qres, qnet, mapping_mod)
-        comps.append(energy.compare(f"{args.network} (Loihi fixed point)", qres.counts, mapping=qtraffic, baselines=[gpu], extra={"engine": engine}))
+        comps.append(
+            energy.compare(f"{args.network} (Loihi fixed point)", qres.counts, mapping=qtraffic, baselines=[gpu], extra={"engine": engine})
+        )
     except Exception as exc:  # not expressible in Loihi fixed point: priced in float only
         notes.append(f"Loihi fixed point not priced: {type(exc).__name__}: {exc}")
-    paths = energy.report(comps, args.out, title=f"energy report: {args.network}", activity={args.network: res.counts.spikes_per_step.tolist()}, notes=notes)
+    paths = energy.report(
+        comps, args.out, title=f"energy report: {args.network}", activity={args.network: res.counts.spikes_per_step.tolist()}, notes=notes
+    )
     print(f"report: {paths['html']}")
     return 0
 
 
+def _zero_delay_shift(net: snn.Network) -> dict[str, int]:
+    """Steps each population is delayed when its zero-delay (same-step) inputs take one step: the longest such chain into it."""
+    shift = {p.name: 0 for p in net.populations}
+    edges = net.zero_delay_edges()
+    for name in net.update_order():  # sources of zero-delay edges come first
+        for a, b in edges:
+            if b == name:
+                shift[name] = max(shift[name], shift[a] + 1)
+    return shift
+
+
+def _clipped_weights(qnet: snn.Network) -> dict[str, tuple[int, int]]:
+    """``{projection: (clipped, stored)}``: integer weights Lava will clip to its 8-bit range."""
+    from hardware import loihi
+
+    out = {}
+    for pr in qnet.projections:
+        syn = pr.synapse
+        if isinstance(syn, loihi.LoihiSynapse) and pr.n_synapses:
+            ints = syn.integer_weights(pr.weights)
+            _, clipped = loihi.lava_weights(ints.data, syn.effective_sign_mode(pr.weights), syn.num_weight_bits)
+            out[pr.name] = (clipped, pr.n_synapses)
+    return out
+
+
 def _cmd_deploy(args: argparse.Namespace) -> int:
+    import warnings
+
     from hardware import lava_backend, loihi
 
     net = snn.load(args.network)
+    zero = sorted({pr.name for pr in net.projections if pr.n_synapses and pr.delay_range[0] == 0})
+    pad = 0
+    shift: dict[str, int] = {}
+    if zero and not args.unit_delays:
+        print(
+            f"snn deploy: error: projections {zero} have zero-delay (same-step) synapses, which Lava cannot run "
+            "(its Dense/Sparse deliver in the next step); pass --unit-delays to retime them to one step "
+            "(each layer's output then comes one step later; the input is padded so that no output is lost)",
+            file=sys.stderr,
+        )
+        return 2
     if args.unit_delays:
+        shift = _zero_delay_shift(net)
+        pad = max(shift.values(), default=0)
         net = lava_backend.with_unit_delays(net)
     qnet, rep = loihi.quantize(net)
+    n_run = args.steps + pad
     inputs, notes = _inputs_for(net, args.steps, args.input, args.input_rate, args.seed)
+    if pad:
+        inputs = {k: np.vstack([np.asarray(v, dtype=np.float64), np.zeros((pad, np.shape(v)[1]))]) for k, v in inputs.items()}
+        late = ", ".join(f"{k!r} +{d}" for k, d in shift.items() if d)
+        notes.append(
+            f"--unit-delays: outputs come later by the number of retimed layers ({late} steps); the run is {args.steps} + {pad} = {n_run} steps, "
+            f"the inputs padded with {pad} zero steps, so row t + shift of a population is its output for input step t"
+        )
+        if any(isinstance(p.model, (snn.PoissonSource, snn.SpikeSource, snn.CurrentSource)) for p in net.populations):
+            notes.append("--unit-delays: the network's own sources (Poisson, spike, current) keep running in the padded steps")
     inputs = _scaled(inputs, rep)
-    info = lava_backend.export(qnet, args.out, args.steps, seed=args.seed, inputs=inputs or None, overwrite=args.overwrite)
-    print(f"Lava deployment folder: {args.out}\n{info}")
+    print(rep)
+    clipped = _clipped_weights(qnet)
+    for name, (k, total) in clipped.items():
+        if k:
+            print(f"  projection {name!r}: {k} of {total} weights outside Lava's 8-bit range are clipped")
+    print(f"  clipped weights: {sum(k for k, _ in clipped.values())} of {sum(t for _, t in clipped.values())}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", loihi.LoihiClipWarning)
+        info = lava_backend.export(qnet, args.out, n_run, seed=args.seed, inputs=inputs or None, overwrite=args.overwrite)
+    notes.extend(str(w.message) for w in caught if issubclass(w.category, loihi.LoihiClipWarning))
+    print(f"Lava deployment folder: {info.directory} ({info.n_steps} steps; expected spikes from the {info.engine!r} engine)")
+    width = max([len(p.name) for p in qnet.populations] + [len("population")])
+    print(f"  {'population':<{width}} {'results key':>12} {'expected spikes':>16}")
+    for i, p in enumerate(qnet.populations):
+        print(f"  {p.name:<{width}} {f'pop{i}.spikes':>12} {info.expected_spike_counts[p.name]:>16}")
     for note in notes:
         print("-", note)
     if args.run:
-        res = lava_backend.run(qnet, args.steps, record=("spikes",), seed=args.seed, inputs=inputs or None)
-        print("Lava spike counts:", res.counts.spikes_per_population)
+        res = lava_backend.run(qnet, n_run, record=("spikes",), seed=args.seed, inputs=inputs or None)
+        print("Lava spikes per population:")
+        for name, count in res.counts.spikes_per_population.items():
+            same = (
+                "same as expected"
+                if count == info.expected_spike_counts[name]
+                else f"DIFFERENT from the expected {info.expected_spike_counts[name]}"
+            )
+            print(f"  {name:<{width}} {count:>10}  ({same})")
     return 0
 
 
@@ -261,59 +364,114 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     root = Path(__file__).resolve().parents[1]
     if not (root / "benchmarks" / "peers.py").exists():
         raise SystemExit("snn bench needs a source checkout (benchmarks/peers.py); run it from the repository")
-    return subprocess.call([sys.executable, "-m", "benchmarks.peers", *args.rest], cwd=root)
+    rest = list(args.rest)
+    if rest[:1] == ["--"]:
+        rest = rest[1:]
+    return subprocess.call([sys.executable, "-m", "benchmarks.peers", *rest], cwd=root)
 
 
-def main(argv: list[str] | None = None) -> int:
+_BENCH_HELP = """runs `python -m benchmarks.peers` with every option after `bench` passed on as given
+(`snn bench --quick`, `snn bench --sizes 10000 50000 --repeats 5`); `snn bench --help`
+prints that script's own help.  Its options:
+  --quick               N=10k, 200 steps, 3 repeats, every peer: a smoke run of a few minutes
+  --sizes N [N ...]     network sizes (default 10000 50000)
+  --steps STEPS         simulated steps per run (default 1000)
+  --repeats K           timed runs per peer, the median reported (default 3)
+  --peers P [P ...]     which peers to time (default: all)
+  --threads T           threads for the peers that use them (default 2)
+  --timeout S           seconds per peer and size (default 1800)
+  --dense-limit-gb G    skip dense torch where its float32 matrix is larger (default 4)
+  --sweep               the activity sweep (0.5% .. 5%) with the fitted exponent
+  --rounds R            run the whole set of peers R times, alternating (for noisy machines)
+  --sweep-n N, --sweep-peers P [P ...], --no-peers
+  --out PATH            write the results as JSON
+Figures and the machine they were measured on: benchmarks/README.md."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``snn`` argument parser (every option carries its help text)."""
     parser = argparse.ArgumentParser(prog="snn", description="spiking networks in 3D, event-driven engines, energy comparisons")
-    parser.add_argument("--version", action="version", version=f"snn-toolkit {snn.__version__}")
-    sub = parser.add_subparsers(dest="command")
+    parser.add_argument("--version", action="version", version=f"snn-toolkit {snn.__version__}", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    engines = ", ".join(snn.engine_names())
     p = sub.add_parser("engines", help="simulate a 10x10x10 3D network on every available engine and print a table")
-    p.add_argument("--steps", type=int, default=500)
+    p.add_argument("--steps", type=int, default=500, help="simulated steps (default 500)")
     p.set_defaults(func=_cmd_engines)
     p = sub.add_parser("demo", help="the main job: every task on the spiking engine, fixed point, Lava, energy report")
     p.add_argument("--out", default="reports/demo", help="report folder (default reports/demo)")
-    p.add_argument("--engine", default="event", help="spiking engine (default event; reference when event is unavailable)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--engine", default="event", help=f"spiking engine, one of {engines} (default event; reference when event is unavailable)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the random problems and of the runs (default 0)")
     p.add_argument("--steps", type=int, default=300, help="steps of the 3D network used for placement and Lava")
-    p.add_argument("--lava-steps", type=int, default=100)
+    p.add_argument("--lava-steps", type=int, default=100, help="steps of the Lava bit-exactness run (default 100)")
     p.add_argument("--no-lava", action="store_true", help="skip the Lava run")
     p.add_argument("--only", nargs="*", help="run only these tasks (linear lasso qp poisson heat shortest_path qubo)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_demo)
     p = sub.add_parser("import", help="read a NIR file (snnTorch, Norse, ...) into a network .npz")
-    p.add_argument("model")
+    p.add_argument("model", help="the .nir file")
     p.add_argument("--dt-ms", type=float, required=True, help="the time step the file was made for (NIR stores none)")
-    p.add_argument("--convention", default="nir", choices=["nir", "snntorch", "norse"])
-    p.add_argument("--reset", default=None, choices=[None, "zero", "subtract"])
-    p.add_argument("--out", default="network.npz")
+    p.add_argument(
+        "--convention",
+        default="nir",
+        choices=["nir", "snntorch", "norse"],
+        help="the library that wrote the file, whose discretisation and reset are rebuilt (default nir; see snn.nir)",
+    )
+    p.add_argument(
+        "--reset",
+        default=None,
+        choices=[None, "zero", "subtract"],
+        help="override the convention's reset (snnTorch writes the same file for both)",
+    )
+    p.add_argument("--out", default="network.npz", help="where to save the network (default network.npz)")
     p.set_defaults(func=_cmd_import)
-    for name, func, help_ in (("report", _cmd_report, "simulate a saved network, map it, price it, write an energy report"),):
-        p = sub.add_parser(name, help=help_)
-        p.add_argument("network", help="a network .npz (snn.save / snn import)")
-        p.add_argument("--steps", type=int, default=100)
-        p.add_argument("--engine", default="event")
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--input", action="append", help="NAME=PATH.npy: (steps, n) array for an ExternalInput population")
-        p.add_argument("--input-rate", type=float, default=0.1, help="Bernoulli spike rate for inputs not given")
-        p.add_argument("--out", default="reports/network")
-        p.add_argument("--quiet", action="store_true")
-        p.set_defaults(func=func)
+    input_help = "NAME=PATH.npy: a (steps, n) array for the ExternalInput population NAME (repeatable)"
+    rate_help = "Bernoulli spike probability per step for ExternalInput populations without --input (default 0.1)"
+    p = sub.add_parser("report", help="simulate a saved network, map it, price it, write an energy report")
+    p.add_argument("network", help="a network .npz (snn.save / snn import)")
+    p.add_argument("--steps", type=int, default=100, help="simulated steps (default 100)")
+    p.add_argument("--engine", default="event", help=f"engine, one of {engines} (default event)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the run and of the generated inputs (default 0)")
+    p.add_argument("--input", action="append", help=input_help)
+    p.add_argument("--input-rate", type=float, default=0.1, help=rate_help)
+    p.add_argument("--out", default="reports/network", help="report folder (default reports/network)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_report)
     p = sub.add_parser("deploy", help="export a Loihi/Lava deployment folder")
-    p.add_argument("target", choices=["lava"])
-    p.add_argument("network")
-    p.add_argument("--steps", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--input", action="append")
-    p.add_argument("--input-rate", type=float, default=0.1)
-    p.add_argument("--out", default="lava_deploy")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("target", choices=["lava"], help="the deployment target (lava)")
+    p.add_argument("network", help="a network .npz (snn.save / snn import)")
+    p.add_argument("--steps", type=int, default=100, help="input steps to run (default 100)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the run and of the generated inputs (default 0)")
+    p.add_argument("--input", action="append", help=input_help)
+    p.add_argument("--input-rate", type=float, default=0.1, help=rate_help)
+    p.add_argument("--out", default="lava_deploy", help="the deployment folder to write (default lava_deploy)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("--run", action="store_true", help="also run it on Lava's CPU simulator here")
-    p.add_argument("--unit-delays", action="store_true", help="retime zero-delay (same-step) projections to Lava's one step; outputs come depth steps later")
+    p.add_argument(
+        "--unit-delays",
+        action="store_true",
+        help="retime zero-delay (same-step) projections to Lava's one step; each population's output then comes as many steps "
+        "later as retimed layers feed it, and the input is padded with that many zero steps so no output is lost",
+    )
     p.set_defaults(func=_cmd_deploy)
-    p = sub.add_parser("bench", help="python -m benchmarks.peers (from a source checkout)")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = sub.add_parser(
+        "bench",
+        help="speed against peers: python -m benchmarks.peers, options passed on (snn bench --quick; snn bench --help)",
+        description=_BENCH_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,
+    )
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="options for benchmarks.peers, e.g. --quick")
     p.set_defaults(func=_cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:  # everything after `bench` belongs to benchmarks.peers, --help included
+        return _cmd_bench(argparse.Namespace(rest=argv[1:]))
+    parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
         parser.print_help()

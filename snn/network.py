@@ -23,13 +23,14 @@ import scipy.sparse as sp
 
 from snn import connect as _connect
 from snn import layout as _layout
-from snn.errors import NetworkError, SNNTypeError, bad_value
+from snn.errors import NetworkError, SNNTypeError, bad_value, check_delays, check_real, check_seed
 from snn.models import NeuronModel
 from snn.synapses import Synapse
 
 __all__ = ["Network", "Population", "Projection"]
 
 _MAX_NAME = 128
+#: the largest delay that survives the float64 delay matrices exactly
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -107,14 +108,6 @@ def _check_name(name: Any, what: str) -> str:
     return name
 
 
-def _as_int_steps(value: Any, name: str, min_steps: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != int(value):
-        raise bad_value(NetworkError, name, value, f"must be a whole number of steps >= {min_steps}")
-    if int(value) < min_steps:
-        raise bad_value(NetworkError, name, value, f"must be >= {min_steps} step(s)")
-    return int(value)
-
-
 class Network:
     """A spiking network description.
 
@@ -132,12 +125,30 @@ class Network:
     """
 
     def __init__(self, dt_ms: float = 1.0) -> None:
-        if isinstance(dt_ms, bool) or not isinstance(dt_ms, numbers.Real) or not np.isfinite(dt_ms) or dt_ms <= 0:
-            raise bad_value(NetworkError, "dt_ms", dt_ms, "must be a positive, finite number of milliseconds")
-        self.dt_ms = float(dt_ms)
+        self.dt_ms = check_real(dt_ms, "dt_ms", min_value=0.0, min_open=True, cls=NetworkError)
         self._populations: dict[str, Population] = {}
         self._projections: dict[str, Projection] = {}
-        self.outputs: tuple[str, ...] = ()
+        self._outputs: tuple[str, ...] = ()
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """Names of the populations that are the network's outputs (e.g. NIR ``Output`` nodes)."""
+        return self._outputs
+
+    @outputs.setter
+    def outputs(self, names: Any) -> None:
+        if isinstance(names, str) or not isinstance(names, (list, tuple)):
+            raise SNNTypeError(f"outputs={names!r}: must be a list or tuple of population names")
+        seen: list[str] = []
+        for name in names:
+            if not isinstance(name, str):
+                raise SNNTypeError(f"outputs: {name!r} must be a population name (str)")
+            if name not in self._populations:
+                raise bad_value(NetworkError, "outputs", name, f"unknown population; known: {sorted(self._populations)}")
+            if name in seen:
+                raise bad_value(NetworkError, "outputs", name, "named twice; each output population once")
+            seen.append(name)
+        self._outputs = tuple(seen)
 
     # ------------------------------------------------------------------ queries
     @property
@@ -195,23 +206,30 @@ class Network:
         if not isinstance(model, NeuronModel):
             raise SNNTypeError(f"model={model!r}: must be a neuron model such as snn.LIF(...)")
         model.check_size(n)
+        model.check_dt(self.dt_ms)
         pos = np.zeros((n, 3)) if positions is None else np.array(positions, dtype=np.float64)
         pos = _layout.as_positions(pos, n, name="positions")
         init: dict[str, np.ndarray] = {}
         defaults = model.initial_state(n)
         for var, value in (initial_state or {}).items():
             if var not in defaults:
-                raise bad_value(NetworkError, "initial_state", var, f"unknown state variable of {type(model).__name__}; allowed: {list(defaults)}")
+                raise bad_value(
+                    NetworkError, "initial_state", var, f"unknown state variable of {type(model).__name__}; allowed: {list(defaults)}"
+                )
             arr = np.asarray(value)
             if arr.ndim == 0:
                 arr = np.full(n, arr)
             if arr.shape != (n,):
-                raise bad_value(NetworkError, f"initial_state[{var!r}]", f"array of shape {arr.shape}", f"must be a scalar or have shape ({n},)")
+                raise bad_value(
+                    NetworkError, f"initial_state[{var!r}]", f"array of shape {arr.shape}", f"must be a scalar or have shape ({n},)"
+                )
             if not np.all(np.isfinite(arr.astype(np.float64))):
                 raise bad_value(NetworkError, f"initial_state[{var!r}]", "array with NaN or inf", "must be finite")
             dtype = defaults[var].dtype
             if np.issubdtype(dtype, np.integer) and not np.all(arr == np.round(arr.astype(np.float64))):
-                raise bad_value(NetworkError, f"initial_state[{var!r}]", "non-integer values", f"{type(model).__name__}.{var} holds integers")
+                raise bad_value(
+                    NetworkError, f"initial_state[{var!r}]", "non-integer values", f"{type(model).__name__}.{var} holds integers"
+                )
             init[var] = _readonly(arr.astype(dtype))
         pop = Population(name, n, model, pos, init)
         self._populations[name] = pop
@@ -238,6 +256,11 @@ class Network:
         pre_pop, post_pop = self.population(pre), self.population(post)
         if not hasattr(rule, "build"):
             raise SNNTypeError(f"rule={rule!r}: must be a connection rule from snn.connect, e.g. snn.connect.fixed_probability(0.1)")
+        if not (seed is None or isinstance(seed, np.random.Generator)):
+            seed = check_seed(seed, "seed", cls=NetworkError)
+        if not (callable(delay_steps) or hasattr(delay_steps, "draw") or sp.issparse(delay_steps)):
+            # before the rule resolves them: 2**63 or 10**30 must be refused, never wrapped to int64
+            check_delays(delay_steps, "delay_steps", cls=NetworkError)
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         post_idx, pre_idx, dist = rule.build(pre_pop.positions_um, post_pop.positions_um, rng, same_population=(pre == post))
         if hasattr(rule, "weights_for") and isinstance(weight, numbers.Real) and weight == 1.0:
@@ -263,7 +286,9 @@ class Network:
 
         Dense arrays store their non-zero entries; sparse matrices store every
         stored entry (duplicates are summed).  ``delay_steps`` is an int, or an
-        array of the weights' shape giving each synapse's delay.
+        array of the weights' shape giving each synapse's delay, or a scipy.sparse
+        matrix storing exactly the weights' synapses (one delay each, explicit
+        zeros included).
         """
         pre_pop, post_pop = self.population(pre), self.population(post)
         shape = (post_pop.n, pre_pop.n)
@@ -282,18 +307,27 @@ class Network:
             raise bad_value(NetworkError, "weights", f"matrix of shape {mat.shape}", f"must have shape (n_post, n_pre) = {shape}")
         if not np.all(np.isfinite(mat.data)):
             raise bad_value(NetworkError, "weights", "matrix with NaN or inf", "must be finite")
-        if np.ndim(delay_steps) == 0:
-            steps = _as_int_steps(delay_steps, "delay_steps", 0)
+        if sp.issparse(delay_steps):
+            dsp = sp.csr_matrix(delay_steps, copy=True)
+            if dsp.shape != shape:
+                raise bad_value(NetworkError, "delay_steps", f"sparse matrix of shape {dsp.shape}", f"must have the weights' shape {shape}")
+            mat.sort_indices()
+            if not dsp.has_canonical_format or not (np.array_equal(dsp.indptr, mat.indptr) and np.array_equal(dsp.indices, mat.indices)):
+                raise NetworkError(
+                    "delay_steps: a sparse matrix of delays must store exactly the weights' synapses (the same pattern, no duplicates)"
+                )
+            vals = check_delays(dsp.data, "delay_steps", cls=NetworkError).astype(np.float64)
+            dmat = sp.csr_matrix((vals, dsp.indices, dsp.indptr), shape=shape)
+        elif np.ndim(delay_steps) == 0:
+            steps = int(check_delays(delay_steps, "delay_steps", cls=NetworkError))
             dmat = mat.copy()
             dmat.data = np.full(mat.nnz, float(steps))
         else:
-            darr = np.asarray(delay_steps, dtype=np.float64)
+            darr = check_delays(delay_steps, "delay_steps", cls=NetworkError)
             if darr.shape != shape:
                 raise bad_value(NetworkError, "delay_steps", f"array of shape {darr.shape}", f"must be an int or an array of shape {shape}")
             coo = mat.tocoo()
-            vals = darr[coo.row, coo.col]
-            if not np.all((vals == np.round(vals)) & (vals >= 0)):
-                raise bad_value(NetworkError, "delay_steps", vals[~((vals == np.round(vals)) & (vals >= 0))][0], "delays must be whole numbers of steps >= 0")
+            vals = darr[coo.row, coo.col].astype(np.float64)
             dmat = sp.csr_matrix((vals, (coo.row, coo.col)), shape=shape)
         return self._store(pre, post, mat, dmat, synapse, name)
 
@@ -352,7 +386,9 @@ class Network:
     def _store(self, pre, post, mat, dmat, synapse, name) -> Projection:
         post_pop = self.population(post)
         if post_pop.model.is_source:
-            raise bad_value(NetworkError, "post", post, f"population is a {type(post_pop.model).__name__} (a source) and cannot receive synapses")
+            raise bad_value(
+                NetworkError, "post", post, f"population is a {type(post_pop.model).__name__} (a source) and cannot receive synapses"
+            )
         if synapse is not None and not isinstance(synapse, Synapse):
             raise SNNTypeError(f"synapse={synapse!r}: must be None or a snn.Synapse (e.g. hardware.loihi.LoihiSynapse)")
         mat = sp.csr_matrix(mat)
@@ -372,7 +408,8 @@ class Network:
             raise bad_value(NetworkError, "name", name, "a projection with this name exists already")
         for arr in (mat.data, mat.indices, mat.indptr):
             arr.setflags(write=False)
-        delays = _readonly(dmat.data.astype(np.int64))
+        # the one bound of every delay (also what the engines and the loader check)
+        delays = _readonly(check_delays(dmat.data, "delay_steps", cls=NetworkError))
         if delays.size and delays.min() == 0:
             cycle = self._zero_delay_cycle(extra=(pre, post))
             if cycle:

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import numbers
 import os
 import weakref
 import zipfile
@@ -45,27 +44,21 @@ from typing import Any
 
 import numpy as np
 
-from snn.errors import FileFormatError, SimulationError, SNNTypeError, bad_value
+from snn.errors import FileFormatError, SimulationError, SNNTypeError, bad_value, check_seed
 from snn.network import Network, Projection
 
-__all__ = ["SimState", "StateError", "init_state", "save_state", "load_state", "structure_of", "check_seed", "MAX_SEED"]
+__all__ = ["SimState", "StateError", "init_state", "save_state", "load_state", "structure_of"]
 
 FORMAT = "snn-toolkit.state"
 VERSION = 1
-
-#: seeds are integers in [0, MAX_SEED] (they are not reduced modulo anything)
-MAX_SEED = 2**63 - 1
 
 
 class StateError(SimulationError):
     """A run state does not fit the network or the run it is used for."""
 
 
-def check_seed(seed: Any, name: str = "seed") -> int:
-    """``seed`` as an int in ``[0, MAX_SEED]``, or an error naming it."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= int(seed) <= MAX_SEED:
-        raise bad_value(SimulationError, name, seed, "must be an int in [0, 2**63 - 1]")
-    return int(seed)
+def _seed(seed: Any) -> int:
+    return check_seed(seed, "seed", cls=SimulationError)
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -227,7 +220,7 @@ def init_state(network: Network, *, seed: int | None = 0) -> SimState:
         raise SNNTypeError(f"network={network!r}: must be a snn.Network")
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
-    seed = check_seed(seed)
+    seed = _seed(seed)
     pops = {}
     for p in network.populations:
         s0 = p.state0()
@@ -371,7 +364,7 @@ def load_state(path: str | os.PathLike, network: Network | None = None) -> SimSt
             pops_h, projs_h, structure = header["populations"], header["projections"], header["structure"]
             if isinstance(t, bool) or not isinstance(t, int) or t < 0:
                 raise ValueError(f"t={t!r} must be an int >= 0")
-            check_seed(seed)
+            _seed(seed)
             if isinstance(dt_ms, bool) or not isinstance(dt_ms, (int, float)) or not np.isfinite(dt_ms) or dt_ms <= 0:
                 raise ValueError(f"dt_ms={dt_ms!r} must be a positive number")
             if not isinstance(structure, str) or not isinstance(pops_h, list) or not isinstance(projs_h, list):

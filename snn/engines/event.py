@@ -74,7 +74,7 @@ from numba.typed import List
 
 from snn.engines import _numba_support as ns
 from snn.engines.plan import Plan, PopulationPlan, ProjectionPlan, make_counts
-from snn.errors import SimulationError, bad_value
+from snn.errors import MAX_DELAY_STEPS, SimulationError, bad_value
 from snn.results import RunResult
 
 __all__ = ["run", "compile_stats", "last_run_stats"]
@@ -120,7 +120,7 @@ PT_BEGIN, PT_END, PT_SYN, PT_W, PT_COLW = range(5)
 # rv: recorded state variables (kind 0 float64 / 1 int64 / 2 bool, offset in the state arena, column in the recording)
 RV_KIND, RV_SRC, RV_COL = range(3)
 # per_step[t, 0] spikes, per_step[t, 1] synaptic events; per_item[j] events of projection j,
-# per_item[n_proj + k] messages of population k
+# per_item[n_proj + k] messages of population k (n_proj is per_item's size minus P's rows, never J's rows)
 
 #: seconds spent compiling with numba in this process, by what was compiled
 _COMPILE_S: dict[str, float] = {}
@@ -195,8 +195,11 @@ _SYNAPSES_T = numba.typeof(
 _RECORDS_T = numba.typeof(
     _Records(np.zeros((1, 1), np.bool_), np.zeros((1, 1)), np.zeros((1, 1)), _i64(1, 1), np.zeros((1, 1), np.bool_), _i64(1, 2), _i64(1))
 )
-_UPDATE_SIG = nbtypes.void(nbtypes.int64, nbtypes.int64, _META_T, _NEURONS_T, _SYNAPSES_T)
-_SYN_SIG = nbtypes.void(nbtypes.int64, nbtypes.int64, nbtypes.int64, _META_T, _NEURONS_T, _SYNAPSES_T)
+# The entry points return an error flag (0: done, 1: the kernel raised): a C-callable cannot
+# propagate an exception (numba would print "Exception ignored" and carry on with garbage), so
+# each catches what its kernel raises and the run loop stops and reports it (see _failure).
+_UPDATE_SIG = nbtypes.int64(nbtypes.int64, nbtypes.int64, _META_T, _NEURONS_T, _SYNAPSES_T)
+_SYN_SIG = nbtypes.int64(nbtypes.int64, nbtypes.int64, nbtypes.int64, _META_T, _NEURONS_T, _SYNAPSES_T)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,23 +240,13 @@ def _make_update(kern: Callable, form: str, x_int: bool, parallel: bool, param_v
         # ascending order, so the result does not depend on the number of threads.
         input_of = _input_i if x_int else _input_f  # x is int64 or float64 by a closure constant
 
-        def update(t, k, meta, nr, sy):
-            row = meta.P[k]
-            n = row[P_N]
-            params = param_views(nr.pf, nr.pi, nr.pb, meta.ent, row[P_PARAM_ENT], n)
-            state = state_views(nr.sf, nr.si, nr.sb, meta.ent, row[P_STATE_ENT], n)
-            src = input_of(t, k, meta, nr, sy)
-            oo = row[P_OUT_OFF]
-            out = nr.out[oo : oo + n]
-            fired = nr.fired[oo : oo + n]
-            key = row[P_KEY]
-            all_out = row[P_OUTREC_COL] >= 0
-            n_chunks = min(numba.get_num_threads(), n) if parallel and n > 0 else 1
-            count = np.zeros(n_chunks, np.int64)
-            for c in prange(n_chunks):
-                lo, hi = c * n // n_chunks, (c + 1) * n // n_chunks
-                msg = np.empty(_BLOCK, np.float64)
-                m = lo
+        @njit
+        def chunk(t, key, params, state, src, out, fired, all_out, lo, hi):
+            # neurons lo .. hi - 1; returns how many sent a message, or -1 when the kernel raised
+            # (caught here, inside the prange body: an exception does not leave a parallel region)
+            msg = np.empty(_BLOCK, np.float64)
+            m = lo
+            try:
                 for b0 in range(lo, hi, _BLOCK):
                     nb = min(hi - b0, _BLOCK)
                     # the kernel over a block without branches on the spikes, so LLVM vectorizes it
@@ -275,7 +268,28 @@ def _make_update(kern: Callable, form: str, x_int: bool, parallel: bool, param_v
                             m += 1
                         elif all_out:
                             out[b0 + i] = msg[i]
-                count[c] = m - lo
+            except Exception:  # noqa: BLE001 (numba catches no narrower class)
+                return -1
+            return m - lo
+
+        def update(t, k, meta, nr, sy):
+            row = meta.P[k]
+            n = row[P_N]
+            params = param_views(nr.pf, nr.pi, nr.pb, meta.ent, row[P_PARAM_ENT], n)
+            state = state_views(nr.sf, nr.si, nr.sb, meta.ent, row[P_STATE_ENT], n)
+            src = input_of(t, k, meta, nr, sy)
+            oo = row[P_OUT_OFF]
+            out = nr.out[oo : oo + n]
+            fired = nr.fired[oo : oo + n]
+            key = row[P_KEY]
+            all_out = row[P_OUTREC_COL] >= 0
+            n_chunks = min(numba.get_num_threads(), n) if parallel and n > 0 else 1
+            count = np.zeros(n_chunks, np.int64)
+            for c in prange(n_chunks):
+                lo, hi = c * n // n_chunks, (c + 1) * n // n_chunks
+                count[c] = chunk(t, key, params, state, src, out, fired, all_out, lo, hi)
+            if count.min() < 0:
+                return 1
             nf = count[0]
             for c in range(1, n_chunks):
                 lo = c * n // n_chunks
@@ -283,6 +297,7 @@ def _make_update(kern: Callable, form: str, x_int: bool, parallel: bool, param_v
                     fired[nf + q] = fired[lo + q]
                 nf += count[c]
             nr.nfired[k] = nf
+            return 0
 
     else:
 
@@ -295,10 +310,14 @@ def _make_update(kern: Callable, form: str, x_int: bool, parallel: bool, param_v
                 x = nr.x_i[row[P_X_OFF] : row[P_X_OFF] + n].copy()
             else:
                 x = nr.x_f[row[P_X_OFF] : row[P_X_OFF] + n].copy()
-            o, new = kern(params, state, x, t, row[P_KEY])
+            try:
+                o, new = kern(params, state, x, t, row[P_KEY])
+            except Exception:  # noqa: BLE001 (numba catches no narrower class)
+                return 1
             ns.assign(state, new)
             oo = row[P_OUT_OFF]
             nr.out[oo : oo + n] = o
+            return 0
 
     return update
 
@@ -329,44 +348,60 @@ def _make_syn(skern: Callable, ring_int: bool, x_int: bool, views: Callable) -> 
         def syn(t, j, k, meta, nr, sy):
             n, base, xo, e = rows(t, j, k, meta, sy)
             acc = sy.ring_i[base : base + n]
-            delivered = skern(views(nr.pf, nr.pi, nr.pb, meta.ent, e, n), acc)
+            try:
+                delivered = skern(views(nr.pf, nr.pi, nr.pb, meta.ent, e, n), acc)
+            except Exception:  # noqa: BLE001 (numba catches no narrower class)
+                return 1
             x = nr.x_i[xo : xo + n]
             for i in range(n):
                 x[i] += ns.cast_like(x, delivered[i])
             acc[:] = 0
+            return 0
 
     elif ring_int:
 
         def syn(t, j, k, meta, nr, sy):
             n, base, xo, e = rows(t, j, k, meta, sy)
             acc = sy.ring_i[base : base + n]
-            delivered = skern(views(nr.pf, nr.pi, nr.pb, meta.ent, e, n), acc)
+            try:
+                delivered = skern(views(nr.pf, nr.pi, nr.pb, meta.ent, e, n), acc)
+            except Exception:  # noqa: BLE001 (numba catches no narrower class)
+                return 1
             x = nr.x_f[xo : xo + n]
             for i in range(n):
                 x[i] += ns.cast_like(x, delivered[i])
             acc[:] = 0
+            return 0
 
     elif x_int:
 
         def syn(t, j, k, meta, nr, sy):
             n, base, xo, e = rows(t, j, k, meta, sy)
             acc = sy.ring_f[base : base + n]
-            delivered = skern(views(nr.pf, nr.pi, nr.pb, meta.ent, e, n), acc)
+            try:
+                delivered = skern(views(nr.pf, nr.pi, nr.pb, meta.ent, e, n), acc)
+            except Exception:  # noqa: BLE001 (numba catches no narrower class)
+                return 1
             x = nr.x_i[xo : xo + n]
             for i in range(n):
                 x[i] += ns.cast_like(x, delivered[i])
             acc[:] = 0
+            return 0
 
     else:
 
         def syn(t, j, k, meta, nr, sy):
             n, base, xo, e = rows(t, j, k, meta, sy)
             acc = sy.ring_f[base : base + n]
-            delivered = skern(views(nr.pf, nr.pi, nr.pb, meta.ent, e, n), acc)
+            try:
+                delivered = skern(views(nr.pf, nr.pi, nr.pb, meta.ent, e, n), acc)
+            except Exception:  # noqa: BLE001 (numba catches no narrower class)
+                return 1
             x = nr.x_f[xo : xo + n]
             for i in range(n):
                 x[i] += ns.cast_like(x, delivered[i])
             acc[:] = 0
+            return 0
 
     return syn
 
@@ -416,7 +451,10 @@ def _add_ring(x, xo, ring, base, n):
 
 @njit(cache=True)
 def _deliver(t, k, meta, nr, sy, syns):
-    """``x`` of population ``k`` = the sum of what its incoming projections deliver at ``t``, in projection order."""
+    """``x`` of population ``k`` = the sum of what its incoming projections deliver at ``t``, in projection order.
+
+    Returns -1, or the projection whose synapse kernel raised.
+    """
     row = meta.P[k]
     n, xo = row[P_N], row[P_X_OFF]
     x_int = row[P_X_INT] == 1
@@ -428,7 +466,8 @@ def _deliver(t, k, meta, nr, sy, syns):
         j = meta.in_proj[q]
         jr = meta.J[j]
         if jr[J_SYN] >= 0:
-            syns[jr[J_SYN]](t, j, k, meta, nr, sy)
+            if syns[jr[J_SYN]](t, j, k, meta, nr, sy) != 0:
+                return j
             continue
         base = jr[J_RING_OFF] + (t % jr[J_N_SLOTS]) * n
         if jr[J_INT] == 1:
@@ -451,6 +490,7 @@ def _deliver(t, k, meta, nr, sy, syns):
             xf = nr.x_f[xo : xo + n]
             for i in range(n):
                 xf[i] = e[i]
+    return -1
 
 
 @njit(cache=True)
@@ -590,7 +630,8 @@ def _collect(t, k, meta, nr, rec, n_proj):
 @njit(cache=True)
 def _emit(t, k, meta, nr, sy, rec, threads):
     """Count, record and send the messages of population ``k`` at step ``t``."""
-    n_proj = meta.J.shape[0]
+    # per_item holds n_proj + n_pops counters; J may have a padding row (it has max(1, n_proj) rows)
+    n_proj = rec.per_item.shape[0] - meta.P.shape[0]
     fired = _collect(t, k, meta, nr, rec, n_proj)
     if fired.shape[0] == 0:
         return
@@ -625,15 +666,23 @@ def _emit(t, k, meta, nr, sy, rec, threads):
 
 @njit(cache=True)
 def _run_loop(t_start, t_stop, meta, nr, sy, rec, updates, syns, threads):
-    """Absolute steps ``t_start .. t_stop - 1``; populations in update order (compiled once, cached on disk)."""
+    """Absolute steps ``t_start .. t_stop - 1``; populations in update order (compiled once, cached on disk).
+
+    Returns ``(-1, -1, -1)``, or ``(step, population, projection)`` where a kernel raised
+    (``projection`` -1: the population's own kernel; else that projection's synapse kernel).
+    """
     for t in range(t_start, t_stop):
         for q in range(meta.order.shape[0]):
             k = meta.order[q]
             if meta.P[k, P_FUSED] != FUSED_RING:
-                _deliver(t, k, meta, nr, sy, syns)
-            updates[k](t, k, meta, nr, sy)
+                j = _deliver(t, k, meta, nr, sy, syns)
+                if j >= 0:
+                    return t, k, j
+            if updates[k](t, k, meta, nr, sy) != 0:
+                return t, k, -1
             _record_state(t, k, meta, nr, rec)
             _emit(t, k, meta, nr, sy, rec, threads)
+    return -1, -1, -1
 
 
 _FN_LIST_T = {"update": nbtypes.FunctionType(_UPDATE_SIG), "syn": nbtypes.FunctionType(_SYN_SIG)}
@@ -662,6 +711,21 @@ def _compiled_loop() -> Callable:
     if _LOOP_SIG not in _run_loop.overloads:
         _timed("loop", _run_loop.compile, _LOOP_SIG)
     return _run_loop.overloads[_LOOP_SIG].entry_point
+
+
+def _failure(where: tuple[int, int, int], pops: list, projs: list) -> None:
+    """Raise the error of a kernel that raised inside the compiled loop (``where`` from :func:`_run_loop`)."""
+    t, k, j = (int(v) for v in where)
+    if t < 0:
+        return
+    p = pops[k]
+    what = f"the kernel of population {p.name!r} ({type(p.model).__name__})"
+    if j >= 0:
+        what = f"the synapse kernel of projection {projs[j].name!r} (into population {p.name!r})"
+    raise SimulationError(
+        f"{what} raised an exception in step {t} on the event engine (in compiled code numba does not say which: "
+        "e.g. an integer division by zero or an index out of range); the run is abandoned"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -965,7 +1029,10 @@ def _synapse_arenas(projs: list, J: np.ndarray, PT: np.ndarray, n_parts_of: list
         npre = pr.weights.shape[1]
         deg[J[j, J_DEG_OFF] : J[j, J_DEG_OFF] + npre] = pr.out_degree
         if J[j, J_SINGLE_DELAY] < 0:
-            # the delays in CSC order: the same conversion applied to the same pattern
+            # the delays in CSC order: the same conversion applied to the same pattern.  int32 holds
+            # them because the plan bounds every delay by MAX_DELAY_STEPS; never let one wrap
+            if pr.max_delay > np.iinfo(np.int32).max or pr.min_delay < 0:
+                raise bad_value(SimulationError, f"projection {pr.name!r} delays", pr.max_delay, f"must be in [0, {MAX_DELAY_STEPS}]")
             w = pr.weights
             _, _, cdelay = _transpose(w.indptr.astype(i64), w.indices, w.shape[1], np.asarray(pr.delays, np.int32), True)
             delay[J[j, J_DELAY_OFF] : J[j, J_DELAY_OFF] + w.nnz] = cdelay
@@ -1293,10 +1360,10 @@ def _run_program(prog: types.SimpleNamespace, plan: Plan, n_steps: int, progress
             with tqdm(total=n_steps, desc="event", unit="step") as bar:
                 for t in range(0, n_steps, block):
                     stop = min(n_steps, t + block)
-                    loop(plan.t0 + t, plan.t0 + stop, *args)
+                    _failure(loop(plan.t0 + t, plan.t0 + stop, *args), pops, plan.projections)
                     bar.update(stop - t)
         else:
-            loop(plan.t0, plan.t0 + n_steps, *args)
+            _failure(loop(plan.t0, plan.t0 + n_steps, *args), pops, plan.projections)
     finally:
         numba.set_num_threads(previous_threads)
     t_results = time.perf_counter()

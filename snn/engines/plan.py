@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from snn import _rng
-from snn.errors import SimulationError, SNNTypeError, bad_value
+from snn.errors import MAX_DELAY_STEPS, SimulationError, SNNTypeError, bad_value, check_delays
 from snn.models import ExternalInput, NeuronModel
 from snn.network import Network
 from snn.results import OpCounts
@@ -271,13 +271,19 @@ def _static_plan(network: Network) -> _Static:
         w = sp.csr_matrix(w, dtype=dtype)
         if w is not pr.weights:
             w = _readonly_csr(w)
+        # the delay rule every engine relies on (rings of max_delay + 1 slots, the event engine's
+        # int32 per-synapse delays): int64 in [0, MAX_DELAY_STEPS], whatever built the network
+        delays = pr.delays
+        lo, hi = pr.delay_range
+        if delays.dtype != np.int64 or lo < 0 or hi > MAX_DELAY_STEPS:
+            delays = check_delays(delays, f"projection {pr.name!r} delays", cls=SimulationError)
         plan = ProjectionPlan(
             index=j,
             name=pr.name,
             pre=index[pr.pre],
             post=index[pr.post],
             weights=w,
-            delays=np.asarray(pr.delays, dtype=np.int64),
+            delays=delays,
             max_delay=pr.delay_range[1] if pr.n_synapses else 1,
             out_degree=pr.out_degree(),
             min_delay=pr.delay_range[0],
