@@ -114,6 +114,17 @@ def finite_array(name: str, value: Any, *, ndim: int | None = None, shape: tuple
     return arr
 
 
+# ---------------------------------------------------------------------------------------------
+# shared checks of the solvers (issue 17)
+
+#: status code of a run whose solution or error metrics are not finite: never a success
+NONFINITE = 2
+STATUS_MESSAGES[NONFINITE] = "the solution or its error metrics are not finite (NaN or inf): not a success"
+
+#: devices :func:`check_device` accepts
+DEVICE_KINDS = ("cpu", "cuda")
+
+
 def check_callback(callback: Any) -> Callable[..., Any] | None:
     """``callback`` if it is ``None`` or callable (``callback(t, x)``), else a :class:`TaskError` before any run."""
     if callback is not None and not callable(callback):
