@@ -1141,8 +1141,8 @@ class FixedPointSimulator:
     ) -> snn.RunResult:
         """Run ``network`` in fixed point for ``n_steps`` (see the class notes).
 
-        Without ``state`` (or with a fresh :func:`snn.init_state`) a new *stage*
-        starts: the network is calibrated (once) and quantized.  With the
+        Without ``state`` (or with a state at rest, :func:`snn.init_state`, possibly
+        ``.replace(t=k)`` to start at step ``k``) a new *stage* starts: the network is calibrated (once) and quantized.  With the
         ``state`` of a run of this simulator the run continues that stage
         exactly, in integers: the quantized network is reused (re-quantized with
         the stage's scales when only parameters changed) and the integer state
@@ -1168,21 +1168,25 @@ class FixedPointSimulator:
             qnet, report = self._stage_network(stage, network)
             qstate = state.fixed
         else:
-            if state is not None:  # a fresh float state: only its seed and start step matter
-                if state.owner or state.t != 0 or not state.equals(snn.init_state(network, seed=state.seed)):
+            t_start = 0
+            if state is not None:  # a state at rest (the network's initial state, nothing in flight): its seed and step
+                rest = snn.init_state(network, seed=state.seed)
+                if state.owner or not state.equals(rest.replace(t=state.t)):
                     raise bad_value(
                         QuantizationError,
                         "state",
                         state,
-                        "a float network's state cannot be converted to fixed point; pass snn.init_state(network) or the state of a run of this simulator",
+                        "a float network's state cannot be converted to fixed point; pass a state at rest (snn.init_state(network), optionally .replace(t=k)) or the state of a run of this simulator",
                     )
-                seed = state.seed
+                seed, t_start = state.seed, state.t
             seed = 0 if seed is _SEED_DEFAULT else seed
             if seed is None:
                 seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
             stage = self._new_stage(network, structure, n_steps, engine=engine, seed=seed, inputs=inputs)
             qnet, report = stage.qnet, stage.report
             qstate = snn.init_state(qnet, seed=seed)
+            if t_start:
+                qstate = qstate.replace(t=t_start)
         self.report = report
         scaled = {name: np.rint(np.asarray(v, dtype=np.float64) * report.input_scales.get(name, 1.0)) for name, v in inputs.items()}
         spikes, rec_state, outputs = parse_record(network, record)
