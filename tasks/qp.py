@@ -578,7 +578,7 @@ def solve(
     stopped = False
     while t < n_steps and not stopped:
         k = min(n_steps, (t // check_every + 1) * check_every, (t // vth_every + 1) * vth_every) - t
-        run = sim(network(th), k, engine=engine, state=state, record={"x": ("outputs",)})
+        run = sim(network(th), k, engine=engine, state=state, record=("spikes", "outputs"))  # spikes: the mapping prices routing from them
         state, t = run.state, t + k
         runs.append(run)
         sent += int(run.counts.spikes)

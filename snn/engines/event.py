@@ -160,8 +160,7 @@ def _timed(what: str, fn: Callable, *args: Any) -> Any:
     finally:
         spent = time.perf_counter() - t0
         _COMPILE_S[what] = _COMPILE_S.get(what, 0.0) + spent
-        if spent > 0.5:  # said once per compilation (later runs reuse the compiled code)
-            _LOG.info("event engine: compiled the %s in %.1f s (cached for this process, and on disk for the generic parts)", what, spent)
+        _LOG.debug("event engine: compiled the %s in %.2f s", what, spent)
 
 
 def _i64(*shape: int) -> np.ndarray:
@@ -1299,11 +1298,18 @@ def run(
         tuple(sorted(plan.record_state.items())),
         tuple(p.external is not None for p in pops),
     )
+    compiled0 = sum(_COMPILE_S.values())
     prog = _program(plan, threads, use_threads, key)
     try:
         return _run_program(prog, plan, n_steps, progress, threads, t_start)
     finally:
         prog.lock.release()
+        spent = sum(_COMPILE_S.values()) - compiled0
+        if spent > 0.5:  # said once: later runs of these models reuse the compiled code
+            _LOG.info(
+                "event engine: %.1f s of this run was compilation (kernels and loop; reused by later runs, the generic parts cached on disk)",
+                spent,
+            )
 
 
 def _run_program(prog: types.SimpleNamespace, plan: Plan, n_steps: int, progress: bool, threads: int, t_start: float) -> RunResult:
