@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from snn import _rng
-from snn.errors import MAX_DELAY_STEPS, SimulationError, SNNTypeError, bad_value, check_delays
+from snn.errors import MAX_DELAY_STEPS, SimulationError, SNNTypeError, bad_value, check_array, check_delays
 from snn.models import ExternalInput, NeuronModel
 from snn.network import Network
 from snn.results import OpCounts
@@ -99,6 +99,8 @@ def parse_record(network: Network, record: Any) -> tuple[set[str], dict[str, tup
         spec = {}
         for name, what in record.items():
             network.population(name)
+            if not isinstance(what, (str, tuple, list, set, frozenset)):
+                raise bad_value(SNNTypeError, f"record[{name!r}]", what, "must be a name or a tuple of names like ('spikes', 'v')")
             spec[name] = (what,) if isinstance(what, str) else tuple(what)
         strict = True
     elif isinstance(record, (tuple, list, set, frozenset)):
@@ -139,6 +141,8 @@ def build_plan(network: Network, *, seed: int, record: Any = ("spikes",), inputs
     if not network.populations:
         raise bad_value(SimulationError, "network", network, "has no populations")
     index = {p.name: i for i, p in enumerate(network.populations)}
+    if inputs is not None and not isinstance(inputs, Mapping):
+        raise bad_value(SNNTypeError, "inputs", inputs, "must be None or a dict {population: array (n_steps, n)}")
     inputs = dict(inputs or {})
     pops = []
     for i, p in enumerate(network.populations):
@@ -148,7 +152,7 @@ def build_plan(network: Network, *, seed: int, record: Any = ("spikes",), inputs
         if isinstance(p.model, ExternalInput):
             if p.name not in inputs:
                 raise bad_value(SimulationError, "inputs", sorted(inputs), f"population {p.name!r} is an ExternalInput: pass inputs={{{p.name!r}: array (n_steps, {p.n})}}")
-            ext = np.asarray(inputs.pop(p.name), dtype=dtype)
+            ext = check_array(inputs.pop(p.name), f"inputs[{p.name!r}]", dtype=dtype, kinds="biuf", finite=False, cls=SimulationError)
             if ext.ndim != 2 or ext.shape[1] != p.n or ext.shape[0] < 1 or not np.all(np.isfinite(ext)):
                 raise bad_value(SimulationError, f"inputs[{p.name!r}]", f"array of shape {ext.shape}", f"must be a finite array (n_steps, {p.n})")
             if ext.shape[0] < n_steps:
