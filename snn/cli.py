@@ -7,8 +7,11 @@ This module is the one place in ``snn`` that may import the sibling packages
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +19,81 @@ import numpy as np
 import snn
 
 __all__ = ["main"]
+
+#: the engines a command may name (``--engine``); one not importable here falls back to the reference
+_ENGINE_CHOICES = ("reference", "event", "torch")
+
+
+class _UsageError(Exception):
+    """A bad command-line value found inside a command: one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``snn report: error: ...``) and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _int_arg(low: int, high: int | None = None) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an int") from None
+        if value < low or (high is not None and value > high):
+            allowed = f"an int >= {low}" if high is None else f"an int in [{low}, {high}]"
+            raise argparse.ArgumentTypeError(f"{value} is out of range; allowed: {allowed}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+def _rate_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise argparse.ArgumentTypeError(f"{text} is not a probability; allowed: a spike probability per step in [0, 1]")
+    return value
+
+
+_steps_arg = _int_arg(1)
+_seed_arg = _int_arg(0, 2**64 - 1)
+
+
+def _engine(args: argparse.Namespace) -> str:
+    """``--engine`` if it can run here, else the reference engine (the choice itself was checked by the parser)."""
+    return args.engine if args.engine in snn.engine_names() else "reference"
+
+
+def _existing_file(path: str, option: str) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise _UsageError(f"{option} {path!r}: no such file" + (" (it is a folder)" if p.is_dir() else ""))
+    return p
+
+
+def _writable(path: str, option: str, *, folder: bool) -> None:
+    """Refuse an ``--out`` that cannot be written, before any long work."""
+    p = Path(path)
+    if folder and p.exists() and not p.is_dir():
+        raise _UsageError(f"{option} {path!r}: exists and is not a folder")
+    if not folder and p.is_dir():
+        raise _UsageError(f"{option} {path!r}: is a folder; give a file name")
+    probe = p if folder else p.parent
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise _UsageError(f"{option} {path!r}: cannot write there ({probe} is not a writable folder)")
 
 
 def _demo_network(n_side: int = 10, *, input_delay_steps: int = 2) -> snn.Network:
@@ -71,7 +149,6 @@ def _traffic_for(run: Any, network: Any, mapping_mod: Any, *, topology: str = "2
 def _cmd_demo(args: argparse.Namespace) -> int:
     import importlib
     import json
-    from pathlib import Path
 
     from tqdm import tqdm
 
@@ -80,9 +157,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from hardware import lava_backend, loihi
     from hardware import mapping as mapping_mod
 
+    _writable(args.out, "--out", folder=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    engine = args.engine if args.engine in snn.engine_names() else "reference"
+    engine = _engine(args)
     cuda = gpu_baseline.cuda_available()
     device = "cuda" if cuda else "cpu"
     notes = [
@@ -170,8 +248,8 @@ def _inputs_for(net: snn.Network, n_steps: int, specs: list[str] | None, rate: f
     for spec in specs or []:
         name, sep, path = spec.partition("=")
         if not sep:
-            raise SystemExit(f"--input {spec!r}: must be NAME=PATH.npy")
-        given[name] = np.load(path, allow_pickle=False)
+            raise _UsageError(f"--input {spec!r}: must be NAME=PATH.npy")
+        given[name] = np.load(_existing_file(path, "--input"), allow_pickle=False)
     notes = []
     rng = np.random.default_rng(seed)
     for p in net.populations:
@@ -187,6 +265,8 @@ def _scaled(inputs: dict, rep: Any) -> dict:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
+    _existing_file(args.model, "model")
+    _writable(args.out, "--out", folder=False)
     net = snn.nir.read(args.model, dt_ms=args.dt_ms, convention=args.convention, reset=args.reset)
     snn.save(net, args.out)
     print(f"{net}\noutputs: {list(net.outputs)}\nsaved: {args.out}")
@@ -198,9 +278,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from hardware import loihi
     from hardware import mapping as mapping_mod
 
+    _existing_file(args.network, "network")
+    _writable(args.out, "--out", folder=True)
     net = snn.load(args.network)
     inputs, notes = _inputs_for(net, args.steps, args.input, args.input_rate, args.seed)
-    engine = args.engine if args.engine in snn.engine_names() else "reference"
+    engine = _engine(args)
     res = snn.simulate(net, args.steps, engine=engine, seed=args.seed, inputs=inputs, record=("spikes",), progress=not args.quiet)
     traffic, why = _traffic_for(res, net, mapping_mod)
     if why:
@@ -223,6 +305,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_deploy(args: argparse.Namespace) -> int:
     from hardware import lava_backend, loihi
 
+    _existing_file(args.network, "network")
+    _writable(args.out, "--out", folder=True)
     net = snn.load(args.network)
     if args.unit_delays:
         net = lava_backend.with_unit_delays(net)
@@ -245,23 +329,24 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     root = Path(__file__).resolve().parents[1]
     if not (root / "benchmarks" / "peers.py").exists():
-        raise SystemExit("snn bench needs a source checkout (benchmarks/peers.py); run it from the repository")
+        raise _UsageError("snn bench needs a source checkout (benchmarks/peers.py); run it from the repository")
     return subprocess.call([sys.executable, "-m", "benchmarks.peers", *args.rest], cwd=root)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="snn", description="spiking networks in 3D, event-driven engines, energy comparisons")
+    parser = _Parser(prog="snn", description="spiking networks in 3D, event-driven engines, energy comparisons")
     parser.add_argument("--version", action="version", version=f"snn-toolkit {snn.__version__}")
+    parser.add_argument("--traceback", action="store_true", help="on an error, show Python's traceback instead of one line")
     sub = parser.add_subparsers(dest="command")
     p = sub.add_parser("engines", help="simulate a 10x10x10 3D network on every available engine and print a table")
-    p.add_argument("--steps", type=int, default=500)
+    p.add_argument("--steps", type=_steps_arg, default=500)
     p.set_defaults(func=_cmd_engines)
     p = sub.add_parser("demo", help="the main job: every task on the spiking engine, fixed point, Lava, energy report")
     p.add_argument("--out", default="reports/demo", help="report folder (default reports/demo)")
-    p.add_argument("--engine", default="event", help="spiking engine (default event; reference when event is unavailable)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=300, help="steps of the 3D network used for placement and Lava")
-    p.add_argument("--lava-steps", type=int, default=100)
+    p.add_argument("--engine", default="event", choices=_ENGINE_CHOICES, help="spiking engine (default event; reference when event is unavailable)")
+    p.add_argument("--seed", type=_seed_arg, default=0)
+    p.add_argument("--steps", type=_steps_arg, default=300, help="steps of the 3D network used for placement and Lava")
+    p.add_argument("--lava-steps", type=_steps_arg, default=100)
     p.add_argument("--no-lava", action="store_true", help="skip the Lava run")
     p.add_argument("--only", nargs="*", help="run only these tasks (linear lasso qp poisson heat shortest_path qubo)")
     p.add_argument("--quiet", action="store_true")
@@ -276,21 +361,21 @@ def main(argv: list[str] | None = None) -> int:
     for name, func, help_ in (("report", _cmd_report, "simulate a saved network, map it, price it, write an energy report"),):
         p = sub.add_parser(name, help=help_)
         p.add_argument("network", help="a network .npz (snn.save / snn import)")
-        p.add_argument("--steps", type=int, default=100)
-        p.add_argument("--engine", default="event")
-        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--steps", type=_steps_arg, default=100)
+        p.add_argument("--engine", default="event", choices=_ENGINE_CHOICES)
+        p.add_argument("--seed", type=_seed_arg, default=0)
         p.add_argument("--input", action="append", help="NAME=PATH.npy: (steps, n) array for an ExternalInput population")
-        p.add_argument("--input-rate", type=float, default=0.1, help="Bernoulli spike rate for inputs not given")
+        p.add_argument("--input-rate", type=_rate_arg, default=0.1, help="Bernoulli spike probability per step in [0, 1] for inputs not given")
         p.add_argument("--out", default="reports/network")
         p.add_argument("--quiet", action="store_true")
         p.set_defaults(func=func)
     p = sub.add_parser("deploy", help="export a Loihi/Lava deployment folder")
     p.add_argument("target", choices=["lava"])
     p.add_argument("network")
-    p.add_argument("--steps", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=_steps_arg, default=100)
+    p.add_argument("--seed", type=_seed_arg, default=0)
     p.add_argument("--input", action="append")
-    p.add_argument("--input-rate", type=float, default=0.1)
+    p.add_argument("--input-rate", type=_rate_arg, default=0.1, help="Bernoulli spike probability per step in [0, 1]")
     p.add_argument("--out", default="lava_deploy")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--run", action="store_true", help="also run it on Lava's CPU simulator here")
@@ -303,11 +388,21 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
+    if args.traceback:
+        return int(args.func(args))
+    # every failure is one line and a non-zero status: 2 for bad input (ours or the command
+    # line's), 1 for anything else (a missing file, a full disk, a bug: --traceback shows it)
     try:
         return int(args.func(args))
-    except snn.errors.SNNError as exc:
-        print(f"snn {args.command}: error: {exc}", file=sys.stderr)
+    except (snn.errors.SNNError, _UsageError) as exc:
+        print(f"snn {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"snn {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 (the console script's last line of defence)
+        print(f"snn {args.command}: error: {type(exc).__name__}: {_one_line(exc)} (run with --traceback for details)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
