@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
+import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +20,80 @@ import numpy as np
 import snn
 
 __all__ = ["main"]
+#: the engines a command may name (``--engine``); one not importable here falls back to the reference
+_ENGINE_CHOICES = ("reference", "event", "torch")
+
+
+class _UsageError(Exception):
+    """A bad command-line value found inside a command: one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``snn report: error: ...``) and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _int_arg(low: int, high: int | None = None) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an int") from None
+        if value < low or (high is not None and value > high):
+            allowed = f"an int >= {low}" if high is None else f"an int in [{low}, {high}]"
+            raise argparse.ArgumentTypeError(f"{value} is out of range; allowed: {allowed}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+def _rate_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise argparse.ArgumentTypeError(f"{text} is not a probability; allowed: a spike probability per step in [0, 1]")
+    return value
+
+
+_steps_arg = _int_arg(1)
+_seed_arg = _int_arg(0, 2**64 - 1)
+
+
+def _engine(args: argparse.Namespace) -> str:
+    """``--engine`` if it can run here, else the reference engine (the choice itself was checked by the parser)."""
+    return args.engine if args.engine in snn.engine_names() else "reference"
+
+
+def _existing_file(path: str, option: str) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise _UsageError(f"{option} {path!r}: no such file" + (" (it is a folder)" if p.is_dir() else ""))
+    return p
+
+
+def _writable(path: str, option: str, *, folder: bool) -> None:
+    """Refuse an ``--out`` that cannot be written, before any long work."""
+    p = Path(path)
+    if folder and p.exists() and not p.is_dir():
+        raise _UsageError(f"{option} {path!r}: exists and is not a folder")
+    if not folder and p.is_dir():
+        raise _UsageError(f"{option} {path!r}: is a folder; give a file name")
+    probe = p if folder else p.parent
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise _UsageError(f"{option} {path!r}: cannot write there ({probe} is not a writable folder)")
 
 
 def _demo_network(n_side: int = 10, *, input_delay_steps: int = 2) -> snn.Network:
@@ -95,9 +172,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from hardware import lava_backend, loihi
     from hardware import mapping as mapping_mod
 
+    _writable(args.out, "--out", folder=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    engine = args.engine if args.engine in snn.engine_names() else "reference"
+    engine = _engine(args)
     cuda = gpu_baseline.cuda_available()
     device = "cuda" if cuda else "cpu"
     notes = [
@@ -212,8 +290,8 @@ def _inputs_for(net: snn.Network, n_steps: int, specs: list[str] | None, rate: f
     for spec in specs or []:
         name, sep, path = spec.partition("=")
         if not sep:
-            raise SystemExit(f"--input {spec!r}: must be NAME=PATH.npy")
-        given[name] = np.load(path, allow_pickle=False)
+            raise _UsageError(f"--input {spec!r}: must be NAME=PATH.npy")
+        given[name] = np.load(_existing_file(path, "--input"), allow_pickle=False)
     notes = []
     rng = np.random.default_rng(seed)
     for p in net.populations:
@@ -229,6 +307,8 @@ def _scaled(inputs: dict, rep: Any) -> dict:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
+    _existing_file(args.model, "model")
+    _writable(args.out, "--out", folder=False)
     net = snn.nir.read(args.model, dt_ms=args.dt_ms, convention=args.convention, reset=args.reset)
     snn.save(net, args.out)
     print(f"{net}\noutputs: {list(net.outputs)}\nsaved: {args.out}")
@@ -240,9 +320,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from hardware import loihi
     from hardware import mapping as mapping_mod
 
+    _existing_file(args.network, "network")
+    _writable(args.out, "--out", folder=True)
     net = snn.load(args.network)
     inputs, notes = _inputs_for(net, args.steps, args.input, args.input_rate, args.seed)
-    engine = args.engine if args.engine in snn.engine_names() else "reference"
+    engine = _engine(args)
     res = snn.simulate(net, args.steps, engine=engine, seed=args.seed, inputs=inputs, record=("spikes",), progress=not args.quiet)
     traffic, why = _traffic_for(res, net, mapping_mod)
     if why:
@@ -298,6 +380,8 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
 
     from hardware import lava_backend, loihi
 
+    _existing_file(args.network, "network")
+    _writable(args.out, "--out", folder=True)
     net = snn.load(args.network)
     zero = sorted({pr.name for pr in net.projections if pr.n_synapses and pr.delay_range[0] == 0})
     pad = 0
@@ -363,7 +447,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     root = Path(__file__).resolve().parents[1]
     if not (root / "benchmarks" / "peers.py").exists():
-        raise SystemExit("snn bench needs a source checkout (benchmarks/peers.py); run it from the repository")
+        raise _UsageError("snn bench needs a source checkout (benchmarks/peers.py); run it from the repository")
     rest = list(args.rest)
     if rest[:1] == ["--"]:
         rest = rest[1:]
@@ -390,21 +474,25 @@ Figures and the machine they were measured on: benchmarks/README.md."""
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``snn`` argument parser (every option carries its help text)."""
-    parser = argparse.ArgumentParser(prog="snn", description="spiking networks in 3D, event-driven engines, energy comparisons")
+    parser = _Parser(prog="snn", description="spiking networks in 3D, event-driven engines, energy comparisons")
     parser.add_argument("--version", action="version", version=f"snn-toolkit {snn.__version__}", help="print the version and exit")
+    parser.add_argument("--traceback", action="store_true", help="on an error, show Python's traceback instead of one line")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     engines = ", ".join(snn.engine_names())
     p = sub.add_parser("engines", help="simulate a 10x10x10 3D network on every available engine and print a table")
-    p.add_argument("--steps", type=int, default=500, help="simulated steps (default 500)")
+    p.add_argument("--steps", type=_steps_arg, default=500, help="simulated steps (default 500)")
     p.set_defaults(func=_cmd_engines)
     p = sub.add_parser("demo", help="the main job: every task on the spiking engine, fixed point, Lava, energy report")
     p.add_argument("--out", default="reports/demo", help="report folder (default reports/demo)")
     p.add_argument(
-        "--engine", default="event", help=f"spiking engine, one of {engines} (default event; reference when event is unavailable)"
+        "--engine",
+        default="event",
+        choices=_ENGINE_CHOICES,
+        help=f"spiking engine, one of {engines} (default event; reference when event is unavailable)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the random problems and of the runs (default 0)")
-    p.add_argument("--steps", type=int, default=300, help="steps of the 3D network used for placement and Lava")
-    p.add_argument("--lava-steps", type=int, default=100, help="steps of the Lava bit-exactness run (default 100)")
+    p.add_argument("--seed", type=_seed_arg, default=0, help="seed of the random problems and of the runs (default 0)")
+    p.add_argument("--steps", type=_steps_arg, default=300, help="steps of the 3D network used for placement and Lava")
+    p.add_argument("--lava-steps", type=_steps_arg, default=100, help="steps of the Lava bit-exactness run (default 100)")
     p.add_argument("--no-lava", action="store_true", help="skip the Lava run")
     p.add_argument("--only", nargs="*", help="run only these tasks (linear lasso qp poisson heat shortest_path qubo)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -430,21 +518,21 @@ def build_parser() -> argparse.ArgumentParser:
     rate_help = "Bernoulli spike probability per step for ExternalInput populations without --input (default 0.1)"
     p = sub.add_parser("report", help="simulate a saved network, map it, price it, write an energy report")
     p.add_argument("network", help="a network .npz (snn.save / snn import)")
-    p.add_argument("--steps", type=int, default=100, help="simulated steps (default 100)")
-    p.add_argument("--engine", default="event", help=f"engine, one of {engines} (default event)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the run and of the generated inputs (default 0)")
+    p.add_argument("--steps", type=_steps_arg, default=100, help="simulated steps (default 100)")
+    p.add_argument("--engine", default="event", choices=_ENGINE_CHOICES, help=f"engine, one of {engines} (default event)")
+    p.add_argument("--seed", type=_seed_arg, default=0, help="seed of the run and of the generated inputs (default 0)")
     p.add_argument("--input", action="append", help=input_help)
-    p.add_argument("--input-rate", type=float, default=0.1, help=rate_help)
+    p.add_argument("--input-rate", type=_rate_arg, default=0.1, help=rate_help)
     p.add_argument("--out", default="reports/network", help="report folder (default reports/network)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_report)
     p = sub.add_parser("deploy", help="export a Loihi/Lava deployment folder")
     p.add_argument("target", choices=["lava"], help="the deployment target (lava)")
     p.add_argument("network", help="a network .npz (snn.save / snn import)")
-    p.add_argument("--steps", type=int, default=100, help="input steps to run (default 100)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the run and of the generated inputs (default 0)")
+    p.add_argument("--steps", type=_steps_arg, default=100, help="input steps to run (default 100)")
+    p.add_argument("--seed", type=_seed_arg, default=0, help="seed of the run and of the generated inputs (default 0)")
     p.add_argument("--input", action="append", help=input_help)
-    p.add_argument("--input-rate", type=float, default=0.1, help=rate_help)
+    p.add_argument("--input-rate", type=_rate_arg, default=0.1, help=rate_help)
     p.add_argument("--out", default="lava_deploy", help="the deployment folder to write (default lava_deploy)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("--run", action="store_true", help="also run it on Lava's CPU simulator here")
@@ -470,7 +558,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:  # everything after `bench` belongs to benchmarks.peers, --help included
-        return _cmd_bench(argparse.Namespace(rest=argv[1:]))
+        try:
+            return _cmd_bench(argparse.Namespace(rest=argv[1:]))
+        except _UsageError as exc:
+            print(f"snn bench: error: {_one_line(exc)}", file=sys.stderr)
+            return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
@@ -480,11 +572,21 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("snn.engines.event").setLevel(logging.INFO)
         if not logging.getLogger().handlers:
             logging.basicConfig(format="%(message)s", stream=sys.stderr)
+    if args.traceback:
+        return int(args.func(args))
+    # every failure is one line and a non-zero status: 2 for bad input (ours or the command
+    # line's), 1 for anything else (a missing file, a full disk, a bug: --traceback shows it)
     try:
         return int(args.func(args))
-    except snn.errors.SNNError as exc:
-        print(f"snn {args.command}: error: {exc}", file=sys.stderr)
+    except (snn.errors.SNNError, _UsageError) as exc:
+        print(f"snn {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"snn {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 (the console script's last line of defence)
+        print(f"snn {args.command}: error: {type(exc).__name__}: {_one_line(exc)} (run with --traceback for details)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -196,8 +196,8 @@ def check_array(
         bytes and objects raise :class:`SNNTypeError`, a ``str`` or ``bytes``
         scalar too).  An object array holding only real numbers (e.g. Python ints
         beyond int64) is judged by its values.
-    dtype : numpy dtype
-        The dtype of the result.
+    dtype : numpy dtype or None
+        The dtype of the result (``None``: the input's own).
     ndim, shape : optional
         Required number of dimensions (an int or a tuple of allowed ones), or shape.
     finite : bool
@@ -242,7 +242,7 @@ def check_array(
         raise bad_value(cls, name, f"array of shape {raw.shape}", f"must have shape {tuple(shape)}")
     if finite and raw.dtype.kind in "fc" and not np.all(np.isfinite(raw)):
         raise bad_value(cls, name, _first(raw, ~np.isfinite(raw)), "must be finite (no NaN or inf)")
-    target = np.dtype(dtype)
+    target = raw.dtype if dtype is None else np.dtype(dtype)
     if target.kind in "iu" and raw.size:
         info = np.iinfo(target)
         if raw.dtype.kind == "f":

@@ -12,7 +12,6 @@ decorating the class with :func:`register_model` (so saved networks can name it)
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -20,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from snn import kernels
-from snn.errors import ModelError, SNNTypeError, bad_value
+from snn.errors import ModelError, SNNTypeError, bad_value, check_array, check_real
 
 __all__ = [
     "NeuronModel",
@@ -72,17 +71,14 @@ def _scalar_or_array(name: str, value: Any, *, allow_none: bool = False) -> Any:
         if allow_none:
             return None
         raise bad_value(ModelError, name, value, "must be a number or a per-neuron array, not None")
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_)):
         raise SNNTypeError(f"{name}={value!r}: must be a number or a per-neuron array, not a bool")
     if isinstance(value, (int, float, np.integer, np.floating)):
-        v = float(value)
-        if math.isnan(v):
-            raise bad_value(ModelError, name, value, "must not be NaN")
-        return v
-    try:
-        arr = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise SNNTypeError(f"{name}={value!r}: must be a number or a 1-D array of numbers") from None
+        # NaN and numbers too large for a float are refused here; finiteness is each parameter's own rule
+        return check_real(value, name, finite=False, cls=ModelError)
+    # the dtype is judged before any conversion: strings, bytes, complex numbers and bools are refused
+    # (as a plain bool is), never parsed or truncated
+    arr = check_array(value, name, finite=False, cls=ModelError)
     if arr.ndim == 0:
         return _scalar_or_array(name, float(arr))
     if arr.ndim != 1:
@@ -142,6 +138,14 @@ class NeuronModel:
         The default accepts every step; models whose parameters are only valid for
         some steps (a spike probability per step, an explicit integration scheme)
         override it.
+        """
+
+    def check_state(self, var: str, values: np.ndarray) -> None:
+        """Raise if ``values`` (an ``(n,)`` array of the variable's dtype) is not a valid initial ``var``.
+
+        Called by :meth:`snn.Network.add_population` for each ``initial_state``
+        entry, after the dtype check; models with bounded state (fixed-point
+        registers) override it.  The default accepts every value.
         """
 
     def check_size(self, n: int) -> None:
@@ -469,10 +473,12 @@ class Boltzmann(NeuronModel):
         _check("bias", self.bias, np.isfinite, "must be finite")
         _check("temperature", self.temperature, lambda a: np.isfinite(a) & (a > 0), "must be a positive, finite temperature")
         _check("update_prob", self.update_prob, lambda a: (a >= 0) & (a <= 1), "must be a probability in [0, 1]")
-        if not (isinstance(self.cooling, (int, float)) and 0 < self.cooling <= 1):
-            raise bad_value(ModelError, "cooling", self.cooling, "must be a number in (0, 1] (geometric cooling per step)")
-        if not (isinstance(self.min_temperature, (int, float)) and self.min_temperature > 0):
-            raise bad_value(ModelError, "min_temperature", self.min_temperature, "must be a positive number")
+        object.__setattr__(
+            self, "cooling", check_real(self.cooling, "cooling", min_value=0.0, min_open=True, max_value=1.0, cls=ModelError)
+        )
+        object.__setattr__(
+            self, "min_temperature", check_real(self.min_temperature, "min_temperature", min_value=0.0, min_open=True, cls=ModelError)
+        )
 
     def params(self, n: int, dt_ms: float) -> tuple[np.ndarray, ...]:
         return (
@@ -528,7 +534,7 @@ class SpikeSource(NeuronModel):
     kernel: ClassVar[Callable] = staticmethod(kernels.spike_source_kernel)
 
     def __post_init__(self) -> None:
-        arr = np.asarray(self.raster)
+        arr = check_array(self.raster, "raster", dtype=None, kinds="biuf", finite=False, cls=ModelError)
         if arr.ndim != 2 or arr.shape[0] < 1:
             raise bad_value(ModelError, "raster", f"array of shape {arr.shape}", "must be a 2-D array (n_steps, n) of spikes (bool or 0/1)")
         if arr.dtype != np.bool_:

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from snn import connect as _connect
 from snn import layout as _layout
-from snn.errors import NetworkError, SNNTypeError, bad_value, check_delays, check_real, check_seed
+from snn.errors import NetworkError, SNNTypeError, bad_value, check_array, check_delays, check_int, check_real, check_seed
 from snn.models import NeuronModel
 from snn.synapses import Synapse
 
@@ -200,15 +200,15 @@ class Network:
         _check_name(name, "name")
         if name in self._populations:
             raise bad_value(NetworkError, "name", name, "a population with this name exists already; names must be unique")
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise bad_value(NetworkError, "n", n, "must be a positive int (the number of neurons)")
-        n = int(n)
+        n = check_int(n, "n", min_value=1, cls=NetworkError)
         if not isinstance(model, NeuronModel):
             raise SNNTypeError(f"model={model!r}: must be a neuron model such as snn.LIF(...)")
         model.check_size(n)
         model.check_dt(self.dt_ms)
-        pos = np.zeros((n, 3)) if positions is None else np.array(positions, dtype=np.float64)
-        pos = _layout.as_positions(pos, n, name="positions")
+        # positions go to the layout check as given: their dtype is judged before any conversion
+        pos = _layout.as_positions(np.zeros((n, 3)) if positions is None else positions, n, name="positions")
+        if initial_state is not None and not isinstance(initial_state, Mapping):
+            raise bad_value(SNNTypeError, "initial_state", initial_state, "must be None or a dict {state variable: scalar or (n,) array}")
         init: dict[str, np.ndarray] = {}
         defaults = model.initial_state(n)
         for var, value in (initial_state or {}).items():
@@ -216,21 +216,17 @@ class Network:
                 raise bad_value(
                     NetworkError, "initial_state", var, f"unknown state variable of {type(model).__name__}; allowed: {list(defaults)}"
                 )
-            arr = np.asarray(value)
+            what = f"initial_state[{var!r}]"
+            dtype = defaults[var].dtype
+            # real numbers only (bools where the variable is bool); integer state must be whole and
+            # fit its dtype (1e30 is refused, not wrapped to -2**63)
+            arr = check_array(value, what, dtype=dtype, kinds="biuf" if dtype.kind == "b" else "iuf", cls=NetworkError)
             if arr.ndim == 0:
                 arr = np.full(n, arr)
             if arr.shape != (n,):
-                raise bad_value(
-                    NetworkError, f"initial_state[{var!r}]", f"array of shape {arr.shape}", f"must be a scalar or have shape ({n},)"
-                )
-            if not np.all(np.isfinite(arr.astype(np.float64))):
-                raise bad_value(NetworkError, f"initial_state[{var!r}]", "array with NaN or inf", "must be finite")
-            dtype = defaults[var].dtype
-            if np.issubdtype(dtype, np.integer) and not np.all(arr == np.round(arr.astype(np.float64))):
-                raise bad_value(
-                    NetworkError, f"initial_state[{var!r}]", "non-integer values", f"{type(model).__name__}.{var} holds integers"
-                )
-            init[var] = _readonly(arr.astype(dtype))
+                raise bad_value(NetworkError, what, f"array of shape {arr.shape}", f"must be a scalar or have shape ({n},)")
+            model.check_state(var, arr)
+            init[var] = _readonly(arr)
         pop = Population(name, n, model, pos, init)
         self._populations[name] = pop
         return pop

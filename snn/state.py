@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from snn.errors import FileFormatError, SimulationError, SNNTypeError, bad_value, check_seed
+from snn.errors import MAX_DELAY_STEPS, FileFormatError, SimulationError, SNNTypeError, bad_value, check_delays, check_seed
 from snn.network import Network, Population, Projection
 
 __all__ = ["SimState", "StateError", "init_state", "save_state", "load_state", "structure_of"]
@@ -222,6 +222,14 @@ def structure_difference(expected: str, network: Network) -> str | None:
 # making and checking states
 
 
+def _flight_rows(pr: Projection) -> int:
+    """Rows of a projection's in-flight record (its largest delay), its delays checked first (a crafted network)."""
+    lo, hi = pr.delay_range
+    if pr.delays.dtype.kind not in "iu" or lo < 0 or hi > MAX_DELAY_STEPS:
+        check_delays(pr.delays, f"projection {pr.name!r} delays", cls=SimulationError)
+    return int(hi)
+
+
 def init_state(network: Network, *, seed: int | None = 0) -> SimState:
     """The state before step 0: every population's initial state, nothing in flight.
 
@@ -236,7 +244,7 @@ def init_state(network: Network, *, seed: int | None = 0) -> SimState:
     for p in network.populations:
         s0 = p.state0()
         pops[p.name] = {v: np.asarray(s0[v]) for v in p.model.state_vars}
-    flight = {pr.name: np.zeros((pr.delay_range[1], pr.weights.shape[0]), ring_dtype(pr)) for pr in network.projections}
+    flight = {pr.name: np.zeros((_flight_rows(pr), pr.weights.shape[0]), ring_dtype(pr)) for pr in network.projections}
     return SimState(t=0, seed=seed, dt_ms=network.dt_ms, populations=pops, in_flight=flight, structure=structure_of(network))
 
 

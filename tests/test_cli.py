@@ -169,3 +169,76 @@ def test_deploy_lava_zero_delays_report_names_and_padding(tmp_path, capsys):
     same_step = snn.simulate(q0, 40, inputs={"input": np.rint(x * rep0.input_scales["input"])}, record=("spikes",))
     assert same_step.spikes["out"].sum() > 0
     np.testing.assert_array_equal(ours.spikes["out"][2:], same_step.spikes["out"])
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input: one line on stderr and a non-zero exit, never a traceback (issues 16 and 17)
+
+
+def _one_error_line(capsys):
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.fixture
+def saved_net(tmp_path):
+    net = snn.Network(dt_ms=1.0)
+    net.add_population("input", 4, snn.ExternalInput())
+    net.add_population("lif", 3, snn.LIF())
+    net.add_projection("input", "lif", weights=np.ones((3, 4)), delay_steps=1)
+    snn.save(net, tmp_path / "net.npz")
+    return str(tmp_path / "net.npz")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--engine", "evnt"], "argument --engine: invalid choice: 'evnt'"),
+        (["--input-rate", "2"], "argument --input-rate: 2 is not a probability"),
+        (["--input-rate", "nan"], "argument --input-rate: nan is not a probability"),
+        (["--steps", "-5"], "argument --steps: -5 is out of range; allowed: an int >= 1"),
+        (["--seed", "-1"], "argument --seed: -1 is out of range"),
+        (["--seed", str(2**64)], "argument --seed: 18446744073709551616 is out of range"),
+        (["--steps", "ten"], "argument --steps: 'ten' is not an int"),
+    ],
+)
+def test_bad_option_values_are_one_line_and_exit_2(saved_net, tmp_path, capsys, args, needle):
+    with pytest.raises(SystemExit) as ex:
+        cli.main(["report", saved_net, "--out", str(tmp_path / "rep"), *args])
+    assert ex.value.code == 2
+    assert needle in _one_error_line(capsys)
+    assert not (tmp_path / "rep").exists()
+
+
+def test_missing_files_and_unwritable_out_are_one_line(saved_net, tmp_path, capsys):
+    missing = str(tmp_path / "nope.npz")
+    assert cli.main(["report", missing, "--out", str(tmp_path / "r")]) == 2
+    assert f"network {missing!r}: no such file" in _one_error_line(capsys)
+    assert cli.main(["report", saved_net, "--input", f"input={tmp_path / 'x.npy'}", "--out", str(tmp_path / "r")]) == 2
+    line = _one_error_line(capsys)
+    assert "--input" in line and "x.npy" in line and "no such file" in line
+    assert cli.main(["report", saved_net, "--input", "no-equals-sign", "--out", str(tmp_path / "r")]) == 2
+    assert "must be NAME=PATH.npy" in _one_error_line(capsys)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    # --out below a regular file: refused before the run, in one line
+    assert cli.main(["report", saved_net, "--out", str(blocker / "rep")]) == 2
+    assert "cannot write there" in _one_error_line(capsys)
+    assert cli.main(["deploy", "lava", saved_net, "--out", str(blocker)]) == 2
+    assert "exists and is not a folder" in _one_error_line(capsys)
+    assert cli.main(["import", str(tmp_path / "missing.nir"), "--dt-ms", "1"]) == 2
+    assert "no such file" in _one_error_line(capsys)
+
+
+def test_a_failure_that_is_not_ours_is_one_line_exit_1(monkeypatch, capsys):
+    # an error from inside a command that is not an SNNError (a bug, a full disk, ...): one line, exit 1
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk\nfull")
+
+    monkeypatch.setattr(snn, "simulate", boom)
+    assert cli.main(["engines", "--steps", "3"]) == 1
+    assert _one_error_line(capsys) == "snn engines: error: RuntimeError: disk full (run with --traceback for details)"
+    with pytest.raises(RuntimeError, match="disk"):
+        cli.main(["--traceback", "engines", "--steps", "3"])

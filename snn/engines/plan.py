@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from snn import _rng
-from snn.errors import MAX_DELAY_STEPS, SimulationError, SNNTypeError, bad_value, check_delays
+from snn.errors import MAX_DELAY_STEPS, SimulationError, SNNTypeError, bad_value, check_array, check_delays
 from snn.models import ExternalInput, NeuronModel
 from snn.network import Network
 from snn.results import OpCounts
@@ -165,7 +165,12 @@ def parse_record(network: Network, record: Any, *, with_index: bool = False) -> 
             elif isinstance(what, (tuple, list, set, frozenset)):
                 spec[name] = tuple(what)
             else:
-                raise SNNTypeError(f"record[{name!r}]={what!r}: must be a name, a tuple of names or a dict {{name: neuron indices}}")
+                raise bad_value(
+                    SNNTypeError,
+                    f"record[{name!r}]",
+                    what,
+                    "must be a name, a tuple of names like ('spikes', 'v') or a dict {name: neuron indices}",
+                )
         strict = True
     elif isinstance(record, (tuple, list, set, frozenset)):
         spec = {p.name: tuple(record) for p in pops}
@@ -325,7 +330,7 @@ def build_plan(
     else:
         check_state(state, network, static.structure)
     if inputs is not None and not isinstance(inputs, Mapping):
-        raise SNNTypeError(f"inputs={inputs!r}: must be a dict {{population: array (n_steps, n)}}")
+        raise bad_value(SNNTypeError, "inputs", inputs, "must be None or a dict {population: array (n_steps, n)}")
     inputs = dict(inputs or {})
     pops = []
     for sp_ in static.populations:
@@ -339,12 +344,7 @@ def build_plan(
                     sorted(inputs),
                     f"population {p.name!r} is an ExternalInput: pass inputs={{{p.name!r}: array (n_steps, {p.n})}}",
                 )
-            try:
-                ext = np.asarray(inputs.pop(p.name), dtype=sp_.dtype)
-            except (TypeError, ValueError):
-                raise bad_value(
-                    SimulationError, f"inputs[{p.name!r}]", "a non-numeric value", f"must be a finite array ({n_steps}, {p.n})"
-                ) from None
+            ext = check_array(inputs.pop(p.name), f"inputs[{p.name!r}]", dtype=sp_.dtype, kinds="biuf", finite=False, cls=SimulationError)
             if ext.ndim != 2 or ext.shape[1] != p.n or not np.all(np.isfinite(ext)):
                 raise bad_value(
                     SimulationError, f"inputs[{p.name!r}]", f"array of shape {ext.shape}", f"must be a finite array ({n_steps}, {p.n})"
