@@ -201,17 +201,23 @@ class Network:
         defaults = model.initial_state(n)
         for var, value in (initial_state or {}).items():
             if var not in defaults:
-                raise bad_value(NetworkError, "initial_state", var, f"unknown state variable of {type(model).__name__}; allowed: {list(defaults)}")
+                raise bad_value(
+                    NetworkError, "initial_state", var, f"unknown state variable of {type(model).__name__}; allowed: {list(defaults)}"
+                )
             arr = np.asarray(value)
             if arr.ndim == 0:
                 arr = np.full(n, arr)
             if arr.shape != (n,):
-                raise bad_value(NetworkError, f"initial_state[{var!r}]", f"array of shape {arr.shape}", f"must be a scalar or have shape ({n},)")
+                raise bad_value(
+                    NetworkError, f"initial_state[{var!r}]", f"array of shape {arr.shape}", f"must be a scalar or have shape ({n},)"
+                )
             if not np.all(np.isfinite(arr.astype(np.float64))):
                 raise bad_value(NetworkError, f"initial_state[{var!r}]", "array with NaN or inf", "must be finite")
             dtype = defaults[var].dtype
             if np.issubdtype(dtype, np.integer) and not np.all(arr == np.round(arr.astype(np.float64))):
-                raise bad_value(NetworkError, f"initial_state[{var!r}]", "non-integer values", f"{type(model).__name__}.{var} holds integers")
+                raise bad_value(
+                    NetworkError, f"initial_state[{var!r}]", "non-integer values", f"{type(model).__name__}.{var} holds integers"
+                )
             init[var] = _readonly(arr.astype(dtype))
         pop = Population(name, n, model, pos, init)
         self._populations[name] = pop
@@ -228,26 +234,31 @@ class Network:
         seed: Any = None,
         synapse: Synapse | None = None,
         name: str | None = None,
+        progress: bool = False,
     ) -> Projection:
         """Connect ``pre`` to ``post`` with a connection rule from :mod:`snn.connect`.
 
-        ``weight`` and ``delay_steps`` are scalars, per-synapse arrays, or functions
-        of the pre-post distance in µm (see :func:`snn.connect.conduction_delay`).
-        ``seed`` (int or ``numpy.random.Generator``) makes the random choices.
+        ``weight`` and ``delay_steps`` are scalars, per-synapse arrays, ``(n_post, n_pre)``
+        matrices, or functions of the pre-post distance in µm (see
+        :func:`snn.connect.conduction_delay`).  ``seed`` (int >= 0 or
+        ``numpy.random.Generator``) makes the random choices; ``progress=True``
+        shows a tqdm bar while a large rule is built (see :func:`snn.connect.make_projection`).
         """
         pre_pop, post_pop = self.population(pre), self.population(post)
         if not hasattr(rule, "build"):
             raise SNNTypeError(f"rule={rule!r}: must be a connection rule from snn.connect, e.g. snn.connect.fixed_probability(0.1)")
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        post_idx, pre_idx, dist = rule.build(pre_pop.positions_um, post_pop.positions_um, rng, same_population=(pre == post))
-        if hasattr(rule, "weights_for") and isinstance(weight, numbers.Real) and weight == 1.0:
-            w = np.asarray(rule.weights_for(post_idx, pre_idx), dtype=np.float64)
-        else:
-            w = _connect.resolve_values(weight, post_idx, pre_idx, dist, rng, name="weight")
-        d = _connect.resolve_delays(delay_steps, post_idx, pre_idx, dist, name="delay_steps", min_steps=0)
-        mat = sp.csr_matrix((w, (post_idx, pre_idx)), shape=(post_pop.n, pre_pop.n))
-        dmat = sp.csr_matrix((d.astype(np.float64), (post_idx, pre_idx)), shape=(post_pop.n, pre_pop.n))
-        return self._store(pre, post, mat, dmat, synapse, name)
+        rng = _connect.as_generator(seed, "seed")
+        mat, delays = _connect.make_projection(
+            rule,
+            pre_pop.positions_um,
+            post_pop.positions_um,
+            rng,
+            same_population=(pre == post),
+            weight=weight,
+            delay_steps=delay_steps,
+            progress=bool(progress),
+        )
+        return self._store_arrays(pre, post, mat, delays, synapse, name)
 
     def add_projection(
         self,
@@ -293,7 +304,12 @@ class Network:
             coo = mat.tocoo()
             vals = darr[coo.row, coo.col]
             if not np.all((vals == np.round(vals)) & (vals >= 0)):
-                raise bad_value(NetworkError, "delay_steps", vals[~((vals == np.round(vals)) & (vals >= 0))][0], "delays must be whole numbers of steps >= 0")
+                raise bad_value(
+                    NetworkError,
+                    "delay_steps",
+                    vals[~((vals == np.round(vals)) & (vals >= 0))][0],
+                    "delays must be whole numbers of steps >= 0",
+                )
             dmat = sp.csr_matrix((vals, (coo.row, coo.col)), shape=shape)
         return self._store(pre, post, mat, dmat, synapse, name)
 
@@ -352,7 +368,9 @@ class Network:
     def _store(self, pre, post, mat, dmat, synapse, name) -> Projection:
         post_pop = self.population(post)
         if post_pop.model.is_source:
-            raise bad_value(NetworkError, "post", post, f"population is a {type(post_pop.model).__name__} (a source) and cannot receive synapses")
+            raise bad_value(
+                NetworkError, "post", post, f"population is a {type(post_pop.model).__name__} (a source) and cannot receive synapses"
+            )
         if synapse is not None and not isinstance(synapse, Synapse):
             raise SNNTypeError(f"synapse={synapse!r}: must be None or a snn.Synapse (e.g. hardware.loihi.LoihiSynapse)")
         mat = sp.csr_matrix(mat)
@@ -362,6 +380,17 @@ class Network:
         if mat.nnz != dmat.nnz or not (np.array_equal(mat.indptr, dmat.indptr) and np.array_equal(mat.indices, dmat.indices)):
             # explicit zero weights: the pattern of the delay matrix is the truth
             raise NetworkError("internal: weights and delays disagree on the synapse pattern")
+        return self._store_arrays(pre, post, mat, dmat.data.astype(np.int64), synapse, name)
+
+    def _store_arrays(self, pre, post, mat, delays, synapse, name) -> Projection:
+        """Store CSR weights (sorted indices) and the int64 delays aligned with ``mat.data``."""
+        post_pop = self.population(post)
+        if post_pop.model.is_source:
+            raise bad_value(
+                NetworkError, "post", post, f"population is a {type(post_pop.model).__name__} (a source) and cannot receive synapses"
+            )
+        if synapse is not None and not isinstance(synapse, Synapse):
+            raise SNNTypeError(f"synapse={synapse!r}: must be None or a snn.Synapse (e.g. hardware.loihi.LoihiSynapse)")
         if name is None:
             base = f"{pre}->{post}"
             name, k = base, 2
@@ -372,7 +401,7 @@ class Network:
             raise bad_value(NetworkError, "name", name, "a projection with this name exists already")
         for arr in (mat.data, mat.indices, mat.indptr):
             arr.setflags(write=False)
-        delays = _readonly(dmat.data.astype(np.int64))
+        delays = _readonly(np.asarray(delays, dtype=np.int64))
         if delays.size and delays.min() == 0:
             cycle = self._zero_delay_cycle(extra=(pre, post))
             if cycle:
