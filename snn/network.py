@@ -12,7 +12,6 @@ neuron) with one integer delay in steps per stored synapse, aligned with
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -242,12 +241,15 @@ class Network:
         seed: Any = None,
         synapse: Synapse | None = None,
         name: str | None = None,
+        progress: bool = False,
     ) -> Projection:
         """Connect ``pre`` to ``post`` with a connection rule from :mod:`snn.connect`.
 
-        ``weight`` and ``delay_steps`` are scalars, per-synapse arrays, or functions
-        of the pre-post distance in µm (see :func:`snn.connect.conduction_delay`).
-        ``seed`` (int or ``numpy.random.Generator``) makes the random choices.
+        ``weight`` and ``delay_steps`` are scalars, per-synapse arrays, ``(n_post, n_pre)``
+        matrices, or functions of the pre-post distance in µm (see
+        :func:`snn.connect.conduction_delay`).  ``seed`` (int >= 0 or
+        ``numpy.random.Generator``) makes the random choices; ``progress=True``
+        shows a tqdm bar while a large rule is built (see :func:`snn.connect.make_projection`).
         """
         pre_pop, post_pop = self.population(pre), self.population(post)
         if not hasattr(rule, "build"):
@@ -257,16 +259,18 @@ class Network:
         if not (callable(delay_steps) or hasattr(delay_steps, "draw") or sp.issparse(delay_steps)):
             # before the rule resolves them: 2**63 or 10**30 must be refused, never wrapped to int64
             check_delays(delay_steps, "delay_steps", cls=NetworkError)
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        post_idx, pre_idx, dist = rule.build(pre_pop.positions_um, post_pop.positions_um, rng, same_population=(pre == post))
-        if hasattr(rule, "weights_for") and isinstance(weight, numbers.Real) and weight == 1.0:
-            w = np.asarray(rule.weights_for(post_idx, pre_idx), dtype=np.float64)
-        else:
-            w = _connect.resolve_values(weight, post_idx, pre_idx, dist, rng, name="weight")
-        d = _connect.resolve_delays(delay_steps, post_idx, pre_idx, dist, name="delay_steps", min_steps=0)
-        mat = sp.csr_matrix((w, (post_idx, pre_idx)), shape=(post_pop.n, pre_pop.n))
-        dmat = sp.csr_matrix((d.astype(np.float64), (post_idx, pre_idx)), shape=(post_pop.n, pre_pop.n))
-        return self._store(pre, post, mat, dmat, synapse, name)
+        rng = _connect.as_generator(seed, "seed")
+        mat, delays = _connect.make_projection(
+            rule,
+            pre_pop.positions_um,
+            post_pop.positions_um,
+            rng,
+            same_population=(pre == post),
+            weight=weight,
+            delay_steps=delay_steps,
+            progress=bool(progress),
+        )
+        return self._store_arrays(pre, post, mat, delays, synapse, name)
 
     def add_projection(
         self,
@@ -394,6 +398,17 @@ class Network:
         if mat.nnz != dmat.nnz or not (np.array_equal(mat.indptr, dmat.indptr) and np.array_equal(mat.indices, dmat.indices)):
             # explicit zero weights: the pattern of the delay matrix is the truth
             raise NetworkError("internal: weights and delays disagree on the synapse pattern")
+        return self._store_arrays(pre, post, mat, check_delays(dmat.data, "delay_steps", cls=NetworkError), synapse, name)
+
+    def _store_arrays(self, pre, post, mat, delays, synapse, name) -> Projection:
+        """Store CSR weights (sorted indices) and the int64 delays aligned with ``mat.data``."""
+        post_pop = self.population(post)
+        if post_pop.model.is_source:
+            raise bad_value(
+                NetworkError, "post", post, f"population is a {type(post_pop.model).__name__} (a source) and cannot receive synapses"
+            )
+        if synapse is not None and not isinstance(synapse, Synapse):
+            raise SNNTypeError(f"synapse={synapse!r}: must be None or a snn.Synapse (e.g. hardware.loihi.LoihiSynapse)")
         if name is None:
             base = f"{pre}->{post}"
             name, k = base, 2
@@ -405,7 +420,7 @@ class Network:
         for arr in (mat.data, mat.indices, mat.indptr):
             arr.setflags(write=False)
         # the one bound of every delay (also what the engines and the loader check)
-        delays = _readonly(check_delays(dmat.data, "delay_steps", cls=NetworkError))
+        delays = _readonly(check_delays(np.asarray(delays), "delay_steps", cls=NetworkError))
         if delays.size and delays.min() == 0:
             cycle = self._zero_delay_cycle(extra=(pre, post))
             if cycle:
