@@ -44,8 +44,25 @@ import numpy as np
 
 FORMAT = "snn-toolkit.lava-export"
 VERSION = 1
-_KINDS = ("source", "lif", "sigma_delta")
-_STATE_VARS = {"source": (), "lif": ("u", "v"), "sigma_delta": ("sigma", "act", "residue", "error")}
+_KINDS = ("source", "lif", "sigma_delta", "box_sigma_delta", "boltzmann")
+_STATE_VARS = {
+    "source": (),
+    "lif": ("u", "v"),
+    "sigma_delta": ("sigma", "act", "residue", "error"),
+    "box_sigma_delta": ("sigma", "act", "residue"),
+    "boltzmann": ("s", "temp"),
+}
+_GRADED = ("sigma_delta", "box_sigma_delta")
+
+
+def _own_processes():
+    """snn-toolkit's own Lava processes, from ``lava_procs.py`` next to this script."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import lava_procs
+
+    return lava_procs
 
 
 class ExportFormatError(Exception):
@@ -139,6 +156,24 @@ def _spike_recorder():
     return SpikeRecorder
 
 
+def loihi2_missing():
+    """``None`` when Loihi 2 support (Intel's lava-loihi: its Loihi 2 compiler) is importable, else why not (one line).
+
+    The same test as Lava's ``lava.utils.system.Loihi2.is_loihi2_available``
+    (the ``ncproc_compiler`` module), without its side effects on the environment.
+    """
+    import importlib.util
+
+    name = "lava.magma.compiler.subcompilers.nc.ncproc_compiler"
+    try:
+        found = importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError) as exc:
+        return f"{name} cannot be imported ({type(exc).__name__}: {exc})"
+    if not found:
+        return f"{name} is not installed"
+    return None
+
+
 def _padded(data, steps):
     """Source data (n, T) as int32 with at least ``steps`` columns (zeros after the exported ones)."""
     data = np.asarray(data, dtype=np.int32)
@@ -192,6 +227,21 @@ def run_export(folder, steps=None, hw=False, monitor=None, scratch=None):
                 bias_exp=arrays[key + ".bias_exp"].astype(np.int16),
                 name=key,
             )
+        elif kind == "box_sigma_delta":
+            procs[i] = _own_processes().BoxSigmaDelta(
+                shape=(n,),
+                vth=int(par["vth"]),
+                **{v: arrays[f"{key}.{v}"].astype(np.int32) for v in ("bias", "lo", "hi", "sigma", "act", "residue")},
+                name=key,
+            )
+        elif kind == "boltzmann":
+            procs[i] = _own_processes().Boltzmann(
+                shape=(n,),
+                key=int(par["key"]),
+                t0=int(par.get("t0", 0)),
+                **{v: arrays[f"{key}.{v}"].astype(np.int64) for v in ("bias", "temp_min", "cool", "dec", "p_update", "s", "temp")},
+                name=key,
+            )
         else:
             procs[i] = SigmaDelta(
                 shape=(n,),
@@ -203,6 +253,7 @@ def run_export(folder, steps=None, hw=False, monitor=None, scratch=None):
                 state_exp=int(par["state_exp"]),
                 name=key,
             )
+    conns = {}
     for proj in projs:
         key = f"proj{proj['index']}"
         w = csr_matrix(
@@ -226,6 +277,7 @@ def run_export(folder, steps=None, hw=False, monitor=None, scratch=None):
             conn = Dense(weights=w.toarray(), name=key, **kwargs)
         else:
             conn = Sparse(weights=w, name=key, **kwargs)
+        conns[proj["index"]] = conn
         procs[proj["pre"]].s_out.connect(conn.s_in)
         conn.a_out.connect(procs[proj["post"]].a_in)
     monitor = hw if monitor is None else monitor
@@ -274,7 +326,7 @@ def run_export(folder, steps=None, hw=False, monitor=None, scratch=None):
                 else:
                     s_out = np.rint(np.asarray(data["s_out"], dtype=np.float64)).astype(np.int64)
                 out[key + ".spikes"] = (s_out != 0).astype(np.uint8)
-                if kind == "sigma_delta":
+                if kind in _GRADED:
                     out[key + ".outputs"] = s_out
                 for var in pops[i].get("record", []):
                     if var in _STATE_VARS[kind]:
@@ -282,6 +334,10 @@ def run_export(folder, steps=None, hw=False, monitor=None, scratch=None):
                 for var in _STATE_VARS[kind]:
                     value = getattr(procs[i], var).get()
                     out[f"{key}.final.{var}"] = np.rint(np.asarray(value, dtype=np.float64)).astype(np.int64).reshape(-1)
+            for proj in projs:  # what each one-step connection delivers in the next step (Lava's a_buff)
+                if proj["post"] in comp and not proj.get("delayed"):
+                    value = conns[proj["index"]].a_buff.get()
+                    out[f"proj{proj['index']}.final.a_buff"] = np.rint(np.asarray(value, dtype=np.float64)).astype(np.int64).reshape(-1)
             readback_s += time.perf_counter() - t2
         finally:
             head.stop()
@@ -351,6 +407,14 @@ def main(argv=None):
     folders = args.batch or [here]
     if args.out is not None and len(folders) > 1:
         parser.error("--out cannot be combined with several --batch folders")
+    if args.hw:
+        missing = loihi2_missing()
+        if missing:
+            print(
+                f"run.py --hw: no Loihi 2 support in this Python environment ({missing}); install Intel's lava-loihi on a Loihi 2 system, or run without --hw",
+                file=sys.stderr,
+            )
+            return 2
     all_ok = True
     for folder in folders:
         try:

@@ -51,6 +51,8 @@ import numpy as np
 import snn
 from hardware.errors import ExportError, LavaError, LavaNotFoundError, LavaTimeoutError, LoihiClipWarning
 from hardware.loihi import LoihiLIF, LoihiSigmaDelta, LoihiSynapse
+from hardware.loihi_qp import LoihiBoxSigmaDelta
+from hardware.loihi_qubo import LoihiBoltzmann
 from snn.engines.plan import build_plan, make_counts, parse_record
 from snn.errors import SNNTypeError, bad_value
 
@@ -58,13 +60,23 @@ __all__ = ["export", "run", "run_many", "lava_python", "with_unit_delays", "Expo
 
 #: the static script copied into every export as run.py
 RUNNER_PATH = Path(__file__).with_name("_lava_runner.py")
+#: snn-toolkit's own Lava processes (QP and QUBO neurons), copied into every export as lava_procs.py
+PROCS_PATH = Path(__file__).with_name("_lava_procs.py")
 #: environment variable naming the Lava interpreter
 LAVA_PYTHON_ENV = "SNN_LAVA_PYTHON"
 FORMAT = "snn-toolkit.lava-export"
 VERSION = 1
 _BINARY_SOURCES = (snn.SpikeSource, snn.PoissonSource)
 _GRADED_SOURCES = (snn.ExternalInput, snn.CurrentSource)
-_STATE_VARS = {"source": (), "lif": ("u", "v"), "sigma_delta": ("sigma", "act", "residue", "error")}
+_STATE_VARS = {
+    "source": (),
+    "lif": ("u", "v"),
+    "sigma_delta": ("sigma", "act", "residue", "error"),
+    "box_sigma_delta": ("sigma", "act", "residue"),
+    "boltzmann": ("s", "temp"),
+}
+#: kinds whose initial state may be non-zero in an export (their Lava process takes it)
+_ANY_INITIAL = ("lif", "box_sigma_delta", "boltzmann")
 _GRADED_MESSAGE_BITS = 24
 _MAX_DELAY = 64  # Loihi 2's 6-bit synaptic delay (0..63) plus Dense's one step
 _I32 = 2**31 - 1
@@ -186,13 +198,17 @@ def _kind(pop: snn.Population) -> str:
         return "lif"
     if isinstance(m, LoihiSigmaDelta):
         return "sigma_delta"
+    if isinstance(m, LoihiBoxSigmaDelta):
+        return "box_sigma_delta"
+    if isinstance(m, LoihiBoltzmann):
+        return "boltzmann"
     if isinstance(m, _BINARY_SOURCES + _GRADED_SOURCES):
         return "source"
     raise bad_value(
         ExportError,
         f"population {pop.name!r}",
         type(m).__name__,
-        "cannot be exported to Lava; allowed: LoihiLIF, LoihiSigmaDelta, SpikeSource, PoissonSource, ExternalInput, CurrentSource (use hardware.loihi.quantize for float LIF networks)",
+        "cannot be exported to Lava; allowed: LoihiLIF, LoihiSigmaDelta, LoihiBoxSigmaDelta, LoihiBoltzmann, SpikeSource, PoissonSource, ExternalInput, CurrentSource (use hardware.loihi.quantize for float LIF networks)",
     )
 
 
@@ -201,7 +217,7 @@ def _check_exportable(network: snn.Network) -> dict[str, str]:
         raise SNNTypeError(f"network={network!r}: must be a snn.Network")
     kinds = {p.name: _kind(p) for p in network.populations}
     for p in network.populations:
-        if kinds[p.name] == "sigma_delta" and any(np.any(v != 0) for v in p.initial_state.values()):
+        if kinds[p.name] not in _ANY_INITIAL + ("source",) and any(np.any(v != 0) for v in p.initial_state.values()):
             raise bad_value(
                 ExportError,
                 f"population {p.name!r}: initial_state",
@@ -230,7 +246,12 @@ def _check_exportable(network: snn.Network) -> dict[str, str]:
                 "before adding the sums that arrive together, the core's synapse slot shifts their total (split the projection by delay)",
             )
         if kinds[pr.post] == "source":
-            raise bad_value(ExportError, f"projection {pr.name!r}: post", pr.post, "must be a LoihiLIF or LoihiSigmaDelta population")
+            raise bad_value(
+                ExportError,
+                f"projection {pr.name!r}: post",
+                pr.post,
+                "must be a neuron population (LoihiLIF, LoihiSigmaDelta, LoihiBoxSigmaDelta, LoihiBoltzmann), not a source",
+            )
     return kinds
 
 
@@ -296,6 +317,20 @@ def _write_export(
             arrays[key + ".bias_mant"] = np.broadcast_to(np.asarray(m.bias_mant, dtype=np.int16), (p.n,)).copy()
             arrays[key + ".bias_exp"] = np.broadcast_to(np.asarray(m.bias_exp, dtype=np.int16), (p.n,)).copy()
             entry["params"] = {"du": m.du, "dv": m.dv, "vth": m.vth}
+        elif kind in ("box_sigma_delta", "boltzmann"):
+            s0 = p.state0()
+            names = ("bias", "lo", "hi") if kind == "box_sigma_delta" else ("bias", "temp_min", "cool", "dec", "p_update")
+            dt = np.int32 if kind == "box_sigma_delta" else np.int64
+            for name in names:
+                arrays[f"{key}.{name}"] = np.broadcast_to(np.asarray(getattr(m, name), dtype=np.int64), (p.n,)).astype(dt)
+            for var in _STATE_VARS[kind]:
+                arrays[f"{key}.{var}"] = np.asarray(s0[var], dtype=np.int64).astype(dt)
+            if kind == "box_sigma_delta":
+                entry["params"] = {"vth": m.vth}
+            else:
+                from snn import _rng
+
+                entry["params"] = {"key": _rng.stream_key(seed, i), "t0": 0}
         else:
             arrays[key + ".bias"] = np.broadcast_to(np.asarray(m.bias, dtype=np.int32), (p.n,)).copy()
             entry["params"] = {
@@ -353,6 +388,7 @@ def _write_export(
         "written_by": f"snn-toolkit {snn.__version__} hardware.lava_backend.export",
     }
     shutil.copyfile(RUNNER_PATH, folder / "run.py")
+    shutil.copyfile(PROCS_PATH, folder / "lava_procs.py")
     with open(folder / "arrays.npz", "wb") as fh:
         np.savez_compressed(fh, **arrays)
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
@@ -515,9 +551,46 @@ def _result_from_lava(
             state[p.name] = {v: data[f"pop{i}.{v}"].astype(np.int64) for v in state_set[p.name]}
         if p.name in outputs_set:
             outputs[p.name] = data[f"pop{i}.outputs"].astype(np.float64) if f"pop{i}.outputs" in data else sent[i].astype(np.float64)
-        final[p.name] = {v: data[f"pop{i}.final.{v}"].astype(np.int64) for v in _STATE_VARS[kind]}
+        if kind == "source":
+            s0 = p.state0()
+            final[p.name] = {v: np.asarray(s0[v]) for v in p.model.state_vars}
+        else:
+            final[p.name] = {v: data[f"pop{i}.final.{v}"].astype(np.int64) for v in _STATE_VARS[kind]}
     return snn.RunResult(
-        spikes=spikes, state=state, counts=counts, final_state=final, outputs=outputs, engine="lava", seed=seed, wall_time_s=wall_s
+        spikes=spikes,
+        traces=state,
+        counts=counts,
+        state=_lava_end_state(network, data, final, n_steps, seed),
+        outputs=outputs,
+        engine="lava",
+        seed=seed,
+        wall_time_s=wall_s,
+    )
+
+
+def _lava_end_state(network: snn.Network, data: Mapping[str, np.ndarray], final: Mapping[str, Any], n_steps: int, seed: int) -> Any:
+    """The :class:`snn.SimState` after a Lava run from step 0, or None when Lava's buffers cannot say it.
+
+    A one-step ``Dense``/``Sparse`` holds in ``a_buff`` what it delivers in
+    the next step, already shifted by its weight exponent; the state's
+    in-flight row is the sum *before* the shift, so it is written as a sum
+    the synapse kernel turns into exactly that ``a_buff`` (``a_buff << -weight_exp``
+    for negative exponents, ``a_buff >> weight_exp`` for positive ones): the
+    continued dynamics are the same bit for bit.  Delayed connections
+    (``DelayDense``/``DelaySparse``) are not read: ``None``.
+    """
+    from snn.state import ring_dtype, structure_of
+
+    flight = {}
+    for j, pr in enumerate(network.projections):
+        buf = data.get(f"proj{j}.final.a_buff")
+        if buf is None or pr.delay_range[1] != 1:
+            return None
+        we = pr.synapse.weight_exp
+        raw = (buf.astype(np.int64) << max(-we, 0)) >> max(we, 0)
+        flight[pr.name] = raw.reshape(1, -1).astype(ring_dtype(pr))
+    return snn.SimState(
+        t=int(n_steps), seed=int(seed), dt_ms=network.dt_ms, populations=final, in_flight=flight, structure=structure_of(network)
     )
 
 

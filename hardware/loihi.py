@@ -46,6 +46,7 @@ import numpy as np
 import scipy.sparse as sp
 
 import snn
+from hardware import loihi_qp, loihi_qubo
 from hardware.errors import LoihiClipWarning, QuantizationError
 from snn.errors import SNNTypeError, bad_value
 
@@ -501,10 +502,12 @@ class PopulationQuantization:
     threshold_rel_error: float = 0.0
     bias_max_rel_error: float = 0.0
     u_bound: float = 0.0
+    #: float input of the float model per integer input unit (after the weight exponent), ``(n,)``
+    input_unit: np.ndarray | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind}
-        if self.kind == "sigma_delta":
+        if self.kind in ("sigma_delta", "box_sigma_delta"):
             out.update(
                 vth=self.vth,
                 scale=float(np.max(self.scale)),
@@ -728,7 +731,7 @@ def quantize(
     Raises
     ------
     QuantizationError
-        For a model without a Loihi form (Boltzmann, refractory
+        For a model without a Loihi form (refractory
         periods, subtractive reset, per-neuron time constants) or values that do
         not fit the registers.
     """
@@ -769,11 +772,16 @@ def quantize(
                 vmax = input_max.get(p.name, 1.0)
             msg_scale[p.name] = input_scales[p.name] = _message_scale(vmax, message_bits)
             msg_max[p.name] = max(vmax * msg_scale[p.name], 1.0)
-        elif isinstance(m, snn.SigmaDelta):
+        elif isinstance(m, snn.SigmaDelta) or loihi_qp.is_float_box_sigma_delta(m):
             vmax = value_max.get(p.name)
             if vmax is None:
-                s0 = p.state0()
-                vmax = 8.0 * max(float(np.max(np.abs(np.asarray(v, dtype=np.float64)))) for v in (m.bias, m.vth, s0["sigma"], s0["ref"]))
+                if isinstance(m, snn.SigmaDelta):
+                    s0 = p.state0()
+                    vmax = 8.0 * max(
+                        float(np.max(np.abs(np.asarray(v, dtype=np.float64)))) for v in (m.bias, m.vth, s0["sigma"], s0["ref"])
+                    )
+                else:
+                    vmax = 8.0 * loihi_qp.box_value_range(p)
             msg_scale[p.name] = _message_scale(vmax, value_bits)
             msg_max[p.name] = max(vmax * msg_scale[p.name], 1.0)
         else:
@@ -810,11 +818,29 @@ def quantize(
                     f"population {p.name!r}: if every sender sent its largest message at once the int32 input sum could reach {rep.u_bound:.3g} and wrap; "
                     "typical activity stays far below (lower value_bits to make it impossible)"
                 )
+        elif loihi_qp.is_float_box_sigma_delta(m) or isinstance(m, snn.Boltzmann):
+            if isinstance(m, snn.Boltzmann):
+                graded = {q.name: bool(q.model.graded) for q in network.populations}
+                model, init, rep, syns = loihi_qubo.quantize_boltzmann(p, incoming[p.name], msg_scale, graded)
+            else:
+                model, init, rep, syns = loihi_qp.quantize_box_sigma_delta(p, incoming[p.name], msg_scale, msg_max)
+            qnet.add_population(p.name, p.n, model, positions=p.positions_um, initial_state=init)
+            pop_reports[p.name] = rep
+            for pr_name, (syn, w, prq) in syns.items():
+                new_syn[pr_name] = (syn, w)
+                proj_reports[pr_name] = prq
+            if rep.kind == "box_sigma_delta" and rep.u_bound >= _P31:
+                notes.append(
+                    f"population {p.name!r}: if every sender sent its largest message at once the int32 input sum could reach {rep.u_bound:.3g} and wrap; "
+                    "typical activity stays far below (lower value_bits to make it impossible)"
+                )
         elif isinstance(m, snn.CurrentSource):
             amp = np.rint(np.asarray(m.amplitude, dtype=np.float64) * msg_scale[p.name])
             qnet.add_population(p.name, p.n, snn.CurrentSource(amplitude=amp if amp.ndim else float(amp)), positions=p.positions_um)
             pop_reports[p.name] = PopulationQuantization(p.name, "graded source")
-        elif isinstance(m, _BINARY_SOURCES + (snn.ExternalInput, LoihiLIF, LoihiSigmaDelta)):
+        elif isinstance(
+            m, _BINARY_SOURCES + (snn.ExternalInput, LoihiLIF, LoihiSigmaDelta, loihi_qp.LoihiBoxSigmaDelta, loihi_qubo.LoihiBoltzmann)
+        ):
             qnet.add_population(p.name, p.n, m, positions=p.positions_um, initial_state=dict(p.initial_state))
             pop_reports[p.name] = PopulationQuantization(p.name, "unchanged")
         else:
@@ -822,7 +848,7 @@ def quantize(
                 QuantizationError,
                 f"population {p.name!r}",
                 type(m).__name__,
-                "has no Loihi fixed-point form here; allowed: LIF, IF (reset='zero', no refractory period), SigmaDelta, SpikeSource, PoissonSource, CurrentSource, ExternalInput, LoihiLIF, LoihiSigmaDelta",
+                "has no Loihi fixed-point form here; allowed: LIF, IF (reset='zero', no refractory period), SigmaDelta, BoxSigmaDelta (tasks.qp), Boltzmann, SpikeSource, PoissonSource, CurrentSource, ExternalInput, LoihiLIF, LoihiSigmaDelta, LoihiBoxSigmaDelta, LoihiBoltzmann",
             )
     for pr in network.projections:
         if pr.name in new_syn:
@@ -907,6 +933,7 @@ def _quantize_sigma_delta(p, incoming, msg_scale, msg_max):
         threshold_rel_error=abs(vth - vth_f * scale) / (vth_f * scale) if vth_f > 0 else 0.0,
         bias_max_rel_error=float(np.max(np.abs(bias - bias_f)) / big_b) if big_b > 0 else 0.0,
         u_bound=float(np.max(in_sum)) if n else 0.0,
+        input_unit=np.full(n, 1.0 / scale),
     )
     return model, init, rep, syns
 
@@ -1058,6 +1085,7 @@ def _quantize_lif(p, incoming, msg_scale, msg_max, dt, headroom):
         threshold_rel_error=thr_err,
         bias_max_rel_error=bias_err,
         u_bound=u_bound,
+        input_unit=64.0 / (gain * scale),
     )
     return model, init, rep, syns
 
@@ -1126,12 +1154,16 @@ class FixedPointSimulator:
         record: Any = ("spikes",),
         inputs: Mapping[str, Any] | None = None,
         progress: bool = False,
+        state: snn.SimState | None = None,
         **options: Any,
     ) -> snn.RunResult:
         from snn.engines.plan import parse_record
 
         if not isinstance(network, snn.Network):
             raise SNNTypeError(f"network={network!r}: must be a snn.Network")
+        if state is not None:
+            state = check_float_state(state, network)
+            seed = state.seed
         opts = dict(self.quantize_opts)
         inputs = dict(inputs or {})
         input_max = dict(opts.pop("input_max", None) or {})
@@ -1141,13 +1173,17 @@ class FixedPointSimulator:
                 big = float(np.max(np.abs(arr))) if arr.size else 0.0
                 input_max[name] = big if big > 0 and math.isfinite(big) else 1.0
         value_max = dict(opts.pop("value_max", None) or {})
-        sd = [p.name for p in network.populations if isinstance(p.model, snn.SigmaDelta) and p.name not in value_max]
+        sd = [
+            p.name
+            for p in network.populations
+            if (isinstance(p.model, snn.SigmaDelta) or loihi_qp.is_float_box_sigma_delta(p.model)) and p.name not in value_max
+        ]
         if sd and self.calibrate:
-            value_max.update(self._calibrate(network, n_steps, sd, engine=engine, seed=seed, inputs=inputs))
+            value_max.update(self._calibrate(network, n_steps, sd, engine=engine, seed=seed, inputs=inputs, state=state))
         qnet, report = quantize(network, input_max=input_max, value_max=value_max, **opts)
         self.report = report
         scaled = {name: np.rint(np.asarray(v, dtype=np.float64) * report.input_scales.get(name, 1.0)) for name, v in inputs.items()}
-        spikes, state, outputs = parse_record(network, record)
+        spikes, traces, outputs = parse_record(network, record)
         qrecord: dict[str, tuple[str, ...]] = {}
         for p in network.populations:
             rep = report.populations.get(p.name)
@@ -1156,53 +1192,77 @@ class FixedPointSimulator:
                 names.append("spikes")
             if p.name in outputs:
                 names.append("outputs")
-            for var in state.get(p.name, ()):
+            for var in traces.get(p.name, ()):
                 if rep is not None and rep.kind in _FLOAT_STATE:
                     names.extend(_FLOAT_STATE[rep.kind].get(var, ()))
                 else:
                     names.append(var)
             qrecord[p.name] = tuple(dict.fromkeys(names))
+        qstate = None if state is None else to_fixed_state(state, network, qnet, report)
         if engine == "lava":
             from hardware import lava_backend
 
+            if qstate is not None:
+                raise bad_value(
+                    QuantizationError,
+                    "state",
+                    repr(state),
+                    "engine='lava' continues a run only through a Lava session (not available in this version); use engine='event' or 'reference'",
+                )
             res = lava_backend.run(qnet, n_steps, record=qrecord, seed=seed, inputs=scaled, **options)
         else:
-            res = snn.simulate(qnet, n_steps, engine=engine, seed=seed, record=qrecord, inputs=scaled, progress=progress, **options)
-        return _to_float_result(res, network, report, state)
+            kwargs = {"state": qstate} if qstate is not None else {"seed": seed}
+            res = snn.simulate(qnet, n_steps, engine=engine, record=qrecord, inputs=scaled, progress=progress, **kwargs, **options)
+        return _to_float_result(res, network, qnet, report, traces)
 
-    def _calibrate(self, network, n_steps, names, *, engine, seed, inputs) -> dict[str, float]:
+    def _calibrate(self, network, n_steps, names, *, engine, seed, inputs, state=None) -> dict[str, float]:
         """``max |value|`` of the sigma-delta populations ``names`` in a float run, times the margin."""
         eng = engine if engine in snn.engine_names() else "reference"
-        run = snn.simulate(network, n_steps, engine=eng, seed=seed, record={n: ("sigma", "ref") for n in names}, inputs=inputs)
+        kwargs = {"state": state} if state is not None else {"seed": seed}
+        run = snn.simulate(network, n_steps, engine=eng, record={n: ("sigma", "ref") for n in names}, inputs=inputs, **kwargs)
         out = {}
         for name in names:
-            m = network.population(name).model
-            s0 = network.population(name).state0()
-            big = max(
-                float(np.max(np.abs(np.asarray(run.state[name]["sigma"], dtype=np.float64)))),
-                float(np.max(np.abs(np.asarray(run.state[name]["ref"], dtype=np.float64)))),
-                float(np.max(np.abs(np.asarray(run.state[name]["sigma"], dtype=np.float64) + np.asarray(m.bias, dtype=np.float64)))),
-                float(np.max(np.abs(s0["sigma"]))),
-                float(np.max(np.abs(s0["ref"]))),
-                float(np.max(np.abs(np.asarray(m.vth, dtype=np.float64)))),
-            )
+            p = network.population(name)
+            m = p.model
+            s0 = p.state0() if state is None else state.populations[name]
+            sig = np.asarray(run.traces[name]["sigma"], dtype=np.float64)
+            parts = [
+                np.abs(sig),
+                np.abs(np.asarray(run.traces[name]["ref"], dtype=np.float64)),
+                np.abs(sig + np.asarray(m.bias, dtype=np.float64)),
+                np.abs(np.asarray(s0["sigma"], dtype=np.float64)),
+                np.abs(np.asarray(s0["ref"], dtype=np.float64)),
+                np.abs(np.asarray(m.vth, dtype=np.float64)),
+            ]
+            if loihi_qp.is_float_box_sigma_delta(m):
+                for bound in (m.lo, m.hi):
+                    arr = np.asarray(bound, dtype=np.float64).ravel()
+                    parts.append(np.abs(arr[np.isfinite(arr)]))
+            big = max((float(np.max(a)) for a in parts if np.size(a)), default=0.0)
             out[name] = self.calibration_margin * big
         return out
 
 
 #: the state variables of the float models in terms of the quantized ones
-_FLOAT_STATE = {"lif": {"v": ("v",), "i": ("u",)}, "sigma_delta": {"sigma": ("sigma",), "ref": ("act", "residue")}}
+_FLOAT_STATE = {
+    "lif": {"v": ("v",), "i": ("u",)},
+    "sigma_delta": {"sigma": ("sigma",), "ref": ("act", "residue")},
+    "box_sigma_delta": {"sigma": ("sigma",), "ref": ("act", "residue")},
+    "boltzmann": {"s": ("s",)},
+}
 
 
 def _lif_to_float(rep: PopulationQuantization, values: Mapping[str, np.ndarray], wanted: tuple[str, ...]) -> dict[str, np.ndarray]:
     out = {}
-    if rep.kind == "sigma_delta":
+    if rep.kind in ("sigma_delta", "box_sigma_delta"):
         for var in wanted:
             if var == "sigma":
                 out["sigma"] = np.asarray(values["sigma"], dtype=np.float64) / rep.scale
             elif var == "ref":
                 out["ref"] = (np.asarray(values["act"], dtype=np.float64) - np.asarray(values["residue"], dtype=np.float64)) / rep.scale
         return out
+    if rep.kind == "boltzmann":
+        return {var: np.asarray(values["s"], dtype=np.float64) for var in wanted if var == "s"}
     for var in wanted:
         if var == "v":
             out["v"] = values["v"] / rep.scale + rep.v_offset
@@ -1214,40 +1274,140 @@ def _lif_to_float(rep: PopulationQuantization, values: Mapping[str, np.ndarray],
     return out
 
 
-def _to_float_result(
-    res: snn.RunResult, network: snn.Network, report: QuantizationReport, state: Mapping[str, tuple[str, ...]]
-) -> snn.RunResult:
-    new_state = {}
-    for name, vars_ in res.state.items():
-        rep = report.populations.get(name)
-        new_state[name] = _lif_to_float(rep, vars_, state.get(name, ())) if rep is not None and rep.kind in _FLOAT_STATE else dict(vars_)
-    for name, wanted in state.items():  # a quantized LIF whose only recorded variable was 'refractory'
-        if name not in new_state:
-            new_state[name] = {var: np.zeros((res.n_steps, network.population(name).n)) for var in wanted}
-    final = {}
-    for name, vars_ in res.final_state.items():
-        rep = report.populations.get(name)
+def _in_flight_unit(pr: snn.Projection, qpr: snn.Projection, rep: PopulationQuantization | None) -> np.ndarray | None:
+    """Float value of one integer unit of ``qpr``'s in-flight sums (before its weight exponent), ``(n_post,)``; None: unchanged."""
+    if rep is None or rep.input_unit is None:
+        return None
+    return np.asarray(rep.input_unit, dtype=np.float64) * 2.0**qpr.synapse.weight_exp
+
+
+def _float_populations(qvalues: Mapping[str, Mapping[str, np.ndarray]], network: snn.Network, report: QuantizationReport) -> dict:
+    pops = {}
+    for p in network.populations:
+        rep = report.populations.get(p.name)
+        vals = qvalues[p.name]
         if rep is not None and rep.kind in _FLOAT_STATE:
-            final[name] = _lif_to_float(rep, vars_, ("v", "i", "refractory") if rep.kind == "lif" else ("sigma", "ref"))
+            conv = _lif_to_float(rep, vals, tuple(p.model.state_vars))
+            defaults = p.model.initial_state(1)
+            pops[p.name] = {v: np.asarray(conv[v], dtype=defaults[v].dtype) for v in p.model.state_vars}
         else:
-            final[name] = dict(vars_)
+            pops[p.name] = {v: np.asarray(vals[v]) for v in p.model.state_vars}
+    return pops
+
+
+def to_float_state(qstate: snn.SimState, network: snn.Network, qnet: snn.Network, report: QuantizationReport) -> snn.SimState:
+    """The state of the float ``network`` that a fixed-point state of its quantization ``qnet`` stands for.
+
+    Populations: as the recorded values (``v = v_int / scale + v_reset``, ...).
+    In-flight sums: the integer sums times the float input per integer unit
+    (:attr:`PopulationQuantization.input_unit` times ``2**weight_exp``).  The
+    round trip :func:`to_fixed_state` gives the integers back exactly.
+    """
+    from snn.state import ring_dtype, structure_of
+
+    pops = _float_populations(qstate.populations, network, report)
+    flight = {}
+    for pr in network.projections:
+        qpr = qnet.projection(pr.name)
+        ring = np.asarray(qstate.in_flight[pr.name])
+        unit = _in_flight_unit(pr, qpr, report.populations.get(pr.post))
+        flight[pr.name] = ring.astype(ring_dtype(pr)) if unit is None else (ring.astype(np.float64) * unit[None, :]).astype(ring_dtype(pr))
+    return snn.SimState(
+        t=qstate.t, seed=qstate.seed, dt_ms=qstate.dt_ms, populations=pops, in_flight=flight, structure=structure_of(network)
+    )
+
+
+def to_fixed_state(state: snn.SimState, network: snn.Network, qnet: snn.Network, report: QuantizationReport) -> snn.SimState:
+    """The fixed-point state of ``qnet`` (the quantization of ``network``) for a float state ``state`` of ``network``.
+
+    The inverse of :func:`to_float_state` (values rounded to the nearest
+    integer): ``v_int = round((v - v_reset) * scale)``, ``u = round(i / i_per_u)``;
+    sigma-delta ``sigma = round(sigma * m)``, ``act = 0``, ``residue = -round(ref * m)``
+    (only ``residue - act`` enters the dynamics); Boltzmann ``s`` as is and
+    ``temp`` the schedule's register after ``state.t`` steps; in-flight sums
+    divided by their unit.
+    """
+    from snn.state import structure_of
+
+    pops = {}
+    for p in qnet.populations:
+        rep = report.populations.get(p.name)
+        f = state.populations[p.name]
+        n = p.n
+        if rep is None or rep.kind not in _FLOAT_STATE:
+            pops[p.name] = {v: np.asarray(f[v]) for v in p.model.state_vars}
+            continue
+        zeros = np.zeros(n, dtype=np.int64)
+        if rep.kind == "lif":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                u = np.where(rep.i_per_u != 0, np.asarray(f["i"]) / np.where(rep.i_per_u != 0, rep.i_per_u, 1.0), 0.0)
+            pops[p.name] = {
+                "u": np.rint(u).astype(np.int64),
+                "v": np.rint((np.asarray(f["v"]) - rep.v_offset) * rep.scale).astype(np.int64),
+            }
+        elif rep.kind in ("sigma_delta", "box_sigma_delta"):
+            d = {
+                "sigma": np.rint(np.asarray(f["sigma"]) * rep.scale).astype(np.int64),
+                "act": zeros,
+                "residue": -np.rint(np.asarray(f["ref"]) * rep.scale).astype(np.int64),
+            }
+            if rep.kind == "sigma_delta":
+                d["error"] = zeros.copy()
+            pops[p.name] = d
+        else:  # boltzmann
+            m = p.model
+            temp0 = p.state0()["temp"]
+            pops[p.name] = {"s": (np.asarray(f["s"]) > 0.5).astype(np.int64), "temp": m.temperature_at(temp0, state.t)}
+    flight = {}
+    for pr in network.projections:
+        qpr = qnet.projection(pr.name)
+        ring = np.asarray(state.in_flight[pr.name])
+        unit = _in_flight_unit(pr, qpr, report.populations.get(pr.post))
+        if unit is None:
+            flight[pr.name] = ring.copy()
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                q = np.where(unit[None, :] != 0, ring / np.where(unit[None, :] != 0, unit[None, :], 1.0), 0.0)
+            flight[pr.name] = np.rint(q).astype(np.int64)
+    return snn.SimState(t=state.t, seed=state.seed, dt_ms=state.dt_ms, populations=pops, in_flight=flight, structure=structure_of(qnet))
+
+
+def check_float_state(state: Any, network: snn.Network) -> snn.SimState:
+    """``state`` if it is a state of the float ``network`` (as :func:`snn.simulate` checks it)."""
+    from snn.state import check_state
+
+    return check_state(state, network)
+
+
+def _to_float_result(
+    res: snn.RunResult, network: snn.Network, qnet: snn.Network, report: QuantizationReport, traces: Mapping[str, tuple[str, ...]]
+) -> snn.RunResult:
+    new_traces = {}
+    for name, vars_ in res.traces.items():
+        rep = report.populations.get(name)
+        new_traces[name] = _lif_to_float(rep, vars_, traces.get(name, ())) if rep is not None and rep.kind in _FLOAT_STATE else dict(vars_)
+    for name, wanted in traces.items():  # a quantized LIF whose only recorded variable was 'refractory'
+        if name not in new_traces:
+            new_traces[name] = {var: np.zeros((res.n_steps, network.population(name).n)) for var in wanted}
     outputs = {}
     for name, arr in res.outputs.items():
         rep = report.populations.get(name)
         if name in report.input_scales:
             arr = np.asarray(arr, dtype=np.float64) / report.input_scales[name]
-        elif rep is not None and rep.kind == "sigma_delta":
+        elif rep is not None and rep.kind in ("sigma_delta", "box_sigma_delta"):
             arr = np.asarray(arr, dtype=np.float64) / rep.scale
         outputs[name] = arr
+    state = to_float_state(res.state, network, qnet, report) if isinstance(res.state, snn.SimState) else None
     return snn.RunResult(
         spikes=res.spikes,
-        state=new_state,
+        traces=new_traces,
         counts=res.counts,
-        final_state=final,
+        state=state,
         outputs=outputs,
         engine=f"{res.engine}+loihi",
         seed=res.seed,
         wall_time_s=res.wall_time_s,
+        t_start=res.t_start,
     )
 
 
