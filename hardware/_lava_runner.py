@@ -334,10 +334,10 @@ def run_export(folder, steps=None, hw=False, monitor=None, scratch=None):
                 for var in _STATE_VARS[kind]:
                     value = getattr(procs[i], var).get()
                     out[f"{key}.final.{var}"] = np.rint(np.asarray(value, dtype=np.float64)).astype(np.int64).reshape(-1)
-            for proj in projs:  # what each one-step connection delivers in the next step (Lava's a_buff)
-                if proj["post"] in comp and not proj.get("delayed"):
+            for proj in projs:  # what each connection delivers in the next steps (Lava's a_buff: (n_post,) or (n_post, max_delay + 1))
+                if proj["post"] in comp:
                     value = conns[proj["index"]].a_buff.get()
-                    out[f"proj{proj['index']}.final.a_buff"] = np.rint(np.asarray(value, dtype=np.float64)).astype(np.int64).reshape(-1)
+                    out[f"proj{proj['index']}.final.a_buff"] = np.rint(np.asarray(value, dtype=np.float64)).astype(np.int64)
             readback_s += time.perf_counter() - t2
         finally:
             head.stop()

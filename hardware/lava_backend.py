@@ -576,19 +576,26 @@ def _lava_end_state(network: snn.Network, data: Mapping[str, np.ndarray], final:
     in-flight row is the sum *before* the shift, so it is written as a sum
     the synapse kernel turns into exactly that ``a_buff`` (``a_buff << -weight_exp``
     for negative exponents, ``a_buff >> weight_exp`` for positive ones): the
-    continued dynamics are the same bit for bit.  Delayed connections
-    (``DelayDense``/``DelaySparse``) are not read: ``None``.
+    continued dynamics are the same bit for bit.  ``DelayDense``/``DelaySparse``
+    hold one column per future step (column ``c`` arrives ``c + 1`` steps
+    later; they are exported only with ``weight_exp >= 0``, where shifting each
+    step's sum and shifting their total agree).
     """
     from snn.state import ring_dtype, structure_of
 
     flight = {}
     for j, pr in enumerate(network.projections):
         buf = data.get(f"proj{j}.final.a_buff")
-        if buf is None or pr.delay_range[1] != 1:
+        rows = pr.delay_range[1]
+        n_post = pr.weights.shape[0]
+        if buf is None:
+            return None
+        buf = buf.astype(np.int64).reshape(n_post, -1).T  # DelayDense/DelaySparse: column c arrives c + 1 steps later
+        if buf.shape[0] < rows:
             return None
         we = pr.synapse.weight_exp
-        raw = (buf.astype(np.int64) << max(-we, 0)) >> max(we, 0)
-        flight[pr.name] = raw.reshape(1, -1).astype(ring_dtype(pr))
+        raw = (buf[:rows] << max(-we, 0)) >> max(we, 0)
+        flight[pr.name] = raw.astype(ring_dtype(pr))
     return snn.SimState(
         t=int(n_steps), seed=int(seed), dt_ms=network.dt_ms, populations=final, in_flight=flight, structure=structure_of(network)
     )

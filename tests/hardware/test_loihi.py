@@ -284,8 +284,8 @@ def test_issue_snippet_follows_the_lava_equations_by_hand():
             if spike:
                 v[i] = 0
             assert res.spikes["lif"][t, i] == spike
-        assert res.state["lif"]["u"][t].tolist() == u
-        assert res.state["lif"]["v"][t].tolist() == v
+        assert res.traces["lif"]["u"][t].tolist() == u
+        assert res.traces["lif"]["v"][t].tolist() == v
     assert res.spikes["lif"].sum() > 50
 
 
@@ -296,7 +296,7 @@ def test_issue_snippet_runs_identically_on_every_engine(engine):
     res = snn.simulate(net, n_steps=60, engine=engine, record=("spikes", "u", "v"))
     np.testing.assert_array_equal(res.spikes["lif"], ref.spikes["lif"])
     for var in ("u", "v"):
-        np.testing.assert_array_equal(np.asarray(res.state["lif"][var]), ref.state["lif"][var])
+        np.testing.assert_array_equal(np.asarray(res.traces["lif"][var]), ref.traces["lif"][var])
     assert res.counts.to_dict() == ref.counts.to_dict()
 
 
@@ -306,7 +306,7 @@ def test_loihi_network_save_load_round_trip(tmp_path):
     back = snn.load(tmp_path / "net.npz")
     a = snn.simulate(net, 40, record=("spikes", "u", "v"))
     b = snn.simulate(back, 40, record=("spikes", "u", "v"))
-    np.testing.assert_array_equal(a.state["lif"]["v"], b.state["lif"]["v"])
+    np.testing.assert_array_equal(a.traces["lif"]["v"], b.traces["lif"]["v"])
     assert back.projections[0].synapse == net.projections[0].synapse
 
 
@@ -460,12 +460,12 @@ def test_quantized_subthreshold_voltage_tracks_the_float_model(tau_syn):
     beta_q = (4095 - qnet.population("n").model.du) / 4096
     # truncation toward zero: <= 1 unit per step in u and in v, accumulated by the decays
     bound_units = (1.0 + 1.0 / (1.0 - beta_q)) / (1.0 - alpha_q)
-    err = np.abs(fx.state["n"]["v"] - deq.state["n"]["v"]).max()
+    err = np.abs(fx.traces["n"]["v"] - deq.traces["n"]["v"]).max()
     assert err <= bound_units / scale, (err, bound_units / scale)
-    err_f = np.abs(fx.state["n"]["v"] - ref.state["n"]["v"]).max()
+    err_f = np.abs(fx.traces["n"]["v"] - ref.traces["n"]["v"]).max()
     assert 0 < err_f < 2e-2, err_f  # v_th - v_reset = 1
     if tau_syn is not None:
-        assert np.abs(fx.state["n"]["i"] - ref.state["n"]["i"]).max() < 2e-2 * np.abs(ref.state["n"]["i"]).max()
+        assert np.abs(fx.traces["n"]["i"] - ref.traces["n"]["i"]).max() < 2e-2 * np.abs(ref.traces["n"]["i"]).max()
     assert rep.populations["n"].kind == "lif"
     assert fx.engine == "reference+loihi"
 
@@ -498,13 +498,13 @@ def test_fixed_point_simulator_scales_external_inputs_and_restores_outputs():
     # the recorded v is the integer run converted back with the report's scale
     qnet, _ = loihi.quantize(net, message_bits=12, input_max={"x": float(np.abs(inputs["x"]).max())})
     raw = snn.simulate(qnet, T, record=("v",), inputs={"x": np.rint(inputs["x"] * m)})
-    np.testing.assert_allclose(fx.state["n"]["v"], raw.state["n"]["v"] / rep.populations["n"].scale, rtol=1e-15)
+    np.testing.assert_allclose(fx.traces["n"]["v"], raw.traces["n"]["v"] / rep.populations["n"].scale, rtol=1e-15)
     # against the float model: per step at most one LSB of the (floored) input, plus weight and input rounding
     scale = rep.populations["n"].scale[0]
     q = rep.projections["x->n"]
     w_big = np.abs(net.projection("x->n").weights.data).max()
     per_step = 64.0 / scale + 4 * (0.3 * q.max_rel_error * w_big + w_big * 0.5 / m)
-    err = np.abs(fx.state["n"]["v"] - ref.state["n"]["v"]).max()
+    err = np.abs(fx.traces["n"]["v"] - ref.traces["n"]["v"]).max()
     assert err <= T * per_step, (err, T * per_step)
 
 
@@ -516,7 +516,7 @@ def test_fixed_point_simulator_scales_external_inputs_and_restores_outputs():
         (snn.LIF(tau_mem_ms=np.array([10.0, 20.0])), "one per population"),
         (snn.LIF(v_th=0.0), "v_th - v_reset"),
         (snn.LIF(tau_syn_ms=5.0, integration="euler"), "euler"),
-        (snn.Boltzmann(), "Boltzmann"),
+        (snn.LI(), "no Loihi fixed-point form"),
     ],
 )
 def test_quantize_refuses_what_loihi_cannot_do(model, words):
@@ -538,7 +538,7 @@ def test_fixed_point_simulator_runs_networks_already_in_loihi_form_unchanged():
     net, *_ = _issue_network(seed=9)
     ref = snn.simulate(net, 50, record=("spikes", "u", "v"))
     fx = loihi.fixed_point_simulator()(net, 50, record=("spikes", "u", "v"))
-    np.testing.assert_array_equal(fx.state["lif"]["u"], ref.state["lif"]["u"])
+    np.testing.assert_array_equal(fx.traces["lif"]["u"], ref.traces["lif"]["u"])
     np.testing.assert_array_equal(fx.spikes["lif"], ref.spikes["lif"])
 
 
@@ -565,19 +565,19 @@ def test_quantized_sigma_delta_solves_like_the_float_one():
     assert rep.kind == "sigma_delta"
     m = rep.scale[0]
     # calibration: m is the largest power of two with 2 * max|value| * m < 2**16 (values of the float run)
-    sig = ref.state["x"]["sigma"]
-    big = max(np.abs(sig).max(), np.abs(ref.state["x"]["ref"]).max(), np.abs(sig + b).max(), 1e-3)
+    sig = ref.traces["x"]["sigma"]
+    big = max(np.abs(sig).max(), np.abs(ref.traces["x"]["ref"]).max(), np.abs(sig + b).max(), 1e-3)
     assert m == 2.0 ** np.floor(np.log2((2**16 - 1) / (2 * big)))
     q = loihi.quantize(net, value_max={"x": 2 * big})[0].population("x").model
     assert q.vth == round(1e-3 * m) and q.act_mode == "unit"
-    x_ref = ref.final_state["x"]["ref"]
-    x_fx = fx.final_state["x"]["ref"]
+    x_ref = ref.state.populations["x"]["ref"]
+    x_fx = fx.state.populations["x"]["ref"]
     assert np.linalg.norm(x_ref - exact) / np.linalg.norm(exact) < 1e-3
     assert np.linalg.norm(x_fx - exact) / np.linalg.norm(exact) < 2e-2
     # ref is what was sent: the sum of the graded outputs, exactly (integers / 2**k)
     np.testing.assert_array_equal(fx.outputs["x"].sum(axis=0), x_fx)
-    np.testing.assert_array_equal(fx.state["x"]["ref"][-1], x_fx)
-    np.testing.assert_array_equal(fx.state["x"]["sigma"][-1], fx.final_state["x"]["sigma"])
+    np.testing.assert_array_equal(fx.traces["x"]["ref"][-1], x_fx)
+    np.testing.assert_array_equal(fx.traces["x"]["sigma"][-1], fx.state.populations["x"]["sigma"])
 
 
 def test_quantized_sigma_delta_initial_state_round_trips():
@@ -597,8 +597,8 @@ def test_quantized_sigma_delta_initial_state_round_trips():
     ref = snn.simulate(net, 1, record=("outputs", "sigma", "ref"))
     one = loihi.fixed_point_simulator(value_max={"x": 60.0})(net, 1, record=("outputs", "sigma", "ref"))
     np.testing.assert_allclose(one.outputs["x"], ref.outputs["x"], atol=0.5 / m)
-    np.testing.assert_array_equal(one.state["x"]["ref"], ref0 + one.outputs["x"])
-    np.testing.assert_array_equal(one.final_state["x"]["sigma"], sigma0)
+    np.testing.assert_array_equal(one.traces["x"]["ref"], ref0 + one.outputs["x"])
+    np.testing.assert_array_equal(one.state.populations["x"]["sigma"], sigma0)
     # a fresh population starts from Lava's all-zero state, so its quantized form exports
     fresh, _, _ = _sd_network()
     q_fresh, _ = loihi.quantize(fresh, value_max={"x": 60.0})
