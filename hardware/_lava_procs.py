@@ -15,7 +15,8 @@ ReLU ``SigmaDelta``)::
     act_new = clip(wrap32(sigma + bias), lo, hi)
     delta   = wrap32(act_new - act + residue)
     s       = delta if |delta| >= vth else 0
-    residue = wrap32(delta - s);  act = act_new;  send s
+    out     = s >> out_exp
+    residue = wrap32(delta - (out << out_exp));  act = act_new;  send out
 
 ``Boltzmann`` (binary spikes; ``key`` the population's 32-bit stream key,
 ``t0`` the absolute step of Lava's ``time_step`` 1; ``h(c)`` the murmur3-style
@@ -68,8 +69,8 @@ def hash32(key, counter, idx):
 class BoxSigmaDelta(AbstractProcess):
     """Integer sigma-delta neuron with a box-clipped activation (graded output)."""
 
-    def __init__(self, *, shape, vth, bias, lo, hi, sigma=0, act=0, residue=0, name=None):
-        super().__init__(shape=shape, name=name)
+    def __init__(self, *, shape, vth, bias, lo, hi, out_exp=0, sigma=0, act=0, residue=0, name=None):
+        super().__init__(shape=shape, out_exp=int(out_exp), name=name)
         self.a_in = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
         self.vth = Var(shape=(1,), init=int(vth))
@@ -103,10 +104,12 @@ class PyBoxSigmaDeltaModelFixed(PyLoihiProcessModel):
         delta = _wrap32(act_new - self.act.astype(np.int64) + self.residue.astype(np.int64))
         mag = np.where(delta == -_P31, delta, np.abs(delta))
         s = np.where(mag >= int(self.vth[0]), delta, 0)
-        self.residue[:] = _wrap32(delta - s)
+        out_exp = int(self.proc_params["out_exp"])
+        out = s >> out_exp
+        self.residue[:] = _wrap32(delta - (out << out_exp))
         self.act[:] = act_new
         self.sigma[:] = sigma
-        self.s_out.send(s)
+        self.s_out.send(out)
 
 
 class Boltzmann(AbstractProcess):

@@ -231,6 +231,7 @@ def run_export(folder, steps=None, hw=False, monitor=None, scratch=None):
             procs[i] = _own_processes().BoxSigmaDelta(
                 shape=(n,),
                 vth=int(par["vth"]),
+                out_exp=int(par.get("out_exp", 0)),
                 **{v: arrays[f"{key}.{v}"].astype(np.int32) for v in ("bias", "lo", "hi", "sigma", "act", "residue")},
                 name=key,
             )

@@ -326,7 +326,7 @@ def _write_export(
             for var in _STATE_VARS[kind]:
                 arrays[f"{key}.{var}"] = np.asarray(s0[var], dtype=np.int64).astype(dt)
             if kind == "box_sigma_delta":
-                entry["params"] = {"vth": m.vth}
+                entry["params"] = {"vth": m.vth, "out_exp": m.out_exp}
             else:
                 from snn import _rng
 

@@ -35,6 +35,7 @@ in int32.  The kernels below compute in int64 and emulate each int32 wrap with
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 import warnings
@@ -504,6 +505,8 @@ class PopulationQuantization:
     u_bound: float = 0.0
     #: float input of the float model per integer input unit (after the weight exponent), ``(n,)``
     input_unit: np.ndarray | None = None
+    #: fixed-point units of the graded output per unit of the float output (None: ``scale``)
+    output_scale: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind}
@@ -547,11 +550,20 @@ class ProjectionQuantization:
     max_rel_error: float
     rms_rel_error: float
     max_mantissa: int
+    #: with ``weight_bits=16``: the name of the companion projection that carries the low byte (None: not split)
+    low_projection: str | None = None
+    #: the errors of the 8-bit form when the projection is split
+    max_rel_error_8bit: float | None = None
+    #: internal: the low-byte synapse and weights, and the errors with them ``(syn, weights, max_rel, rms_rel)``
+    _low: Any = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             k: getattr(self, k) for k in ("weight_exp", "num_weight_bits", "sign_mode", "max_rel_error", "rms_rel_error", "max_mantissa")
         }
+        if self.low_projection is not None:
+            out.update(low_projection=self.low_projection, max_rel_error_8bit=self.max_rel_error_8bit)
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -666,7 +678,9 @@ def quantize(
     message_bits: int = 8,
     input_max: Mapping[str, float] | None = None,
     value_max: Mapping[str, float] | None = None,
-    value_bits: int = 16,
+    value_bits: int | None = None,
+    weight_bits: int | None = None,
+    message_exp: int | None = None,
 ) -> tuple[snn.Network, QuantizationReport]:
     """Turn a float network into Loihi fixed point (:class:`LoihiLIF`, :class:`LoihiSynapse`).
 
@@ -723,6 +737,24 @@ def quantize(
         Bits of a sigma-delta population's values (1..24); the graded messages
         times 8-bit weight mantissas must fit Lava's int32 sums (a note in the
         report warns when a fan-in could overflow them).
+    message_exp : int, optional
+        ``0..16``.  When positive, every sigma-delta population (float
+        ``SigmaDelta`` and ``BoxSigmaDelta``) becomes a
+        :class:`~hardware.loihi_qp.LoihiBoxSigmaDelta` (ReLU: the box
+        ``[0, 2**31 - 1]``) that sends its changes in units of
+        ``2**message_exp`` and keeps the rest: its weights get ``message_exp``
+        more bits below Loihi's weight-exponent floor of ``-8``.  Default
+        (``None``): 8 for networks with a ``BoxSigmaDelta`` population (the QP
+        solver, whose ``I - alpha Q`` weights need them), else 0 (Lava's own
+        ``SigmaDelta``).  ``value_bits`` defaults to 24 with a positive
+        ``message_exp``, else 16.
+    weight_bits : {8, 16}, optional
+        Default (``None``): 16 for networks with a ``BoxSigmaDelta``
+        population (the QP solver), else 8.  ``16`` splits every quantized projection ``P`` into two Lava
+        connections from the same neurons to the same neurons: ``P`` with the
+        8-bit mantissas and ``P + "~lo"`` with the 8-bit mantissas of what is
+        left (its own weight exponent), the usual way to get 16-bit weights on
+        Loihi (each synapse then costs two synaptic operations, counted).
 
     Returns
     -------
@@ -746,7 +778,15 @@ def quantize(
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
             raise bad_value(QuantizationError, f"input_max[{k!r}]", v, "must be a finite number >= 0")
 
+    has_box = any(loihi_qp.is_float_box_sigma_delta(p.model) for p in network.populations)
+    message_exp = (8 if has_box else 0) if message_exp is None else _int_scalar("message_exp", message_exp, 0, 16)
+    value_bits = (24 if message_exp > 0 else 16) if value_bits is None else value_bits
     value_bits = _int_scalar("value_bits", value_bits, 1, 24)
+    weight_bits = (16 if has_box else 8) if weight_bits is None else weight_bits
+    if isinstance(weight_bits, bool) or weight_bits not in (8, 16):
+        raise bad_value(
+            QuantizationError, "weight_bits", weight_bits, "must be 8 or 16 (16: each projection split into two 8-bit connections)"
+        )
     value_max = dict(value_max or {})
     for k, v in value_max.items():
         network.population(k)
@@ -762,6 +802,7 @@ def quantize(
     # message scale of each sender (1 for spikes, m for graded sources) and the largest message it sends
     msg_scale: dict[str, float] = {}
     msg_max: dict[str, float] = {}
+    value_scale: dict[str, float] = {}
     input_scales: dict[str, float] = {}
     for p in network.populations:
         m = p.model
@@ -782,7 +823,9 @@ def quantize(
                     )
                 else:
                     vmax = 8.0 * loihi_qp.box_value_range(p)
-            msg_scale[p.name] = _message_scale(vmax, value_bits)
+            value_scale[p.name] = _message_scale(vmax, value_bits)
+            shift = 2.0**message_exp if (message_exp > 0 or loihi_qp.is_float_box_sigma_delta(m)) else 1.0
+            msg_scale[p.name] = value_scale[p.name] / shift
             msg_max[p.name] = max(vmax * msg_scale[p.name], 1.0)
         else:
             msg_scale[p.name] = msg_max[p.name] = 1.0
@@ -806,7 +849,7 @@ def quantize(
                 notes.append(
                     f"population {p.name!r}: if every input fired in every step |u| could reach {rep.u_bound:.3g} > 2**23 and wrap (Loihi's 24-bit current); typical activity stays far below"
                 )
-        elif isinstance(m, snn.SigmaDelta):
+        elif isinstance(m, snn.SigmaDelta) and message_exp == 0:
             model, init, rep, syns = _quantize_sigma_delta(p, incoming[p.name], msg_scale, msg_max)
             qnet.add_population(p.name, p.n, model, positions=p.positions_um, initial_state=init)
             pop_reports[p.name] = rep
@@ -818,12 +861,14 @@ def quantize(
                     f"population {p.name!r}: if every sender sent its largest message at once the int32 input sum could reach {rep.u_bound:.3g} and wrap; "
                     "typical activity stays far below (lower value_bits to make it impossible)"
                 )
-        elif loihi_qp.is_float_box_sigma_delta(m) or isinstance(m, snn.Boltzmann):
+        elif loihi_qp.is_float_box_sigma_delta(m) or isinstance(m, (snn.Boltzmann, snn.SigmaDelta)):
             if isinstance(m, snn.Boltzmann):
                 graded = {q.name: bool(q.model.graded) for q in network.populations}
                 model, init, rep, syns = loihi_qubo.quantize_boltzmann(p, incoming[p.name], msg_scale, graded)
             else:
-                model, init, rep, syns = loihi_qp.quantize_box_sigma_delta(p, incoming[p.name], msg_scale, msg_max)
+                model, init, rep, syns = loihi_qp.quantize_box_sigma_delta(
+                    p, incoming[p.name], msg_scale, msg_max, value_scale[p.name], message_exp
+                )
             qnet.add_population(p.name, p.n, model, positions=p.positions_um, initial_state=init)
             pop_reports[p.name] = rep
             for pr_name, (syn, w, prq) in syns.items():
@@ -854,6 +899,19 @@ def quantize(
         if pr.name in new_syn:
             syn, w = new_syn[pr.name]
             qnet._store(pr.pre, pr.post, w, _delay_matrix(pr, w), syn, pr.name)
+            low = proj_reports[pr.name]._low
+            if weight_bits == 16 and low is not None:
+                syn_lo, w_lo, err, rms = low
+                lo_name = pr.name + "~lo"
+                if lo_name in network._projections:
+                    raise bad_value(
+                        QuantizationError, f"projection {lo_name!r}", lo_name, "the name of the low-byte companion is taken; rename it"
+                    )
+                qnet._store(pr.pre, pr.post, w_lo, _delay_matrix(pr, w_lo), syn_lo, lo_name)
+                old = proj_reports[pr.name]
+                proj_reports[pr.name] = dataclasses.replace(
+                    old, max_rel_error=err, rms_rel_error=rms, low_projection=lo_name, max_rel_error_8bit=old.max_rel_error, _low=None
+                )
         else:
             qnet._store(pr.pre, pr.post, pr.weights, _delay_matrix(pr, pr.weights), pr.synapse, pr.name)
     qnet.outputs = tuple(network.outputs)
@@ -884,6 +942,24 @@ def _quantize_projection(pr, w_eff):
         int(np.max(np.abs(mant_w))) if mant_w.size else 0,
     )
     w = sp.csr_matrix((mant_w.astype(np.float64), pr.weights.indices.copy(), pr.weights.indptr.copy()), shape=pr.weights.shape)
+    resid = w_eff - wq
+    if big_w > 0 and np.any(resid != 0):
+        mode_lo = determine_sign_mode(np.sign(resid))
+        try:
+            mant_lo, we_lo = _quantize_weights(resid, mode_lo)
+        except QuantizationError:
+            mant_lo = None
+        if mant_lo is not None:
+            w2 = wq + mant_lo.astype(np.float64) * 2.0**we_lo
+            err2 = np.abs(w2 - w_eff) / big_w
+            w_lo = sp.csr_matrix((mant_lo.astype(np.float64), pr.weights.indices.copy(), pr.weights.indptr.copy()), shape=pr.weights.shape)
+            low = (
+                LoihiSynapse(weight_exp=we_lo, num_weight_bits=8, sign_mode=mode_lo),
+                w_lo,
+                float(err2.max()),
+                float(np.sqrt(np.mean(err2**2))),
+            )
+            object.__setattr__(prq, "_low", low)
     return LoihiSynapse(weight_exp=we, num_weight_bits=8, sign_mode=mode), w, prq, wq
 
 
@@ -1092,7 +1168,7 @@ def _quantize_lif(p, incoming, msg_scale, msg_max, dt, headroom):
 
 # ---------------------------------------------------------------------------------------------
 # a simulate callable that runs in fixed point
-_QUANTIZE_OPTS = ("headroom", "message_bits", "input_max", "value_max", "value_bits")
+_QUANTIZE_OPTS = ("headroom", "message_bits", "input_max", "value_max", "value_bits", "weight_bits", "message_exp")
 
 
 class FixedPointSimulator:
@@ -1140,6 +1216,8 @@ class FixedPointSimulator:
         self.calibration_margin = float(calibration_margin)
         self.quantize_opts = dict(quantize_opts)
         self.report: QuantizationReport | None = None
+        # (float state returned last, the integer state it stands for, the quantization it belongs to)
+        self._last: tuple[Any, Any, str] | None = None
 
     def __repr__(self) -> str:
         return f"fixed_point_simulator({', '.join(f'{k}={v!r}' for k, v in self.quantize_opts.items())})"
@@ -1198,7 +1276,14 @@ class FixedPointSimulator:
                 else:
                     names.append(var)
             qrecord[p.name] = tuple(dict.fromkeys(names))
-        qstate = None if state is None else to_fixed_state(state, network, qnet, report)
+        signature = _quantization_signature(qnet, report)
+        qstate = None
+        if state is not None:
+            cached = self._last
+            if cached is not None and cached[0] is state and cached[2] == signature:
+                qstate = cached[1]  # the exact integer state this float state was made from
+            else:
+                qstate = to_fixed_state(state, network, qnet, report)
         if engine == "lava":
             from hardware import lava_backend
 
@@ -1213,7 +1298,9 @@ class FixedPointSimulator:
         else:
             kwargs = {"state": qstate} if qstate is not None else {"seed": seed}
             res = snn.simulate(qnet, n_steps, engine=engine, record=qrecord, inputs=scaled, progress=progress, **kwargs, **options)
-        return _to_float_result(res, network, qnet, report, traces)
+        out = _to_float_result(res, network, qnet, report, traces)
+        self._last = (out.state, res.state, signature) if isinstance(res.state, snn.SimState) else None
+        return out
 
     def _calibrate(self, network, n_steps, names, *, engine, seed, inputs, state=None) -> dict[str, float]:
         """``max |value|`` of the sigma-delta populations ``names`` in a float run, times the margin."""
@@ -1295,6 +1382,23 @@ def _float_populations(qvalues: Mapping[str, Mapping[str, np.ndarray]], network:
     return pops
 
 
+def _quantization_signature(qnet: snn.Network, report: QuantizationReport) -> str:
+    """A digest of everything that fixes how integer states map to float ones (structure, scales, exponents)."""
+    import hashlib
+
+    from snn.state import structure_of
+
+    h = hashlib.blake2b(structure_of(qnet).encode(), digest_size=16)
+    for name, rep in sorted(report.populations.items()):
+        h.update(name.encode())
+        for a in (rep.scale, rep.v_offset, rep.i_per_u, rep.input_unit):
+            if a is not None:
+                h.update(np.ascontiguousarray(np.asarray(a, dtype=np.float64)).tobytes())
+    for pr in qnet.projections:
+        h.update(f"{pr.name}:{getattr(pr.synapse, 'weight_exp', None)}".encode())
+    return h.hexdigest()
+
+
 def to_float_state(qstate: snn.SimState, network: snn.Network, qnet: snn.Network, report: QuantizationReport) -> snn.SimState:
     """The state of the float ``network`` that a fixed-point state of its quantization ``qnet`` stands for.
 
@@ -1310,8 +1414,16 @@ def to_float_state(qstate: snn.SimState, network: snn.Network, qnet: snn.Network
     for pr in network.projections:
         qpr = qnet.projection(pr.name)
         ring = np.asarray(qstate.in_flight[pr.name])
-        unit = _in_flight_unit(pr, qpr, report.populations.get(pr.post))
-        flight[pr.name] = ring.astype(ring_dtype(pr)) if unit is None else (ring.astype(np.float64) * unit[None, :]).astype(ring_dtype(pr))
+        rep = report.populations.get(pr.post)
+        unit = _in_flight_unit(pr, qpr, rep)
+        if unit is None:
+            flight[pr.name] = ring.astype(ring_dtype(pr))
+            continue
+        value = ring.astype(np.float64) * unit[None, :]
+        low = report.projections[pr.name].low_projection if pr.name in report.projections else None
+        if low is not None:
+            value = value + np.asarray(qstate.in_flight[low], dtype=np.float64) * _in_flight_unit(pr, qnet.projection(low), rep)[None, :]
+        flight[pr.name] = value.astype(ring_dtype(pr))
     return snn.SimState(
         t=qstate.t, seed=qstate.seed, dt_ms=qstate.dt_ms, populations=pops, in_flight=flight, structure=structure_of(network)
     )
@@ -1369,6 +1481,9 @@ def to_fixed_state(state: snn.SimState, network: snn.Network, qnet: snn.Network,
             with np.errstate(divide="ignore", invalid="ignore"):
                 q = np.where(unit[None, :] != 0, ring / np.where(unit[None, :] != 0, unit[None, :], 1.0), 0.0)
             flight[pr.name] = np.rint(q).astype(np.int64)
+        low = report.projections[pr.name].low_projection if pr.name in report.projections else None
+        if low is not None:  # the whole value goes into the high-byte connection
+            flight[low] = np.zeros_like(flight[pr.name])
     return snn.SimState(t=state.t, seed=state.seed, dt_ms=state.dt_ms, populations=pops, in_flight=flight, structure=structure_of(qnet))
 
 
@@ -1395,7 +1510,7 @@ def _to_float_result(
         if name in report.input_scales:
             arr = np.asarray(arr, dtype=np.float64) / report.input_scales[name]
         elif rep is not None and rep.kind in ("sigma_delta", "box_sigma_delta"):
-            arr = np.asarray(arr, dtype=np.float64) / rep.scale
+            arr = np.asarray(arr, dtype=np.float64) / (rep.output_scale if rep.output_scale is not None else rep.scale)
         outputs[name] = arr
     state = to_float_state(res.state, network, qnet, report) if isinstance(res.state, snn.SimState) else None
     return snn.RunResult(

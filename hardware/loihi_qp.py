@@ -21,9 +21,16 @@ One step, every value an int32 (wraps emulated in int64)::
     act_new = clip(wrap32(sigma + bias), lo, hi)  # the box projection
     delta   = wrap32(act_new - act + residue)
     s       = delta if |delta| >= vth else 0      # |-2**31| stays -2**31, as numpy's int32 abs
-    residue = wrap32(delta - s);  act = act_new;  send s
+    out     = s >> out_exp                        # the message, in units of 2**out_exp (floor)
+    residue = wrap32(delta - (out << out_exp));  act = act_new;  send out
 
-The float neuron's ``ref`` (the sum of what it has sent) is ``act - residue``.
+``out_exp`` (0..16) sends coarser messages while the neuron keeps the
+dropped low bits in ``residue`` (unlike Lava's ``state_exp``, which loses
+them): the weights into a population then get ``out_exp`` more bits of
+precision (a weight ``w`` becomes ``w * 2**out_exp``), which Loihi's weight
+exponent floor of ``-8`` would otherwise cut off.
+
+The float neuron's ``ref`` (the sum of what it has sent, times ``2**out_exp``) is ``act - residue``.
 
 :func:`quantize_box_sigma_delta` maps a float ``BoxSigmaDelta`` population
 (recognised by its class name and fields: :mod:`hardware` does not import
@@ -58,10 +65,10 @@ I32_MAX = _P31 - 1
 def box_sigma_delta_kernel(params, state, x, step, key):
     """One step of :class:`LoihiBoxSigmaDelta` on int64 arrays holding int32 values.
 
-    ``params = (vth, bias, lo, hi)``; ``state = (sigma, act, residue)``;
-    ``x`` the summed graded input.  Returns the graded output ``s`` and the new state.
+    ``params = (vth, bias, lo, hi, out_exp)``; ``state = (sigma, act, residue)``;
+    ``x`` the summed graded input.  Returns the graded output and the new state.
     """
-    vth, bias, lo, hi = params
+    vth, bias, lo, hi, out_exp = params
     sigma, act, residue = state
     a = ((x + _P31) & _M32) - _P31
     sigma = ((sigma + _P31) & _M32) - _P31
@@ -74,8 +81,9 @@ def box_sigma_delta_kernel(params, state, x, step, key):
     delta = ((act_new - act + residue + _P31) & _M32) - _P31
     mag = xp.where(delta == -_P31, delta, xp.abs(delta))
     s = xp.where(mag >= vth, delta, delta * 0)
-    residue_new = ((delta - s + _P31) & _M32) - _P31
-    return s, (sigma_new, act_new, residue_new)
+    out = s >> out_exp
+    residue_new = ((delta - (out << out_exp) + _P31) & _M32) - _P31
+    return out, (sigma_new, act_new, residue_new)
 
 
 @snn.register_model
@@ -92,6 +100,8 @@ class LoihiBoxSigmaDelta(snn.NeuronModel):
     lo, hi : int or int array (n,)
         The box, int32, ``lo <= hi`` for every neuron.  ``lo=0, hi=2**31 - 1``
         is Lava's ReLU sigma-delta neuron.
+    out_exp : int
+        Message exponent ``[0, 16]``: the neuron sends ``s >> out_exp`` and keeps the rest.
 
     State ``sigma``, ``act``, ``residue`` (int64 holding int32 values).  Graded output.
     """
@@ -100,6 +110,7 @@ class LoihiBoxSigmaDelta(snn.NeuronModel):
     bias: Any = 0
     lo: Any = -I32_MAX
     hi: Any = I32_MAX
+    out_exp: int = 0
 
     state_vars: ClassVar[tuple[str, ...]] = ("sigma", "act", "residue")
     dtype: ClassVar[str] = "int64"
@@ -110,6 +121,7 @@ class LoihiBoxSigmaDelta(snn.NeuronModel):
         from hardware.loihi import _int_scalar, _int_scalar_or_array
 
         object.__setattr__(self, "vth", _int_scalar("vth", self.vth, 0, I32_MAX, " (int32 send threshold)"))
+        object.__setattr__(self, "out_exp", _int_scalar("out_exp", self.out_exp, 0, 16, " (message exponent)"))
         for name in ("bias", "lo", "hi"):
             object.__setattr__(self, name, _int_scalar_or_array(name, getattr(self, name), -_P31, I32_MAX, " (int32)"))
         lo, hi = np.asarray(self.lo), np.asarray(self.hi)
@@ -121,7 +133,13 @@ class LoihiBoxSigmaDelta(snn.NeuronModel):
         from hardware.loihi import _full
 
         self.check_size(n)
-        return (np.full(n, self.vth, dtype=np.int64), _full(self.bias, n), _full(self.lo, n), _full(self.hi, n))
+        return (
+            np.full(n, self.vth, dtype=np.int64),
+            _full(self.bias, n),
+            _full(self.lo, n),
+            _full(self.hi, n),
+            np.full(n, self.out_exp, dtype=np.int64),
+        )
 
 
 def is_float_box_sigma_delta(model: Any) -> bool:
@@ -149,13 +167,18 @@ def _int_box(values: np.ndarray, scale: float, *, up: bool) -> np.ndarray:
     return out
 
 
-def quantize_box_sigma_delta(p: snn.Population, incoming: list, msg_scale: dict, msg_max: dict):
-    """``(model, initial_state, PopulationQuantization, {projection: (synapse, weights, report)})`` for a float ``BoxSigmaDelta``."""
+def quantize_box_sigma_delta(p: snn.Population, incoming: list, msg_scale: dict, msg_max: dict, value_scale: float, out_exp: int):
+    """``(model, initial_state, PopulationQuantization, {projection: (synapse, weights, report)})`` for a float ``BoxSigmaDelta``.
+
+    Also for a float :class:`snn.SigmaDelta` (``relu``: the box ``[0, 2**31 - 1]``;
+    ``unit``: no box).  ``value_scale`` is the population's value scale ``m``,
+    ``msg_scale[name] = m / 2**out_exp`` the scale of its messages.
+    """
     from hardware.loihi import _P31 as P31
     from hardware.loihi import PopulationQuantization, _quantize_projection, _uniform
 
     m, n, name = p.model, p.n, p.name
-    scale = msg_scale[name]
+    scale = value_scale
     vth_f = float(m.vth) if np.ndim(m.vth) == 0 else _uniform(name, "vth", np.asarray(m.vth, dtype=np.float64))
     vth = int(round(vth_f * scale))
     bias_f = np.broadcast_to(np.asarray(m.bias, dtype=np.float64), (n,)) * scale
@@ -164,8 +187,12 @@ def quantize_box_sigma_delta(p: snn.Population, incoming: list, msg_scale: dict,
         raise QuantizationError(
             f"population {name!r}: vth or bias times the value scale {scale:g} does not fit int32; lower value_bits or value_max"
         )
-    lo = _int_box(np.broadcast_to(np.asarray(m.lo, dtype=np.float64), (n,)).copy(), scale, up=True)
-    hi = _int_box(np.broadcast_to(np.asarray(m.hi, dtype=np.float64), (n,)).copy(), scale, up=False)
+    if isinstance(m, snn.SigmaDelta):
+        lo_f, hi_f = (0.0 if m.activation == "relu" else -np.inf), np.inf
+    else:
+        lo_f, hi_f = m.lo, m.hi
+    lo = _int_box(np.broadcast_to(np.asarray(lo_f, dtype=np.float64), (n,)).copy(), scale, up=True)
+    hi = _int_box(np.broadcast_to(np.asarray(hi_f, dtype=np.float64), (n,)).copy(), scale, up=False)
     if np.any(lo > hi):
         i = int(np.flatnonzero(lo > hi)[0])
         raise QuantizationError(
@@ -178,7 +205,7 @@ def quantize_box_sigma_delta(p: snn.Population, incoming: list, msg_scale: dict,
     def one(a: np.ndarray) -> Any:
         return a if np.any(a != a[0]) else int(a[0])
 
-    model = LoihiBoxSigmaDelta(vth=vth, bias=one(bias), lo=one(lo), hi=one(hi))
+    model = LoihiBoxSigmaDelta(vth=vth, bias=one(bias), lo=one(lo), hi=one(hi), out_exp=out_exp)
     syns = {}
     in_sum = np.zeros(n)
     for pr in incoming:
@@ -203,6 +230,8 @@ def quantize_box_sigma_delta(p: snn.Population, incoming: list, msg_scale: dict,
         threshold_rel_error=abs(vth - vth_f * scale) / (vth_f * scale) if vth_f > 0 else 0.0,
         bias_max_rel_error=float(np.max(np.abs(bias - bias_f)) / big_b) if big_b > 0 else 0.0,
         u_bound=float(np.max(in_sum)) if n else 0.0,
+        input_unit=np.full(n, 1.0 / scale),
+        output_scale=scale / 2.0**out_exp,
     )
     return model, init, rep, syns
 

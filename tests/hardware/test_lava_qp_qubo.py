@@ -59,7 +59,7 @@ def _box_case(k: int) -> tuple[snn.Network, dict]:
     bias[4:6] = [I32, -(2**31)]
     sigma0 = rng.integers(-big, big, n_a)
     sigma0[6:8] = [I32, -(2**31)]  # wraps on the first non-zero input
-    model_a = loihi_qp.LoihiBoxSigmaDelta(vth=VTH[k % len(VTH)], bias=bias, lo=lo, hi=hi)
+    model_a = loihi_qp.LoihiBoxSigmaDelta(vth=VTH[k % len(VTH)], bias=bias, lo=lo, hi=hi, out_exp=[0, 3, 16, 1, 8, 0][k % 6])
     net.add_population(
         "A", n_a, model_a, initial_state={"sigma": sigma0, "act": rng.integers(-big, big, n_a), "residue": rng.integers(-big, big, n_a)}
     )
