@@ -131,8 +131,8 @@ def _spike_recorder():
     from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
     class SpikeRecorder(AbstractProcess):
-        def __init__(self, *, shape, num_steps, path):
-            super().__init__(shape=shape, num_steps=num_steps, path=path)
+        def __init__(self, *, shape, num_steps, path, memmap=False):
+            super().__init__(shape=shape, num_steps=num_steps, path=path, memmap=bool(memmap))
             self.a_in = InPort(shape=shape)
 
     @implements(proc=SpikeRecorder, protocol=LoihiProtocol)
@@ -142,11 +142,15 @@ def _spike_recorder():
 
         def __init__(self, proc_params):
             super().__init__(proc_params)
-            self.buf = np.zeros((proc_params["num_steps"],) + tuple(proc_params["shape"]), dtype=np.int32)
+            self.memmap = proc_params["memmap"]
+            if self.memmap:  # a session: every step goes into the file at once (the session reads it between chunks)
+                self.buf = np.load(proc_params["path"], mmap_mode="r+", allow_pickle=False)
+            else:
+                self.buf = np.zeros((proc_params["num_steps"],) + tuple(proc_params["shape"]), dtype=np.int32)
 
         def run_spk(self):
             self.buf[self.time_step - 1] = self.a_in.recv()
-            if self.time_step == self.proc_params["num_steps"]:
+            if self.time_step == self.proc_params["num_steps"] and not self.memmap:
                 np.save(self.proc_params["path"], self.buf)
 
     # Lava looks for a process's models in the module that defines the process
@@ -182,16 +186,13 @@ def _padded(data, steps):
     return data
 
 
-def run_export(folder, steps=None, hw=False, monitor=None, scratch=None):
-    """Build the exported network in Lava, run it and return the recording as a dict of arrays.
+def build_network(folder, steps=None, monitor=False, scratch=None, session=False):
+    """Create the Lava processes of an export (not yet compiled); a dict of what was made.
 
-    Spikes (and graded outputs) are recorded by Lava ``Monitor`` processes when
-    ``monitor`` is true (the default with ``hw``), else by this script's
-    recorder process, which saves them into the folder ``scratch`` (default
-    ``folder``); state variables always by ``Monitor``.
+    With ``session`` the spike recorders write every step into ``.npy`` files
+    (memory-mapped, ``steps`` rows) that the session reads between chunks, and
+    no state Monitors are made (the session reads Vars).
     """
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
     from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.io.source import RingBuffer
     from lava.proc.lif.process import LIF
@@ -281,7 +282,6 @@ def run_export(folder, steps=None, hw=False, monitor=None, scratch=None):
         conns[proj["index"]] = conn
         procs[proj["pre"]].s_out.connect(conn.s_in)
         conn.a_out.connect(procs[proj["post"]].a_in)
-    monitor = hw if monitor is None else monitor
     scratch = os.path.abspath(scratch or folder)
     monitors = {}  # one Monitor per probe: Lava 0.10's PyMonitorModel has ports for a single probe
     recorders = {}
@@ -295,13 +295,43 @@ def run_export(folder, steps=None, hw=False, monitor=None, scratch=None):
             monitors[i]["s_out"].probe(procs[i].s_out, steps)
         else:
             path = os.path.join(scratch, f".spikes-pop{i}.npy")
-            recorders[i] = (_spike_recorder()(shape=(pop["n"],), num_steps=steps, path=path), path)
+            if session:  # a file every step writes into, read between chunks
+                np.lib.format.open_memmap(path, mode="w+", dtype=np.int32, shape=(steps, pop["n"])).flush()
+            recorders[i] = (_spike_recorder()(shape=(pop["n"],), num_steps=steps, path=path, memmap=session), path)
             procs[i].s_out.connect(recorders[i][0].a_in)
-        for var in pop.get("record", []):
+        for var in [] if session else pop.get("record", []):
             if var in _STATE_VARS[kind]:
                 monitors[i][var] = Monitor()
                 monitors[i][var].probe(getattr(procs[i], var), steps)
     build_s = time.perf_counter() - t0
+    return {
+        "manifest": manifest,
+        "arrays": arrays,
+        "pops": pops,
+        "projs": projs,
+        "procs": procs,
+        "conns": conns,
+        "monitors": monitors,
+        "recorders": recorders,
+        "steps": steps,
+        "build_s": build_s,
+    }
+
+
+def run_export(folder, steps=None, hw=False, monitor=None, scratch=None):
+    """Build the exported network in Lava, run it and return the recording as a dict of arrays.
+
+    Spikes (and graded outputs) are recorded by Lava ``Monitor`` processes when
+    ``monitor`` is true (the default with ``hw``), else by this script's
+    recorder process, which saves them into the folder ``scratch`` (default
+    ``folder``); state variables always by ``Monitor``.
+    """
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
+
+    net = build_network(folder, steps, monitor=hw if monitor is None else monitor, scratch=scratch)
+    arrays, pops, projs = net["arrays"], net["pops"], net["projs"]
+    procs, conns, monitors, recorders, steps, build_s = (net[k] for k in ("procs", "conns", "monitors", "recorders", "steps", "build_s"))
     cfg = Loihi2HwCfg() if hw else Loihi2SimCfg(select_tag="fixed_pt")
     out = {}
     compile_s = run_s = readback_s = 0.0

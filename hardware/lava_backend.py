@@ -62,6 +62,8 @@ __all__ = ["export", "run", "run_many", "lava_python", "with_unit_delays", "Expo
 RUNNER_PATH = Path(__file__).with_name("_lava_runner.py")
 #: snn-toolkit's own Lava processes (QP and QUBO neurons), copied into every export as lava_procs.py
 PROCS_PATH = Path(__file__).with_name("_lava_procs.py")
+#: the long-lived session server (hardware.lava_session), copied into every export as lava_session.py
+SESSION_PATH = Path(__file__).with_name("_lava_session.py")
 #: environment variable naming the Lava interpreter
 LAVA_PYTHON_ENV = "SNN_LAVA_PYTHON"
 FORMAT = "snn-toolkit.lava-export"
@@ -389,6 +391,7 @@ def _write_export(
     }
     shutil.copyfile(RUNNER_PATH, folder / "run.py")
     shutil.copyfile(PROCS_PATH, folder / "lava_procs.py")
+    shutil.copyfile(SESSION_PATH, folder / "lava_session.py")
     with open(folder / "arrays.npz", "wb") as fh:
         np.savez_compressed(fh, **arrays)
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
@@ -519,6 +522,21 @@ def _result_from_lava(
             data = {k: z[k] for k in z.files}
     except (OSError, ValueError) as exc:
         raise LavaError(f"Lava finished but its recording {str(path)!r} cannot be read: {exc}") from exc
+    return _result_from_data(network, manifest, data, n_steps, seed, record, inputs, wall_s)
+
+
+def _result_from_data(
+    network: snn.Network,
+    manifest: dict,
+    data: Mapping[str, np.ndarray],
+    n_steps: int,
+    seed: int,
+    record: Any,
+    inputs: Any,
+    wall_s: float,
+    t_start: int = 0,
+) -> snn.RunResult:
+    """A :class:`snn.RunResult` from Lava's recording ``data`` (``pop<i>.spikes``, ``pop<i>.final.<var>``, ``proj<j>.final.a_buff``, ...)."""
     with warnings.catch_warnings():  # the clipping warnings were given when the network was exported
         warnings.simplefilter("ignore", LoihiClipWarning)
         plan = build_plan(network, seed=seed, record=_default_record(network, record), inputs=inputs, n_steps=n_steps)
@@ -560,11 +578,12 @@ def _result_from_lava(
         spikes=spikes,
         traces=state,
         counts=counts,
-        state=_lava_end_state(network, data, final, n_steps, seed),
+        state=_lava_end_state(network, data, final, t_start + n_steps, seed),
         outputs=outputs,
         engine="lava",
         seed=seed,
         wall_time_s=wall_s,
+        t_start=t_start,
     )
 
 

@@ -292,7 +292,14 @@ def test_export_writes_a_self_contained_folder_with_names_only_as_data(tmp_path)
     net = _lif_case(0)[0]  # has a population named 'B"); import os; os.system("echo pwned") #'
     info = lava_backend.export(net, tmp_path / "deploy", n_steps=T, engine="reference")
     folder = tmp_path / "deploy"
-    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "arrays.npz", "lava_procs.py", "manifest.json", "run.py"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "README.md",
+        "arrays.npz",
+        "lava_procs.py",
+        "lava_session.py",
+        "manifest.json",
+        "run.py",
+    ]
     assert (folder / "run.py").read_bytes() == lava_backend.RUNNER_PATH.read_bytes()  # static: nothing templated
     assert (folder / "lava_procs.py").read_bytes() == lava_backend.PROCS_PATH.read_bytes()
     manifest = json.loads((folder / "manifest.json").read_text())
