@@ -102,6 +102,16 @@ def serve(folder, max_steps, inp, out):
     if len(comps) != 1:
         raise ValueError(f"a session needs a network that is one connected Lava component, this one has {len(comps)}")
     head = net["procs"][next(i for i in comps[0] if i in net["procs"] and pops[i]["kind"] != "source")]
+    init_path = os.path.join(folder, "session_init.npz")
+    if os.path.exists(init_path):  # initial Var values (a continued run): before compiling, as Var.init
+        with np.load(init_path, allow_pickle=False) as z:
+            for name in z.files:
+                var = _var(net, name)
+                value = z[name]
+                shape = tuple(var.shape)
+                if value.size != int(np.prod(shape)):
+                    raise ValueError(f"session_init {name!r}: {value.size} values for a Var of shape {shape}")
+                var.init = value.reshape(shape)
     head.create_runtime(run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
     t = 0
     write_message(out, {"ok": True, "event": "ready", "t": 0, "pid": os.getpid()})

@@ -281,13 +281,21 @@ def _write_export(
     record: Any,
     connection: Any,
     engine: str,
-) -> tuple[dict[str, Any], snn.RunResult]:
-    """Write run.py, arrays.npz, manifest.json and README.md into the (new, empty) ``folder``."""
+    t0: int = 0,
+    expected: bool = True,
+) -> tuple[dict[str, Any], snn.RunResult | None]:
+    """Write run.py, arrays.npz, manifest.json and README.md into the (new, empty) ``folder``.
+
+    ``t0``: the absolute step of Lava's first step (Boltzmann draws).  With
+    ``expected=False`` (a session) our engine is run only when there are
+    sources (their rasters), and no expected spikes are written.
+    """
     kinds = _check_exportable(network)
     record = _default_record(network, record)
     spikes_rec, state_rec, _outputs = parse_record(network, record)
     what = {p.name: (("spikes", "outputs") if kinds[p.name] == "source" else ("spikes",)) for p in network.populations}
-    ours = snn.simulate(network, n_steps, engine=engine, seed=seed, record=what, inputs=inputs)
+    has_sources = any(k == "source" for k in kinds.values())
+    ours = snn.simulate(network, n_steps, engine=engine, seed=seed, record=what, inputs=inputs) if (expected or has_sources) else None
     arrays: dict[str, np.ndarray] = {}
     pops = []
     for i, p in enumerate(network.populations):
@@ -332,7 +340,7 @@ def _write_export(
             else:
                 from snn import _rng
 
-                entry["params"] = {"key": _rng.stream_key(seed, i), "t0": 0}
+                entry["params"] = {"key": _rng.stream_key(seed, i), "t0": int(t0)}
         else:
             arrays[key + ".bias"] = np.broadcast_to(np.asarray(m.bias, dtype=np.int32), (p.n,)).copy()
             entry["params"] = {
@@ -344,7 +352,8 @@ def _write_export(
             }
         entry["record"] = [v for v in state_rec.get(p.name, ()) if v in _STATE_VARS[kind]]
         entry["record_spikes"] = p.name in spikes_rec
-        arrays[f"expected.{key}.spikes"] = np.packbits(ours.spikes[p.name].astype(bool).ravel())
+        if expected:
+            arrays[f"expected.{key}.spikes"] = np.packbits(ours.spikes[p.name].astype(bool).ravel())
         pops.append(entry)
     index = {p.name: i for i, p in enumerate(network.populations)}
     projs = []
@@ -373,7 +382,7 @@ def _write_export(
                 "delayed": delayed,
             }
         )
-    counts = ours.counts.spikes_per_population
+    counts = ours.counts.spikes_per_population if expected else {}
     manifest = {
         "format": FORMAT,
         "version": VERSION,
@@ -381,12 +390,16 @@ def _write_export(
         "dt_ms": network.dt_ms,
         "populations": pops,
         "projections": projs,
-        "expected": {
-            "engine": ours.engine,
-            "seed": int(ours.seed),
-            "spike_counts": [int(counts[p.name]) for p in network.populations],
-            "synaptic_events": int(ours.counts.synaptic_events),
-        },
+        "expected": (
+            {
+                "engine": ours.engine,
+                "seed": int(ours.seed),
+                "spike_counts": [int(counts[p.name]) for p in network.populations],
+                "synaptic_events": int(ours.counts.synaptic_events),
+            }
+            if expected
+            else {}
+        ),
         "written_by": f"snn-toolkit {snn.__version__} hardware.lava_backend.export",
     }
     shutil.copyfile(RUNNER_PATH, folder / "run.py")

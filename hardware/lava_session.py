@@ -106,6 +106,9 @@ def _terminate(proc: subprocess.Popen, folder: str, err: Any) -> None:
 class LavaSession:
     """One long-lived Lava process running ``network`` (see the module notes).
 
+    ``t0`` is the absolute step of the session's first step (what
+    :class:`snn.SimState` calls ``t``): ``simulate`` results start at ``t0 + t``.
+
     Parameters
     ----------
     network : snn.Network
@@ -118,6 +121,11 @@ class LavaSession:
         The Lava interpreter (default :func:`hardware.lava_backend.lava_python`).
     timeout_s : float
         Longest wait for one answer (the first one includes Lava's compile).
+    t0 : int
+        Absolute step of the first step.
+    initial : dict, optional
+        ``{"pop<i>.<var>" or "proj<j>.a_buff": values}`` the Vars hold before the
+        first step (:meth:`state_values` makes it from a :class:`snn.SimState`).
     """
 
     def __init__(
@@ -130,6 +138,8 @@ class LavaSession:
         connection: Any = "auto",
         python: str | None = None,
         timeout_s: float = 120.0,
+        t0: int = 0,
+        initial: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(network, snn.Network):
             raise SNNTypeError(f"network={network!r}: must be a snn.Network")
@@ -142,14 +152,34 @@ class LavaSession:
         self._inputs = dict(inputs or {})
         self._error: str | None = None
         self.t = 0
+        if isinstance(t0, bool) or not isinstance(t0, int) or t0 < 0:
+            raise bad_value(LavaError, "t0", t0, "must be an int >= 0 (the absolute step of the session's first step)")
+        if t0 and any(p.model.is_source for p in network.populations):
+            raise bad_value(LavaError, "t0", t0, "a network with sources (their rasters start at step 0) can only start a session at t0=0")
+        self.t0 = t0
+        from snn.state import structure_of
+
+        self.structure = structure_of(network)
         py = python or lava_backend.lava_python()
         if not (os.path.isfile(py) and os.access(py, os.X_OK)):
             raise LavaNotFoundError(f"python={py!r}: no executable Lava interpreter there")
         folder = Path(tempfile.mkdtemp(prefix="snn-lava-session-"))
         try:
             self.manifest, _ = lava_backend._write_export(
-                network, folder, self.max_steps, seed=self.seed, inputs=inputs, record=("spikes",), connection=connection, engine="event"
+                network,
+                folder,
+                self.max_steps,
+                seed=self.seed,
+                inputs=inputs,
+                record=("spikes",),
+                connection=connection,
+                engine="event",
+                t0=t0,
+                expected=False,
             )
+            if initial:  # Var values before Lava's first step (Var.set needs a started runtime)
+                with open(folder / "session_init.npz", "wb") as fh:
+                    np.savez(fh, **{str(k): np.asarray(v, dtype=np.int64) for k, v in initial.items()})
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -310,5 +340,88 @@ class LavaSession:
             data[f"{kind}.final.{var}"] = value
         inputs = {p.name: np.zeros((int(steps), p.n)) for p in self.network.populations if isinstance(p.model, snn.ExternalInput)}
         return lava_backend._result_from_data(
-            self.network, self.manifest, data, int(steps), self.seed, record, inputs, time.perf_counter() - t0, t_start=t_start
+            self.network, self.manifest, data, int(steps), self.seed, record, inputs, time.perf_counter() - t0, t_start=self.t0 + t_start
         )
+
+    # ------------------------------------------------------------------ a SimState into the session
+    def load(self, network: snn.Network, state: snn.SimState) -> None:
+        """Make the session continue from ``state`` with ``network``'s parameters.
+
+        ``network`` must have the session network's structure and ``state.t``
+        must be the session's step (``t0 + t``): Lava's step counter cannot be
+        rewound.  Writes every population's state Vars, every connection's
+        ``a_buff`` (the in-flight sums through the synapse kernel) and the
+        parameters that Lava re-reads each step where they changed (biases,
+        thresholds and boxes of our processes, ``bias_mant``/``bias_exp`` of a
+        LIF); a changed LIF ``du``/``dv``/``vth`` or a changed weight matrix is an
+        error (Lava fixes them on the first step).
+        """
+        from hardware import loihi
+        from snn.state import check_state, structure_of
+
+        if structure_of(network) != self.structure:
+            raise bad_value(LavaError, "network", network, "must have the structure the session was built with")
+        check_state(state, network)
+        if state.t != self.t0 + self.t:
+            raise bad_value(LavaError, "state.t", state.t, f"the session is at step {self.t0 + self.t}; Lava cannot jump to another step")
+        values: dict[str, np.ndarray] = {}
+        for i, (p, old) in enumerate(zip(network.populations, self.network.populations)):
+            m, mo = p.model, old.model
+            if p.model.is_source:
+                continue
+            if type(m) is not type(mo):
+                raise bad_value(LavaError, f"population {p.name!r}: model", type(m).__name__, f"the session runs a {type(mo).__name__}")
+            if isinstance(m, loihi.LoihiLIF):
+                if (m.du, m.dv, m.vth) != (mo.du, mo.dv, mo.vth):
+                    raise bad_value(
+                        LavaError, f"population {p.name!r}: du, dv, vth", (m.du, m.dv, m.vth), "Lava's LIF fixes them on its first step"
+                    )
+                params = {"bias_mant": m.bias_mant, "bias_exp": m.bias_exp}
+            elif isinstance(m, loihi.LoihiSigmaDelta):
+                if m != mo and (m.vth, m.act_mode, m.cum_error, m.spike_exp, m.state_exp) != (
+                    mo.vth,
+                    mo.act_mode,
+                    mo.cum_error,
+                    mo.spike_exp,
+                    mo.state_exp,
+                ):
+                    raise bad_value(
+                        LavaError, f"population {p.name!r}: vth", m.vth, "a session keeps Lava's SigmaDelta parameters other than bias"
+                    )
+                params = {"bias": np.asarray(m.bias) << (m.spike_exp + m.state_exp)}
+            else:
+                names = (
+                    ("vth", "bias", "lo", "hi")
+                    if m.state_vars == ("sigma", "act", "residue")
+                    else ("bias", "temp_min", "cool", "dec", "p_update")
+                )
+                if getattr(m, "out_exp", 0) != getattr(mo, "out_exp", 0):
+                    raise bad_value(LavaError, f"population {p.name!r}: out_exp", m.out_exp, "is fixed when the session starts")
+                params = {k: getattr(m, k) for k in names}
+            for k, v in params.items():
+                values[f"pop{i}.{k}"] = np.broadcast_to(np.asarray(v, dtype=np.int64), (1,) if k == "vth" else (p.n,))
+        for pr, old in zip(network.projections, self.network.projections):
+            if pr.synapse != old.synapse or not np.array_equal(pr.weights.data, old.weights.data):
+                raise bad_value(
+                    LavaError,
+                    f"projection {pr.name!r}: weights",
+                    "changed",
+                    "Lava prepares the weights on its first step; start a new session",
+                )
+        values.update(self.state_values(network, state))
+        self.set(values)
+        self.network = network
+
+    @staticmethod
+    def state_values(network: snn.Network, state: snn.SimState) -> dict[str, np.ndarray]:
+        """``{"pop<i>.<var>": ..., "proj<j>.a_buff": ...}`` holding ``state`` (in-flight sums through the synapse kernel, as Lava's a_buff)."""
+        from hardware import loihi
+
+        values: dict[str, np.ndarray] = {}
+        for i, p in enumerate(network.populations):
+            for v in p.model.state_vars:
+                values[f"pop{i}.{v}"] = np.asarray(state.populations[p.name][v], dtype=np.int64)
+        for j, pr in enumerate(network.projections):
+            delivered = loihi.loihi_synapse_kernel(pr.synapse.params(), np.asarray(state.in_flight[pr.name], dtype=np.int64))
+            values[f"proj{j}.a_buff"] = delivered[0] if delivered.shape[0] == 1 else delivered.T
+        return values

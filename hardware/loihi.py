@@ -48,7 +48,7 @@ import scipy.sparse as sp
 
 import snn
 from hardware import loihi_qp, loihi_qubo
-from hardware.errors import LoihiClipWarning, QuantizationError
+from hardware.errors import LavaError, LoihiClipWarning, QuantizationError
 from snn.errors import SNNTypeError, bad_value
 
 xp = np
@@ -1195,7 +1195,15 @@ class FixedPointSimulator:
     The last quantization report is kept in :attr:`report`.
     """
 
-    def __init__(self, *, calibrate: bool = True, calibration_margin: float = 2.0, **quantize_opts: Any) -> None:
+    def __init__(
+        self,
+        *,
+        calibrate: bool = True,
+        calibration_margin: float = 2.0,
+        session: bool = False,
+        session_steps: int = 10_000,
+        **quantize_opts: Any,
+    ) -> None:
         unknown = set(quantize_opts) - set(_QUANTIZE_OPTS)
         if unknown:
             raise bad_value(
@@ -1214,6 +1222,11 @@ class FixedPointSimulator:
             raise bad_value(QuantizationError, "calibration_margin", calibration_margin, "must be a number >= 1")
         self.calibrate = calibrate
         self.calibration_margin = float(calibration_margin)
+        if not isinstance(session, bool):
+            raise SNNTypeError(f"session={session!r}: must be a bool")
+        self.session = session
+        self.session_steps = _int_scalar("session_steps", session_steps, 1, 10**9)
+        self._session: Any = None
         self.quantize_opts = dict(quantize_opts)
         self.report: QuantizationReport | None = None
         # (float state returned last, the integer state it stands for, the quantization it belongs to)
@@ -1287,20 +1300,79 @@ class FixedPointSimulator:
         if engine == "lava":
             from hardware import lava_backend
 
-            if qstate is not None:
-                raise bad_value(
-                    QuantizationError,
-                    "state",
-                    repr(state),
-                    "engine='lava' continues a run only through a Lava session (not available in this version); use engine='event' or 'reference'",
-                )
-            res = lava_backend.run(qnet, n_steps, record=qrecord, seed=seed, inputs=scaled, **options)
+            if qstate is None and not self.session:
+                res = lava_backend.run(qnet, n_steps, record=qrecord, seed=seed, inputs=scaled, **options)
+            else:
+                res = self._run_session(qnet, n_steps, qstate, qrecord, seed, scaled, options)
         else:
             kwargs = {"state": qstate} if qstate is not None else {"seed": seed}
             res = snn.simulate(qnet, n_steps, engine=engine, record=qrecord, inputs=scaled, progress=progress, **kwargs, **options)
         out = _to_float_result(res, network, qnet, report, traces)
         self._last = (out.state, res.state, signature) if isinstance(res.state, snn.SimState) else None
         return out
+
+    def _run_session(self, qnet, n_steps, qstate, qrecord, seed, scaled, options) -> snn.RunResult:
+        """Run on the simulator's persistent Lava session (started, or restarted at ``qstate.t``, when needed)."""
+        from hardware.lava_session import LavaSession
+        from snn.state import structure_of
+
+        unknown = set(options) - {"python", "timeout_s"}
+        if unknown:
+            raise bad_value(QuantizationError, "options", sorted(unknown), "engine='lava' with a session takes python= and timeout_s=")
+        if scaled:
+            raise bad_value(
+                QuantizationError,
+                "inputs",
+                sorted(scaled),
+                "a Lava session replays the inputs it was started with; it cannot take new ones per call",
+            )
+        bad = {p: [v for v in names if v not in ("spikes", "outputs")] for p, names in qrecord.items()}
+        bad = {p: v for p, v in bad.items() if v}
+        if bad:
+            raise bad_value(
+                QuantizationError, "record", bad, "a Lava session records spikes and outputs (the end state is in RunResult.state)"
+            )
+        if qstate is None:
+            qstate = snn.init_state(qnet, seed=0 if seed is None else seed)
+        sess = self._session
+        usable = (
+            sess is not None
+            and sess.alive
+            and sess.structure == structure_of(qnet)
+            and sess.seed == qstate.seed
+            and sess.t0 + sess.t == qstate.t
+            and sess.t + n_steps <= sess.max_steps
+        )
+        if not usable:
+            if sess is not None:
+                sess.close()
+            sess = LavaSession(
+                qnet,
+                max_steps=max(int(n_steps), self.session_steps),
+                seed=qstate.seed,
+                t0=qstate.t,
+                python=options.get("python"),
+                timeout_s=options.get("timeout_s", 120.0),
+                initial=LavaSession.state_values(qnet, qstate),
+            )
+            self._session = sess
+        else:
+            try:
+                sess.load(qnet, qstate)
+            except LavaError:
+                if not sess.alive:
+                    raise
+                # a change Lava cannot take in a running network (weights, LIF decays): start again from this state
+                self._session = None
+                sess.close()
+                return self._run_session(qnet, n_steps, qstate, qrecord, seed, scaled, options)
+        return sess.simulate(int(n_steps), record=qrecord)
+
+    def close(self) -> None:
+        """Stop the Lava session, if one runs (it also stops when the simulator is collected or at exit)."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
 
     def _calibrate(self, network, n_steps, names, *, engine, seed, inputs, state=None) -> dict[str, float]:
         """``max |value|`` of the sigma-delta populations ``names`` in a float run, times the margin."""
@@ -1526,7 +1598,9 @@ def _to_float_result(
     )
 
 
-def fixed_point_simulator(*, calibrate: bool = True, calibration_margin: float = 2.0, **quantize_opts: Any) -> FixedPointSimulator:
+def fixed_point_simulator(
+    *, calibrate: bool = True, calibration_margin: float = 2.0, session: bool = False, session_steps: int = 10_000, **quantize_opts: Any
+) -> FixedPointSimulator:
     """A ``simulate`` callable that quantizes a network to Loihi fixed point and runs it bit-exactly.
 
     ``quantize_opts`` are passed to :func:`quantize` (``headroom``,
@@ -1536,5 +1610,16 @@ def fixed_point_simulator(*, calibrate: bool = True, calibration_margin: float =
     first (one extra run), times ``calibration_margin``.  Use it wherever a ``simulate=`` callable
     is taken, e.g. ``tasks.<task>.solve(problem, simulate=loihi.fixed_point_simulator())``.
     See :class:`FixedPointSimulator` for how inputs and recorded values are scaled.
+
+    ``engine="lava"``: a call without ``state`` runs Lava once (a fresh Lava
+    process; ``session=True`` uses the session instead); a call with
+    ``state=`` (e.g. ``state=previous_run.state``) runs on a persistent
+    :class:`hardware.lava_session.LavaSession` kept by the simulator: started
+    once (for ``session_steps`` steps), loaded with the state (neuron Vars and
+    ``a_buff``) and the network's parameters, and continued; it is restarted
+    when the network's structure changes or the state is not at the session's
+    step.  :meth:`FixedPointSimulator.close` stops it.
     """
-    return FixedPointSimulator(calibrate=calibrate, calibration_margin=calibration_margin, **quantize_opts)
+    return FixedPointSimulator(
+        calibrate=calibrate, calibration_margin=calibration_margin, session=session, session_steps=session_steps, **quantize_opts
+    )

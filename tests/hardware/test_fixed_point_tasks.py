@@ -11,6 +11,8 @@ and compared with brute force.
 
 from __future__ import annotations
 
+import os
+import time
 import warnings
 
 import numpy as np
@@ -157,3 +159,44 @@ def test_qp_network_on_lava_equals_event_bit_for_bit():
         np.testing.assert_array_equal(e.state.populations[p]["ref"], lv.state.populations[p]["ref"])
     assert e.counts.to_dict() == lv.counts.to_dict()
     assert np.count_nonzero(e.outputs["x"]) > 50
+
+
+@pytest.mark.lava
+def test_chunked_qp_on_a_lava_session_equals_event_bit_for_bit():
+    """The solver's loop: each chunk a new threshold (and a new calibration), state=previous.state; Lava via one session."""
+    py = _need_lava()
+    problem = qp.random_problem(8, 4, seed=8)
+    runs = {}
+    for engine in ("event", "lava"):
+        sim = loihi.fixed_point_simulator()
+        out = []
+        state = None
+        for k in range(5):
+            net = _qp_network(problem, vth_rel=1e-2 * 0.5**k)
+            opts = {"python": py} if engine == "lava" and state is not None else {}
+            kwargs = {"state": state} if state is not None else {"seed": 0}
+            r = sim(net, 25, engine=engine, record=("spikes", "outputs"), **kwargs, **opts)
+            out.append(r)
+            state = r.state
+        sess = sim._session
+        if engine == "lava":
+            assert sess is not None and sess.alive
+            pid = sess._proc.pid
+        sim.close()
+        runs[engine] = out
+    for a, b in zip(runs["event"], runs["lava"]):
+        assert a.t_start == b.t_start
+        for p in ("x", "w", "v"):
+            np.testing.assert_array_equal(a.outputs[p], b.outputs[p])
+        assert a.counts.to_dict() == b.counts.to_dict()
+    np.testing.assert_array_equal(runs["event"][-1].state.populations["x"]["ref"], runs["lava"][-1].state.populations["x"]["ref"])
+    assert sum(int(np.count_nonzero(r.outputs["x"])) for r in runs["lava"]) > 30
+    deadline = time.time() + 15  # close() stopped the session: its process group is gone
+    while time.time() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pid, 0)
