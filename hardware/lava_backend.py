@@ -105,6 +105,8 @@ nothing from snn-toolkit: only `lava-nc` (tested with 0.10.0, Python 3.10) and
 | `run.py` | a static script: builds the network in Lava from the two data files and runs it |
 | `arrays.npz` | weights (CSR), neuron parameters and initial state, source spike rasters, the spikes snn-toolkit computed (bit-packed); load with `allow_pickle=False` |
 | `manifest.json` | population names, sizes and scalar parameters, the connections (Dense or Sparse, weight exponent, sign mode), what to record, and the expected spike counts |
+| `lava_procs.py` | snn-toolkit's own Lava processes and their bit-accurate CPU models (`BoxSigmaDelta`, `Boltzmann`); imports only lava and numpy |
+| `lava_session.py` | a long-lived Lava session for this network (see below) |
 
 ## Run it on Lava's CPU simulator (bit-accurate fixed point)
 
@@ -126,21 +128,47 @@ per message (minutes for 10,000 neurons x 1,000 steps).  State variables (`u`,
 after the update, `v` after the reset).
 
 ## Run it on a Loihi 2 system
-
 ```sh
 python run.py --hw                       # Loihi2HwCfg()
 ```
+`--hw` first checks that Loihi 2 support is importable (Intel's `lava-loihi`:
+Lava's Loihi 2 compiler, the module `lava.utils.system.Loihi2.is_loihi2_available`
+looks for) and otherwise exits with status 2 and one line saying so.  With it,
+`--hw` only swaps the run configuration for Lava's `Loihi2HwCfg`.
 
-`--hw` only swaps the run configuration for Lava's `Loihi2HwCfg`.  Running on
-Loihi 2 needs Intel's `lava-loihi` extension and access to a Loihi 2 system (for
-example through the Intel Neuromorphic Research Community's cloud); see Intel's
-documentation for the set-up of that environment, then run this folder there.
-**We could not test `--hw`**: we had no Loihi 2 system.  Lava's fixed-point CPU
-models are documented by Intel as bit-accurate with Loihi; the comparison that
-`run.py` prints after the run is the check that the hardware agrees.  With
-`--hw` the spikes are recorded by Lava `Monitor` processes; the spike sources
-are Lava `RingBuffer` processes.  On hardware these may need to be replaced by
-the I/O processes that `lava-loihi` provides for your system.
+**Nothing here was tested on Loihi 2 hardware**: we had no Loihi 2 system and no
+`lava-loihi`.  What real hardware needs that this folder does not provide:
+
+* **Our own neuron processes have CPU models only.**  `lava_procs.py` defines
+  `BoxSigmaDelta` (the QP's gradient and constraint neurons) and `Boltzmann`
+  (the QUBO annealer) with bit-accurate `PyProcessModel`s, tested bit for bit
+  against snn-toolkit in Lava's CPU runtime.  On Loihi 2 each needs a
+  microcoded neuron model (an `NcProcessModel` for `lava-loihi`) written to
+  the same integer arithmetic, including the counter-based hash PRNG of
+  `Boltzmann` and the 64-bit compare of its firing rule (Loihi 2's neuron
+  microcode works on 24/32-bit registers: the rule must be rewritten for them).
+  None of that exists yet.  Lava's own `LIF`, `SigmaDelta`, `Dense`, `Sparse`
+  and `DelayDense`/`DelaySparse` are the processes Intel maps to the chip.
+* **Spike sources and recording.**  Sources are Lava `RingBuffer` processes and
+  spikes are recorded by Lava `Monitor`s (with `--hw`); on a Loihi 2 system
+  these normally have to be replaced by the I/O processes `lava-loihi` provides
+  (spike injection/readout through the embedded CPUs or the host).
+* **Resources.**  Whether the network fits the chip's cores (neurons, synapse
+  memory, fan-in, 16-bit weights stored as two 8-bit connections `P` and
+  `P~lo`) is estimated by `hardware.mapping` of snn-toolkit, not checked by Intel's
+  compiler here.
+* **Timing.**  Lava's CPU models deliver every `Dense`/`Sparse` connection one
+  step later; the equivalence of that timing with the chip is Intel's claim
+  (their fixed-point CPU models are documented as bit-accurate with Loihi),
+  not something measured here.  The comparison `run.py` prints after a run of
+  the exported number of steps is the check that the hardware agrees.
+
+## A persistent Lava session
+
+`lava_session.py FOLDER MAX_STEPS` keeps this network compiled in one Lava
+process and answers requests on stdin (run `k` steps, get/set state Vars and
+connection buffers `a_buff`, stop): length-prefixed JSON and `.npz`, never
+pickle.  snn-toolkit's `hardware.lava_session.LavaSession` drives it.
 """
 
 

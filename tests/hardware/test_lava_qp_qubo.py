@@ -250,3 +250,19 @@ def test_boltzmann_model_rejects_bad_registers():
         loihi_qubo.LoihiBoltzmann(p_update=[0, 5000])
     with pytest.raises(QuantizationError, match="lo"):
         loihi_qp.LoihiBoxSigmaDelta(lo=5, hi=4)
+
+
+@pytest.mark.lava
+def test_run_py_hw_without_loihi2_support_exits_with_one_clear_line(tmp_path):
+    import subprocess
+
+    py = _need_lava()
+    net, inputs = _box_case(0)
+    lava_backend.export(net, tmp_path / "deploy", n_steps=5, inputs={"in": inputs["in"][:5]})
+    out = subprocess.run([py, str(tmp_path / "deploy" / "run.py"), "--hw"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2
+    lines = [ln for ln in out.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "no Loihi 2 support" in lines[0] and "lava-loihi" in lines[0], out.stderr
+    assert "NameError" not in out.stderr and out.stdout == ""
+    readme = (tmp_path / "deploy" / "README.md").read_text()
+    assert "Nothing here was tested on Loihi 2 hardware" in readme and "NcProcessModel" in readme
