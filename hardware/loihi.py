@@ -1190,7 +1190,14 @@ class FixedPointSimulator:
     * ``inputs`` of :class:`snn.ExternalInput` populations are multiplied by
       their ``input_scales`` factor and rounded to integers before the run (their
       ``input_max`` defaults to the largest ``|value|`` passed), and recorded
-      ``outputs`` of graded sources are divided by it again.
+      ``outputs`` of graded sources are divided by it again;
+    * ``RunResult.state`` is a :class:`snn.SimState` of the *float* network
+      (:func:`to_float_state`); passed back as ``state=`` it continues the run:
+      exactly from the integer state it was made from (kept by the simulator)
+      when the quantization is unchanged, else converted back
+      (:func:`to_fixed_state`, exact except for the in-flight sums of a
+      16-bit split projection).  A :class:`snn.Boltzmann` population's
+      temperature register is recomputed from ``state.t``.
 
     The last quantization report is kept in :attr:`report`.
     """
