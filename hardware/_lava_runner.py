@@ -44,8 +44,25 @@ import numpy as np
 
 FORMAT = "snn-toolkit.lava-export"
 VERSION = 1
-_KINDS = ("source", "lif", "sigma_delta")
-_STATE_VARS = {"source": (), "lif": ("u", "v"), "sigma_delta": ("sigma", "act", "residue", "error")}
+_KINDS = ("source", "lif", "sigma_delta", "box_sigma_delta", "boltzmann")
+_STATE_VARS = {
+    "source": (),
+    "lif": ("u", "v"),
+    "sigma_delta": ("sigma", "act", "residue", "error"),
+    "box_sigma_delta": ("sigma", "act", "residue"),
+    "boltzmann": ("s", "temp"),
+}
+_GRADED = ("sigma_delta", "box_sigma_delta")
+
+
+def _own_processes():
+    """snn-toolkit's own Lava processes, from ``lava_procs.py`` next to this script."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import lava_procs
+
+    return lava_procs
 
 
 class ExportFormatError(Exception):
@@ -114,8 +131,8 @@ def _spike_recorder():
     from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
     class SpikeRecorder(AbstractProcess):
-        def __init__(self, *, shape, num_steps, path):
-            super().__init__(shape=shape, num_steps=num_steps, path=path)
+        def __init__(self, *, shape, num_steps, path, memmap=False):
+            super().__init__(shape=shape, num_steps=num_steps, path=path, memmap=bool(memmap))
             self.a_in = InPort(shape=shape)
 
     @implements(proc=SpikeRecorder, protocol=LoihiProtocol)
@@ -125,11 +142,15 @@ def _spike_recorder():
 
         def __init__(self, proc_params):
             super().__init__(proc_params)
-            self.buf = np.zeros((proc_params["num_steps"],) + tuple(proc_params["shape"]), dtype=np.int32)
+            self.memmap = proc_params["memmap"]
+            if self.memmap:  # a session: every step goes into the file at once (the session reads it between chunks)
+                self.buf = np.load(proc_params["path"], mmap_mode="r+", allow_pickle=False)
+            else:
+                self.buf = np.zeros((proc_params["num_steps"],) + tuple(proc_params["shape"]), dtype=np.int32)
 
         def run_spk(self):
             self.buf[self.time_step - 1] = self.a_in.recv()
-            if self.time_step == self.proc_params["num_steps"]:
+            if self.time_step == self.proc_params["num_steps"] and not self.memmap:
                 np.save(self.proc_params["path"], self.buf)
 
     # Lava looks for a process's models in the module that defines the process
@@ -137,6 +158,24 @@ def _spike_recorder():
     globals()["SpikeRecorder"], globals()["PySpikeRecorderModel"] = SpikeRecorder, PySpikeRecorderModel
     _RECORDER["proc"] = SpikeRecorder
     return SpikeRecorder
+
+
+def loihi2_missing():
+    """``None`` when Loihi 2 support (Intel's lava-loihi: its Loihi 2 compiler) is importable, else why not (one line).
+
+    The same test as Lava's ``lava.utils.system.Loihi2.is_loihi2_available``
+    (the ``ncproc_compiler`` module), without its side effects on the environment.
+    """
+    import importlib.util
+
+    name = "lava.magma.compiler.subcompilers.nc.ncproc_compiler"
+    try:
+        found = importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError) as exc:
+        return f"{name} cannot be imported ({type(exc).__name__}: {exc})"
+    if not found:
+        return f"{name} is not installed"
+    return None
 
 
 def _padded(data, steps):
@@ -147,16 +186,13 @@ def _padded(data, steps):
     return data
 
 
-def run_export(folder, steps=None, hw=False, monitor=None, scratch=None):
-    """Build the exported network in Lava, run it and return the recording as a dict of arrays.
+def build_network(folder, steps=None, monitor=False, scratch=None, session=False):
+    """Create the Lava processes of an export (not yet compiled); a dict of what was made.
 
-    Spikes (and graded outputs) are recorded by Lava ``Monitor`` processes when
-    ``monitor`` is true (the default with ``hw``), else by this script's
-    recorder process, which saves them into the folder ``scratch`` (default
-    ``folder``); state variables always by ``Monitor``.
+    With ``session`` the spike recorders write every step into ``.npy`` files
+    (memory-mapped, ``steps`` rows) that the session reads between chunks, and
+    no state Monitors are made (the session reads Vars).
     """
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
     from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.io.source import RingBuffer
     from lava.proc.lif.process import LIF
@@ -192,6 +228,22 @@ def run_export(folder, steps=None, hw=False, monitor=None, scratch=None):
                 bias_exp=arrays[key + ".bias_exp"].astype(np.int16),
                 name=key,
             )
+        elif kind == "box_sigma_delta":
+            procs[i] = _own_processes().BoxSigmaDelta(
+                shape=(n,),
+                vth=int(par["vth"]),
+                out_exp=int(par.get("out_exp", 0)),
+                **{v: arrays[f"{key}.{v}"].astype(np.int32) for v in ("bias", "lo", "hi", "sigma", "act", "residue")},
+                name=key,
+            )
+        elif kind == "boltzmann":
+            procs[i] = _own_processes().Boltzmann(
+                shape=(n,),
+                key=int(par["key"]),
+                t0=int(par.get("t0", 0)),
+                **{v: arrays[f"{key}.{v}"].astype(np.int64) for v in ("bias", "temp_min", "cool", "dec", "p_update", "s", "temp")},
+                name=key,
+            )
         else:
             procs[i] = SigmaDelta(
                 shape=(n,),
@@ -203,6 +255,7 @@ def run_export(folder, steps=None, hw=False, monitor=None, scratch=None):
                 state_exp=int(par["state_exp"]),
                 name=key,
             )
+    conns = {}
     for proj in projs:
         key = f"proj{proj['index']}"
         w = csr_matrix(
@@ -226,9 +279,9 @@ def run_export(folder, steps=None, hw=False, monitor=None, scratch=None):
             conn = Dense(weights=w.toarray(), name=key, **kwargs)
         else:
             conn = Sparse(weights=w, name=key, **kwargs)
+        conns[proj["index"]] = conn
         procs[proj["pre"]].s_out.connect(conn.s_in)
         conn.a_out.connect(procs[proj["post"]].a_in)
-    monitor = hw if monitor is None else monitor
     scratch = os.path.abspath(scratch or folder)
     monitors = {}  # one Monitor per probe: Lava 0.10's PyMonitorModel has ports for a single probe
     recorders = {}
@@ -242,13 +295,43 @@ def run_export(folder, steps=None, hw=False, monitor=None, scratch=None):
             monitors[i]["s_out"].probe(procs[i].s_out, steps)
         else:
             path = os.path.join(scratch, f".spikes-pop{i}.npy")
-            recorders[i] = (_spike_recorder()(shape=(pop["n"],), num_steps=steps, path=path), path)
+            if session:  # a file every step writes into, read between chunks
+                np.lib.format.open_memmap(path, mode="w+", dtype=np.int32, shape=(steps, pop["n"])).flush()
+            recorders[i] = (_spike_recorder()(shape=(pop["n"],), num_steps=steps, path=path, memmap=session), path)
             procs[i].s_out.connect(recorders[i][0].a_in)
-        for var in pop.get("record", []):
+        for var in [] if session else pop.get("record", []):
             if var in _STATE_VARS[kind]:
                 monitors[i][var] = Monitor()
                 monitors[i][var].probe(getattr(procs[i], var), steps)
     build_s = time.perf_counter() - t0
+    return {
+        "manifest": manifest,
+        "arrays": arrays,
+        "pops": pops,
+        "projs": projs,
+        "procs": procs,
+        "conns": conns,
+        "monitors": monitors,
+        "recorders": recorders,
+        "steps": steps,
+        "build_s": build_s,
+    }
+
+
+def run_export(folder, steps=None, hw=False, monitor=None, scratch=None):
+    """Build the exported network in Lava, run it and return the recording as a dict of arrays.
+
+    Spikes (and graded outputs) are recorded by Lava ``Monitor`` processes when
+    ``monitor`` is true (the default with ``hw``), else by this script's
+    recorder process, which saves them into the folder ``scratch`` (default
+    ``folder``); state variables always by ``Monitor``.
+    """
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
+
+    net = build_network(folder, steps, monitor=hw if monitor is None else monitor, scratch=scratch)
+    arrays, pops, projs = net["arrays"], net["pops"], net["projs"]
+    procs, conns, monitors, recorders, steps, build_s = (net[k] for k in ("procs", "conns", "monitors", "recorders", "steps", "build_s"))
     cfg = Loihi2HwCfg() if hw else Loihi2SimCfg(select_tag="fixed_pt")
     out = {}
     compile_s = run_s = readback_s = 0.0
@@ -274,7 +357,7 @@ def run_export(folder, steps=None, hw=False, monitor=None, scratch=None):
                 else:
                     s_out = np.rint(np.asarray(data["s_out"], dtype=np.float64)).astype(np.int64)
                 out[key + ".spikes"] = (s_out != 0).astype(np.uint8)
-                if kind == "sigma_delta":
+                if kind in _GRADED:
                     out[key + ".outputs"] = s_out
                 for var in pops[i].get("record", []):
                     if var in _STATE_VARS[kind]:
@@ -282,6 +365,10 @@ def run_export(folder, steps=None, hw=False, monitor=None, scratch=None):
                 for var in _STATE_VARS[kind]:
                     value = getattr(procs[i], var).get()
                     out[f"{key}.final.{var}"] = np.rint(np.asarray(value, dtype=np.float64)).astype(np.int64).reshape(-1)
+            for proj in projs:  # what each connection delivers in the next steps (Lava's a_buff: (n_post,) or (n_post, max_delay + 1))
+                if proj["post"] in comp:
+                    value = conns[proj["index"]].a_buff.get()
+                    out[f"proj{proj['index']}.final.a_buff"] = np.rint(np.asarray(value, dtype=np.float64)).astype(np.int64)
             readback_s += time.perf_counter() - t2
         finally:
             head.stop()
@@ -371,6 +458,14 @@ def main(argv=None):
     folders = args.batch or [here]
     if args.out is not None and len(folders) > 1:
         parser.error("--out cannot be combined with several --batch folders")
+    if args.hw:
+        missing = loihi2_missing()
+        if missing:
+            print(
+                f"run.py --hw: no Loihi 2 support in this Python environment ({missing}); install Intel's lava-loihi on a Loihi 2 system, or run without --hw",
+                file=sys.stderr,
+            )
+            return 2
     all_ok = True
     for folder in folders:
         try:

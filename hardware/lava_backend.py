@@ -51,6 +51,8 @@ import numpy as np
 import snn
 from hardware.errors import ExportError, LavaError, LavaNotFoundError, LavaTimeoutError, LoihiClipWarning
 from hardware.loihi import LoihiLIF, LoihiSigmaDelta, LoihiSynapse
+from hardware.loihi_qp import LoihiBoxSigmaDelta
+from hardware.loihi_qubo import LoihiBoltzmann
 from snn.engines.plan import build_plan, make_counts, parse_record
 from snn.errors import SNNTypeError, bad_value
 
@@ -58,13 +60,25 @@ __all__ = ["export", "run", "run_many", "lava_python", "with_unit_delays", "Expo
 
 #: the static script copied into every export as run.py
 RUNNER_PATH = Path(__file__).with_name("_lava_runner.py")
+#: snn-toolkit's own Lava processes (QP and QUBO neurons), copied into every export as lava_procs.py
+PROCS_PATH = Path(__file__).with_name("_lava_procs.py")
+#: the long-lived session server (hardware.lava_session), copied into every export as lava_session.py
+SESSION_PATH = Path(__file__).with_name("_lava_session.py")
 #: environment variable naming the Lava interpreter
 LAVA_PYTHON_ENV = "SNN_LAVA_PYTHON"
 FORMAT = "snn-toolkit.lava-export"
 VERSION = 1
 _BINARY_SOURCES = (snn.SpikeSource, snn.PoissonSource)
 _GRADED_SOURCES = (snn.ExternalInput, snn.CurrentSource)
-_STATE_VARS = {"source": (), "lif": ("u", "v"), "sigma_delta": ("sigma", "act", "residue", "error")}
+_STATE_VARS = {
+    "source": (),
+    "lif": ("u", "v"),
+    "sigma_delta": ("sigma", "act", "residue", "error"),
+    "box_sigma_delta": ("sigma", "act", "residue"),
+    "boltzmann": ("s", "temp"),
+}
+#: kinds whose initial state may be non-zero in an export (their Lava process takes it)
+_ANY_INITIAL = ("lif", "box_sigma_delta", "boltzmann")
 _GRADED_MESSAGE_BITS = 24
 _MAX_DELAY = 64  # Loihi 2's 6-bit synaptic delay (0..63) plus Dense's one step
 _I32 = 2**31 - 1
@@ -91,6 +105,8 @@ nothing from snn-toolkit: only `lava-nc` (tested with 0.10.0, Python 3.10) and
 | `run.py` | a static script: builds the network in Lava from the two data files and runs it |
 | `arrays.npz` | weights (CSR), neuron parameters and initial state, source spike rasters, the spikes snn-toolkit computed (bit-packed); load with `allow_pickle=False` |
 | `manifest.json` | population names, sizes and scalar parameters, the connections (Dense or Sparse, weight exponent, sign mode), what to record, and the expected spike counts |
+| `lava_procs.py` | snn-toolkit's own Lava processes and their bit-accurate CPU models (`BoxSigmaDelta`, `Boltzmann`); imports only lava and numpy |
+| `lava_session.py` | a long-lived Lava session for this network (see below) |
 
 ## Run it on Lava's CPU simulator (bit-accurate fixed point)
 
@@ -112,21 +128,47 @@ per message (minutes for 10,000 neurons x 1,000 steps).  State variables (`u`,
 after the update, `v` after the reset).
 
 ## Run it on a Loihi 2 system
-
 ```sh
 python run.py --hw                       # Loihi2HwCfg()
 ```
+`--hw` first checks that Loihi 2 support is importable (Intel's `lava-loihi`:
+Lava's Loihi 2 compiler, the module `lava.utils.system.Loihi2.is_loihi2_available`
+looks for) and otherwise exits with status 2 and one line saying so.  With it,
+`--hw` only swaps the run configuration for Lava's `Loihi2HwCfg`.
 
-`--hw` only swaps the run configuration for Lava's `Loihi2HwCfg`.  Running on
-Loihi 2 needs Intel's `lava-loihi` extension and access to a Loihi 2 system (for
-example through the Intel Neuromorphic Research Community's cloud); see Intel's
-documentation for the set-up of that environment, then run this folder there.
-**We could not test `--hw`**: we had no Loihi 2 system.  Lava's fixed-point CPU
-models are documented by Intel as bit-accurate with Loihi; the comparison that
-`run.py` prints after the run is the check that the hardware agrees.  With
-`--hw` the spikes are recorded by Lava `Monitor` processes; the spike sources
-are Lava `RingBuffer` processes.  On hardware these may need to be replaced by
-the I/O processes that `lava-loihi` provides for your system.
+**Nothing here was tested on Loihi 2 hardware**: we had no Loihi 2 system and no
+`lava-loihi`.  What real hardware needs that this folder does not provide:
+
+* **Our own neuron processes have CPU models only.**  `lava_procs.py` defines
+  `BoxSigmaDelta` (the QP's gradient and constraint neurons) and `Boltzmann`
+  (the QUBO annealer) with bit-accurate `PyProcessModel`s, tested bit for bit
+  against snn-toolkit in Lava's CPU runtime.  On Loihi 2 each needs a
+  microcoded neuron model (an `NcProcessModel` for `lava-loihi`) written to
+  the same integer arithmetic, including the counter-based hash PRNG of
+  `Boltzmann` and the 64-bit compare of its firing rule (Loihi 2's neuron
+  microcode works on 24/32-bit registers: the rule must be rewritten for them).
+  None of that exists yet.  Lava's own `LIF`, `SigmaDelta`, `Dense`, `Sparse`
+  and `DelayDense`/`DelaySparse` are the processes Intel maps to the chip.
+* **Spike sources and recording.**  Sources are Lava `RingBuffer` processes and
+  spikes are recorded by Lava `Monitor`s (with `--hw`); on a Loihi 2 system
+  these normally have to be replaced by the I/O processes `lava-loihi` provides
+  (spike injection/readout through the embedded CPUs or the host).
+* **Resources.**  Whether the network fits the chip's cores (neurons, synapse
+  memory, fan-in, 16-bit weights stored as two 8-bit connections `P` and
+  `P~lo`) is estimated by `hardware.mapping` of snn-toolkit, not checked by Intel's
+  compiler here.
+* **Timing.**  Lava's CPU models deliver every `Dense`/`Sparse` connection one
+  step later; the equivalence of that timing with the chip is Intel's claim
+  (their fixed-point CPU models are documented as bit-accurate with Loihi),
+  not something measured here.  The comparison `run.py` prints after a run of
+  the exported number of steps is the check that the hardware agrees.
+
+## A persistent Lava session
+
+`lava_session.py FOLDER MAX_STEPS` keeps this network compiled in one Lava
+process and answers requests on stdin (run `k` steps, get/set state Vars and
+connection buffers `a_buff`, stop): length-prefixed JSON and `.npz`, never
+pickle.  snn-toolkit's `hardware.lava_session.LavaSession` drives it.
 """
 
 
@@ -186,13 +228,17 @@ def _kind(pop: snn.Population) -> str:
         return "lif"
     if isinstance(m, LoihiSigmaDelta):
         return "sigma_delta"
+    if isinstance(m, LoihiBoxSigmaDelta):
+        return "box_sigma_delta"
+    if isinstance(m, LoihiBoltzmann):
+        return "boltzmann"
     if isinstance(m, _BINARY_SOURCES + _GRADED_SOURCES):
         return "source"
     raise bad_value(
         ExportError,
         f"population {pop.name!r}",
         type(m).__name__,
-        "cannot be exported to Lava; allowed: LoihiLIF, LoihiSigmaDelta, SpikeSource, PoissonSource, ExternalInput, CurrentSource (use hardware.loihi.quantize for float LIF networks)",
+        "cannot be exported to Lava; allowed: LoihiLIF, LoihiSigmaDelta, LoihiBoxSigmaDelta, LoihiBoltzmann, SpikeSource, PoissonSource, ExternalInput, CurrentSource (use hardware.loihi.quantize for float LIF networks)",
     )
 
 
@@ -201,7 +247,7 @@ def _check_exportable(network: snn.Network) -> dict[str, str]:
         raise SNNTypeError(f"network={network!r}: must be a snn.Network")
     kinds = {p.name: _kind(p) for p in network.populations}
     for p in network.populations:
-        if kinds[p.name] == "sigma_delta" and any(np.any(v != 0) for v in p.initial_state.values()):
+        if kinds[p.name] not in _ANY_INITIAL + ("source",) and any(np.any(v != 0) for v in p.initial_state.values()):
             raise bad_value(
                 ExportError,
                 f"population {p.name!r}: initial_state",
@@ -219,13 +265,7 @@ def _check_exportable(network: snn.Network) -> dict[str, str]:
                 ExportError,
                 f"projection {pr.name!r}: delay_steps",
                 bad,
-                f"must be in [1, {_MAX_DELAY}] (Lava's Dense/Sparse deliver in the next step; DelayDense/DelaySparse add 0..63 steps)"
-                + (
-                    "; retime zero-delay (same-step) projections with hardware.lava_backend.with_unit_delays(net) "
-                    "(snn deploy lava --unit-delays), which makes each layer's output one step later"
-                    if bad == 0
-                    else ""
-                ),
+                f"must be in [1, {_MAX_DELAY}] (Lava's Dense/Sparse deliver in the next step; DelayDense/DelaySparse add 0..63 steps)",
             )
         if pr.n_synapses and pr.delays.min() != pr.delays.max() and pr.synapse.weight_exp < 0:
             raise bad_value(
@@ -236,7 +276,12 @@ def _check_exportable(network: snn.Network) -> dict[str, str]:
                 "before adding the sums that arrive together, the core's synapse slot shifts their total (split the projection by delay)",
             )
         if kinds[pr.post] == "source":
-            raise bad_value(ExportError, f"projection {pr.name!r}: post", pr.post, "must be a LoihiLIF or LoihiSigmaDelta population")
+            raise bad_value(
+                ExportError,
+                f"projection {pr.name!r}: post",
+                pr.post,
+                "must be a neuron population (LoihiLIF, LoihiSigmaDelta, LoihiBoxSigmaDelta, LoihiBoltzmann), not a source",
+            )
     return kinds
 
 
@@ -264,13 +309,21 @@ def _write_export(
     record: Any,
     connection: Any,
     engine: str,
-) -> tuple[dict[str, Any], snn.RunResult]:
-    """Write run.py, arrays.npz, manifest.json and README.md into the (new, empty) ``folder``."""
+    t0: int = 0,
+    expected: bool = True,
+) -> tuple[dict[str, Any], snn.RunResult | None]:
+    """Write run.py, arrays.npz, manifest.json and README.md into the (new, empty) ``folder``.
+
+    ``t0``: the absolute step of Lava's first step (Boltzmann draws).  With
+    ``expected=False`` (a session) our engine is run only when there are
+    sources (their rasters), and no expected spikes are written.
+    """
     kinds = _check_exportable(network)
     record = _default_record(network, record)
     spikes_rec, state_rec, _outputs = parse_record(network, record)
     what = {p.name: (("spikes", "outputs") if kinds[p.name] == "source" else ("spikes",)) for p in network.populations}
-    ours = snn.simulate(network, n_steps, engine=engine, seed=seed, record=what, inputs=inputs)
+    has_sources = any(k == "source" for k in kinds.values())
+    ours = snn.simulate(network, n_steps, engine=engine, seed=seed, record=what, inputs=inputs) if (expected or has_sources) else None
     arrays: dict[str, np.ndarray] = {}
     pops = []
     for i, p in enumerate(network.populations):
@@ -302,6 +355,20 @@ def _write_export(
             arrays[key + ".bias_mant"] = np.broadcast_to(np.asarray(m.bias_mant, dtype=np.int16), (p.n,)).copy()
             arrays[key + ".bias_exp"] = np.broadcast_to(np.asarray(m.bias_exp, dtype=np.int16), (p.n,)).copy()
             entry["params"] = {"du": m.du, "dv": m.dv, "vth": m.vth}
+        elif kind in ("box_sigma_delta", "boltzmann"):
+            s0 = p.state0()
+            names = ("bias", "lo", "hi") if kind == "box_sigma_delta" else ("bias", "temp_min", "cool", "dec", "p_update")
+            dt = np.int32 if kind == "box_sigma_delta" else np.int64
+            for name in names:
+                arrays[f"{key}.{name}"] = np.broadcast_to(np.asarray(getattr(m, name), dtype=np.int64), (p.n,)).astype(dt)
+            for var in _STATE_VARS[kind]:
+                arrays[f"{key}.{var}"] = np.asarray(s0[var], dtype=np.int64).astype(dt)
+            if kind == "box_sigma_delta":
+                entry["params"] = {"vth": m.vth, "out_exp": m.out_exp}
+            else:
+                from snn import _rng
+
+                entry["params"] = {"key": _rng.stream_key(seed, i), "t0": int(t0)}
         else:
             arrays[key + ".bias"] = np.broadcast_to(np.asarray(m.bias, dtype=np.int32), (p.n,)).copy()
             entry["params"] = {
@@ -313,7 +380,8 @@ def _write_export(
             }
         entry["record"] = [v for v in state_rec.get(p.name, ()) if v in _STATE_VARS[kind]]
         entry["record_spikes"] = p.name in spikes_rec
-        arrays[f"expected.{key}.spikes"] = np.packbits(ours.spikes[p.name].astype(bool).ravel())
+        if expected:
+            arrays[f"expected.{key}.spikes"] = np.packbits(ours.spikes[p.name].astype(bool).ravel())
         pops.append(entry)
     index = {p.name: i for i, p in enumerate(network.populations)}
     projs = []
@@ -342,7 +410,7 @@ def _write_export(
                 "delayed": delayed,
             }
         )
-    counts = ours.counts.spikes_per_population
+    counts = ours.counts.spikes_per_population if expected else {}
     manifest = {
         "format": FORMAT,
         "version": VERSION,
@@ -350,15 +418,21 @@ def _write_export(
         "dt_ms": network.dt_ms,
         "populations": pops,
         "projections": projs,
-        "expected": {
-            "engine": ours.engine,
-            "seed": int(ours.seed),
-            "spike_counts": [int(counts[p.name]) for p in network.populations],
-            "synaptic_events": int(ours.counts.synaptic_events),
-        },
+        "expected": (
+            {
+                "engine": ours.engine,
+                "seed": int(ours.seed),
+                "spike_counts": [int(counts[p.name]) for p in network.populations],
+                "synaptic_events": int(ours.counts.synaptic_events),
+            }
+            if expected
+            else {}
+        ),
         "written_by": f"snn-toolkit {snn.__version__} hardware.lava_backend.export",
     }
     shutil.copyfile(RUNNER_PATH, folder / "run.py")
+    shutil.copyfile(PROCS_PATH, folder / "lava_procs.py")
+    shutil.copyfile(SESSION_PATH, folder / "lava_session.py")
     with open(folder / "arrays.npz", "wb") as fh:
         np.savez_compressed(fh, **arrays)
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
@@ -430,16 +504,13 @@ def export(
         raise bad_value(ExportError, "directory", str(target), "exists already; pass overwrite=True to replace it")
     if not target.parent.is_dir():
         raise bad_value(ExportError, "directory", str(target), "its parent folder does not exist")
-    # folders a killed export left behind (named with its process id) go first
-    snn.io.remove_stale_temps(target.parent, f".{target.name}.tmp-")
-    snn.io.remove_stale_temps(target.parent, f".{target.name}.old-")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         manifest, ours = _write_export(
             network, tmp, n_steps, seed=seed, inputs=inputs, record=record, connection=connection, engine=engine or _default_engine()
         )
         if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-{os.getpid()}-", dir=target.parent))
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
             os.replace(target, old / "x")
             os.replace(tmp, target)
             shutil.rmtree(old, ignore_errors=True)
@@ -492,6 +563,21 @@ def _result_from_lava(
             data = {k: z[k] for k in z.files}
     except (OSError, ValueError) as exc:
         raise LavaError(f"Lava finished but its recording {str(path)!r} cannot be read: {exc}") from exc
+    return _result_from_data(network, manifest, data, n_steps, seed, record, inputs, wall_s)
+
+
+def _result_from_data(
+    network: snn.Network,
+    manifest: dict,
+    data: Mapping[str, np.ndarray],
+    n_steps: int,
+    seed: int,
+    record: Any,
+    inputs: Any,
+    wall_s: float,
+    t_start: int = 0,
+) -> snn.RunResult:
+    """A :class:`snn.RunResult` from Lava's recording ``data`` (``pop<i>.spikes``, ``pop<i>.final.<var>``, ``proj<j>.final.a_buff``, ...)."""
     with warnings.catch_warnings():  # the clipping warnings were given when the network was exported
         warnings.simplefilter("ignore", LoihiClipWarning)
         plan = build_plan(network, seed=seed, record=_default_record(network, record), inputs=inputs, n_steps=n_steps)
@@ -524,19 +610,55 @@ def _result_from_lava(
             state[p.name] = {v: data[f"pop{i}.{v}"].astype(np.int64) for v in state_set[p.name]}
         if p.name in outputs_set:
             outputs[p.name] = data[f"pop{i}.outputs"].astype(np.float64) if f"pop{i}.outputs" in data else sent[i].astype(np.float64)
-        final[p.name] = {v: data[f"pop{i}.final.{v}"].astype(np.int64) for v in _STATE_VARS[kind]}
-    # Lava's final neuron state; the messages still in its delay buffers are not read back, so this
-    # state records the end of the run but cannot be continued (hardware.lava_session does that)
-    end = snn.SimState(
-        t=n_steps,
-        seed=plan.seed,
-        dt_ms=network.dt_ms,
-        populations=final,
-        in_flight={},
-        structure=plan.structure,
-        owner="hardware.lava_backend.run (a one-shot Lava run: its delay buffers are not read back)",
+        if kind == "source":
+            s0 = p.state0()
+            final[p.name] = {v: np.asarray(s0[v]) for v in p.model.state_vars}
+        else:
+            final[p.name] = {v: data[f"pop{i}.final.{v}"].astype(np.int64) for v in _STATE_VARS[kind]}
+    return snn.RunResult(
+        spikes=spikes,
+        traces=state,
+        counts=counts,
+        state=_lava_end_state(network, data, final, t_start + n_steps, seed),
+        outputs=outputs,
+        engine="lava",
+        seed=seed,
+        wall_time_s=wall_s,
+        t_start=t_start,
     )
-    return snn.RunResult(spikes=spikes, traces=state, counts=counts, state=end, outputs=outputs, engine="lava", seed=seed, wall_time_s=wall_s)
+
+
+def _lava_end_state(network: snn.Network, data: Mapping[str, np.ndarray], final: Mapping[str, Any], n_steps: int, seed: int) -> Any:
+    """The :class:`snn.SimState` after a Lava run from step 0, or None when Lava's buffers cannot say it.
+
+    A one-step ``Dense``/``Sparse`` holds in ``a_buff`` what it delivers in
+    the next step, already shifted by its weight exponent; the state's
+    in-flight row is the sum *before* the shift, so it is written as a sum
+    the synapse kernel turns into exactly that ``a_buff`` (``a_buff << -weight_exp``
+    for negative exponents, ``a_buff >> weight_exp`` for positive ones): the
+    continued dynamics are the same bit for bit.  ``DelayDense``/``DelaySparse``
+    hold one column per future step (column ``c`` arrives ``c + 1`` steps
+    later; they are exported only with ``weight_exp >= 0``, where shifting each
+    step's sum and shifting their total agree).
+    """
+    from snn.state import ring_dtype, structure_of
+
+    flight = {}
+    for j, pr in enumerate(network.projections):
+        buf = data.get(f"proj{j}.final.a_buff")
+        rows = pr.delay_range[1]
+        n_post = pr.weights.shape[0]
+        if buf is None:
+            return None
+        buf = buf.astype(np.int64).reshape(n_post, -1).T  # DelayDense/DelaySparse: column c arrives c + 1 steps later
+        if buf.shape[0] < rows:
+            return None
+        we = pr.synapse.weight_exp
+        raw = (buf[:rows] << max(-we, 0)) >> max(we, 0)
+        flight[pr.name] = raw.astype(ring_dtype(pr))
+    return snn.SimState(
+        t=int(n_steps), seed=int(seed), dt_ms=network.dt_ms, populations=final, in_flight=flight, structure=structure_of(network)
+    )
 
 
 def _per_network(name: str, value: Any, n: int, is_list: Any) -> list[Any]:

@@ -35,6 +35,7 @@ in int32.  The kernels below compute in int64 and emulate each int32 wrap with
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 import warnings
@@ -47,7 +48,8 @@ import scipy.sparse as sp
 
 import snn
 import snn.state
-from hardware.errors import LoihiClipWarning, QuantizationError
+from hardware import loihi_qp, loihi_qubo
+from hardware.errors import LavaError, LoihiClipWarning, QuantizationError
 from snn.errors import SNNTypeError, bad_value
 from snn.simulate import _SEED_DEFAULT
 
@@ -510,10 +512,14 @@ class PopulationQuantization:
     threshold_rel_error: float = 0.0
     bias_max_rel_error: float = 0.0
     u_bound: float = 0.0
+    #: float input of the float model per integer input unit (after the weight exponent), ``(n,)``
+    input_unit: np.ndarray | None = None
+    #: fixed-point units of the graded output per unit of the float output (None: ``scale``)
+    output_scale: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind}
-        if self.kind == "sigma_delta":
+        if self.kind in ("sigma_delta", "box_sigma_delta"):
             out.update(
                 vth=self.vth,
                 scale=float(np.max(self.scale)),
@@ -553,11 +559,20 @@ class ProjectionQuantization:
     max_rel_error: float
     rms_rel_error: float
     max_mantissa: int
+    #: with ``weight_bits=16``: the name of the companion projection that carries the low byte (None: not split)
+    low_projection: str | None = None
+    #: the errors of the 8-bit form when the projection is split
+    max_rel_error_8bit: float | None = None
+    #: internal: the low-byte synapse and weights, and the errors with them ``(syn, weights, max_rel, rms_rel)``
+    _low: Any = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             k: getattr(self, k) for k in ("weight_exp", "num_weight_bits", "sign_mode", "max_rel_error", "rms_rel_error", "max_mantissa")
         }
+        if self.low_projection is not None:
+            out.update(low_projection=self.low_projection, max_rel_error_8bit=self.max_rel_error_8bit)
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -683,7 +698,9 @@ def quantize(
     message_bits: int = 8,
     input_max: Mapping[str, float] | None = None,
     value_max: Mapping[str, float] | None = None,
-    value_bits: int = 16,
+    value_bits: int | None = None,
+    weight_bits: int | None = None,
+    message_exp: int | None = None,
 ) -> tuple[snn.Network, QuantizationReport]:
     """Turn a float network into Loihi fixed point (:class:`LoihiLIF`, :class:`LoihiSynapse`).
 
@@ -740,6 +757,24 @@ def quantize(
         Bits of a sigma-delta population's values (1..24); the graded messages
         times 8-bit weight mantissas must fit Lava's int32 sums (a note in the
         report warns when a fan-in could overflow them).
+    message_exp : int, optional
+        ``0..16``.  When positive, every sigma-delta population (float
+        ``SigmaDelta`` and ``BoxSigmaDelta``) becomes a
+        :class:`~hardware.loihi_qp.LoihiBoxSigmaDelta` (ReLU: the box
+        ``[0, 2**31 - 1]``) that sends its changes in units of
+        ``2**message_exp`` and keeps the rest: its weights get ``message_exp``
+        more bits below Loihi's weight-exponent floor of ``-8``.  Default
+        (``None``): 8 for networks with a ``BoxSigmaDelta`` population (the QP
+        solver, whose ``I - alpha Q`` weights need them), else 0 (Lava's own
+        ``SigmaDelta``).  ``value_bits`` defaults to 24 with a positive
+        ``message_exp``, else 16.
+    weight_bits : {8, 16}, optional
+        Default (``None``): 16 for networks with a ``BoxSigmaDelta``
+        population (the QP solver), else 8.  ``16`` splits every quantized projection ``P`` into two Lava
+        connections from the same neurons to the same neurons: ``P`` with the
+        8-bit mantissas and ``P + "~lo"`` with the 8-bit mantissas of what is
+        left (its own weight exponent), the usual way to get 16-bit weights on
+        Loihi (each synapse then costs two synaptic operations, counted).
 
     Returns
     -------
@@ -748,7 +783,7 @@ def quantize(
     Raises
     ------
     QuantizationError
-        For a model without a Loihi form (Boltzmann, refractory
+        For a model without a Loihi form (refractory
         periods, subtractive reset, per-neuron time constants) or values that do
         not fit the registers.
     """
@@ -763,7 +798,15 @@ def quantize(
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
             raise bad_value(QuantizationError, f"input_max[{k!r}]", v, "must be a finite number >= 0")
 
+    has_box = any(loihi_qp.is_float_box_sigma_delta(p.model) for p in network.populations)
+    message_exp = (8 if has_box else 0) if message_exp is None else _int_scalar("message_exp", message_exp, 0, 16)
+    value_bits = (24 if message_exp > 0 else 16) if value_bits is None else value_bits
     value_bits = _int_scalar("value_bits", value_bits, 1, 24)
+    weight_bits = (16 if has_box else 8) if weight_bits is None else weight_bits
+    if isinstance(weight_bits, bool) or weight_bits not in (8, 16):
+        raise bad_value(
+            QuantizationError, "weight_bits", weight_bits, "must be 8 or 16 (16: each projection split into two 8-bit connections)"
+        )
     value_max = dict(value_max or {})
     for k, v in value_max.items():
         network.population(k)
@@ -779,6 +822,7 @@ def quantize(
     # message scale of each sender (1 for spikes, m for graded sources) and the largest message it sends
     msg_scale: dict[str, float] = {}
     msg_max: dict[str, float] = {}
+    value_scale: dict[str, float] = {}
     input_scales: dict[str, float] = {}
     for p in network.populations:
         m = p.model
@@ -790,13 +834,20 @@ def quantize(
             what = f"input_max[{p.name!r}]" if p.name in input_max else f"population {p.name!r}: largest |amplitude|"
             msg_scale[p.name] = input_scales[p.name] = _message_scale(vmax, message_bits, what)
             msg_max[p.name] = max(vmax * msg_scale[p.name], 1.0)
-        elif isinstance(m, snn.SigmaDelta):
+        elif isinstance(m, snn.SigmaDelta) or loihi_qp.is_float_box_sigma_delta(m):
             vmax = value_max.get(p.name)
             if vmax is None:
-                s0 = p.state0()
-                vmax = 8.0 * max(float(np.max(np.abs(np.asarray(v, dtype=np.float64)))) for v in (m.bias, m.vth, s0["sigma"], s0["ref"]))
+                if isinstance(m, snn.SigmaDelta):
+                    s0 = p.state0()
+                    vmax = 8.0 * max(
+                        float(np.max(np.abs(np.asarray(v, dtype=np.float64)))) for v in (m.bias, m.vth, s0["sigma"], s0["ref"])
+                    )
+                else:
+                    vmax = 8.0 * loihi_qp.box_value_range(p)
             what = f"value_max[{p.name!r}]" if p.name in value_max else f"population {p.name!r}: 8 x its largest |bias|, |vth| or state"
-            msg_scale[p.name] = _message_scale(vmax, value_bits, what)
+            value_scale[p.name] = _message_scale(vmax, value_bits, what)
+            shift = 2.0**message_exp if (message_exp > 0 or loihi_qp.is_float_box_sigma_delta(m)) else 1.0
+            msg_scale[p.name] = value_scale[p.name] / shift
             msg_max[p.name] = max(vmax * msg_scale[p.name], 1.0)
         else:
             msg_scale[p.name] = msg_max[p.name] = 1.0
@@ -820,7 +871,7 @@ def quantize(
                 notes.append(
                     f"population {p.name!r}: if every input fired in every step |u| could reach {rep.u_bound:.3g} > 2**23 and wrap (Loihi's 24-bit current); typical activity stays far below"
                 )
-        elif isinstance(m, snn.SigmaDelta):
+        elif isinstance(m, snn.SigmaDelta) and message_exp == 0:
             model, init, rep, syns = _quantize_sigma_delta(p, incoming[p.name], msg_scale, msg_max)
             qnet.add_population(p.name, p.n, model, positions=p.positions_um, initial_state=init)
             pop_reports[p.name] = rep
@@ -832,11 +883,31 @@ def quantize(
                     f"population {p.name!r}: if every sender sent its largest message at once the int32 input sum could reach {rep.u_bound:.3g} and wrap; "
                     "typical activity stays far below (lower value_bits to make it impossible)"
                 )
+        elif loihi_qp.is_float_box_sigma_delta(m) or isinstance(m, (snn.Boltzmann, snn.SigmaDelta)):
+            if isinstance(m, snn.Boltzmann):
+                graded = {q.name: bool(q.model.graded) for q in network.populations}
+                model, init, rep, syns = loihi_qubo.quantize_boltzmann(p, incoming[p.name], msg_scale, graded)
+            else:
+                model, init, rep, syns = loihi_qp.quantize_box_sigma_delta(
+                    p, incoming[p.name], msg_scale, msg_max, value_scale[p.name], message_exp
+                )
+            qnet.add_population(p.name, p.n, model, positions=p.positions_um, initial_state=init)
+            pop_reports[p.name] = rep
+            for pr_name, (syn, w, prq) in syns.items():
+                new_syn[pr_name] = (syn, w)
+                proj_reports[pr_name] = prq
+            if rep.kind == "box_sigma_delta" and rep.u_bound >= _P31:
+                notes.append(
+                    f"population {p.name!r}: if every sender sent its largest message at once the int32 input sum could reach {rep.u_bound:.3g} and wrap; "
+                    "typical activity stays far below (lower value_bits to make it impossible)"
+                )
         elif isinstance(m, snn.CurrentSource):
             amp = np.rint(np.asarray(m.amplitude, dtype=np.float64) * msg_scale[p.name])
             qnet.add_population(p.name, p.n, snn.CurrentSource(amplitude=amp if amp.ndim else float(amp)), positions=p.positions_um)
             pop_reports[p.name] = PopulationQuantization(p.name, "graded source")
-        elif isinstance(m, _BINARY_SOURCES + (snn.ExternalInput, LoihiLIF, LoihiSigmaDelta)):
+        elif isinstance(
+            m, _BINARY_SOURCES + (snn.ExternalInput, LoihiLIF, LoihiSigmaDelta, loihi_qp.LoihiBoxSigmaDelta, loihi_qubo.LoihiBoltzmann)
+        ):
             qnet.add_population(p.name, p.n, m, positions=p.positions_um, initial_state=dict(p.initial_state))
             pop_reports[p.name] = PopulationQuantization(p.name, "unchanged")
         else:
@@ -844,12 +915,25 @@ def quantize(
                 QuantizationError,
                 f"population {p.name!r}",
                 type(m).__name__,
-                "has no Loihi fixed-point form here; allowed: LIF, IF (reset='zero', no refractory period), SigmaDelta, SpikeSource, PoissonSource, CurrentSource, ExternalInput, LoihiLIF, LoihiSigmaDelta",
+                "has no Loihi fixed-point form here; allowed: LIF, IF (reset='zero', no refractory period), SigmaDelta, BoxSigmaDelta (tasks.qp), Boltzmann, SpikeSource, PoissonSource, CurrentSource, ExternalInput, LoihiLIF, LoihiSigmaDelta, LoihiBoxSigmaDelta, LoihiBoltzmann",
             )
     for pr in network.projections:
         if pr.name in new_syn:
             syn, w = new_syn[pr.name]
             qnet._store(pr.pre, pr.post, w, _delay_matrix(pr, w), syn, pr.name)
+            low = proj_reports[pr.name]._low
+            if weight_bits == 16 and low is not None:
+                syn_lo, w_lo, err, rms = low
+                lo_name = pr.name + "~lo"
+                if lo_name in network._projections:
+                    raise bad_value(
+                        QuantizationError, f"projection {lo_name!r}", lo_name, "the name of the low-byte companion is taken; rename it"
+                    )
+                qnet._store(pr.pre, pr.post, w_lo, _delay_matrix(pr, w_lo), syn_lo, lo_name)
+                old = proj_reports[pr.name]
+                proj_reports[pr.name] = dataclasses.replace(
+                    old, max_rel_error=err, rms_rel_error=rms, low_projection=lo_name, max_rel_error_8bit=old.max_rel_error, _low=None
+                )
         else:
             qnet._store(pr.pre, pr.post, pr.weights, _delay_matrix(pr, pr.weights), pr.synapse, pr.name)
     qnet.outputs = tuple(network.outputs)
@@ -880,6 +964,24 @@ def _quantize_projection(pr, w_eff):
         int(np.max(np.abs(mant_w))) if mant_w.size else 0,
     )
     w = sp.csr_matrix((mant_w.astype(np.float64), pr.weights.indices.copy(), pr.weights.indptr.copy()), shape=pr.weights.shape)
+    resid = w_eff - wq
+    if big_w > 0 and np.any(resid != 0):
+        mode_lo = determine_sign_mode(np.sign(resid))
+        try:
+            mant_lo, we_lo = _quantize_weights(resid, mode_lo)
+        except QuantizationError:
+            mant_lo = None
+        if mant_lo is not None:
+            w2 = wq + mant_lo.astype(np.float64) * 2.0**we_lo
+            err2 = np.abs(w2 - w_eff) / big_w
+            w_lo = sp.csr_matrix((mant_lo.astype(np.float64), pr.weights.indices.copy(), pr.weights.indptr.copy()), shape=pr.weights.shape)
+            low = (
+                LoihiSynapse(weight_exp=we_lo, num_weight_bits=8, sign_mode=mode_lo),
+                w_lo,
+                float(err2.max()),
+                float(np.sqrt(np.mean(err2**2))),
+            )
+            object.__setattr__(prq, "_low", low)
     return LoihiSynapse(weight_exp=we, num_weight_bits=8, sign_mode=mode), w, prq, wq
 
 
@@ -929,6 +1031,7 @@ def _quantize_sigma_delta(p, incoming, msg_scale, msg_max):
         threshold_rel_error=abs(vth - vth_f * scale) / (vth_f * scale) if vth_f > 0 else 0.0,
         bias_max_rel_error=float(np.max(np.abs(bias - bias_f)) / big_b) if big_b > 0 else 0.0,
         u_bound=float(np.max(in_sum)) if n else 0.0,
+        input_unit=np.full(n, 1.0 / scale),
     )
     return model, init, rep, syns
 
@@ -1080,13 +1183,14 @@ def _quantize_lif(p, incoming, msg_scale, msg_max, dt, headroom):
         threshold_rel_error=thr_err,
         bias_max_rel_error=bias_err,
         u_bound=u_bound,
+        input_unit=64.0 / (gain * scale),
     )
     return model, init, rep, syns
 
 
 # ---------------------------------------------------------------------------------------------
 # a simulate callable that runs in fixed point
-_QUANTIZE_OPTS = ("headroom", "message_bits", "input_max", "value_max", "value_bits")
+_QUANTIZE_OPTS = ("headroom", "message_bits", "input_max", "value_max", "value_bits", "weight_bits", "message_exp")
 
 
 class FixedPointSimulator:
@@ -1108,12 +1212,27 @@ class FixedPointSimulator:
     * ``inputs`` of :class:`snn.ExternalInput` populations are multiplied by
       their ``input_scales`` factor and rounded to integers before the run (their
       ``input_max`` defaults to the largest ``|value|`` passed), and recorded
-      ``outputs`` of graded sources are divided by it again.
+      ``outputs`` of graded sources are divided by it again;
+    * ``RunResult.state`` is a :class:`snn.SimState` of the *float* network
+      (:func:`to_float_state`); passed back as ``state=`` it continues the run:
+      exactly from the integer state it was made from (kept by the simulator)
+      when the quantization is unchanged, else converted back
+      (:func:`to_fixed_state`, exact except for the in-flight sums of a
+      16-bit split projection).  A :class:`snn.Boltzmann` population's
+      temperature register is recomputed from ``state.t``.
 
     The last quantization report is kept in :attr:`report`.
     """
 
-    def __init__(self, *, calibrate: bool = True, calibration_margin: float = 2.0, **quantize_opts: Any) -> None:
+    def __init__(
+        self,
+        *,
+        calibrate: bool = True,
+        calibration_margin: float = 2.0,
+        session: bool = False,
+        session_steps: int = 10_000,
+        **quantize_opts: Any,
+    ) -> None:
         unknown = set(quantize_opts) - set(_QUANTIZE_OPTS)
         if unknown:
             raise bad_value(
@@ -1132,6 +1251,11 @@ class FixedPointSimulator:
             raise bad_value(QuantizationError, "calibration_margin", calibration_margin, "must be a number >= 1")
         self.calibrate = calibrate
         self.calibration_margin = float(calibration_margin)
+        if not isinstance(session, bool):
+            raise SNNTypeError(f"session={session!r}: must be a bool")
+        self.session = session
+        self.session_steps = _int_scalar("session_steps", session_steps, 1, 10**9)
+        self._session: Any = None
         self.quantize_opts = dict(quantize_opts)
         self.report: QuantizationReport | None = None
         #: float steps of the one calibration run of a stage (at least the first call's n_steps)
@@ -1153,20 +1277,22 @@ class FixedPointSimulator:
         *,
         engine: str = "reference",
         seed: Any = _SEED_DEFAULT,
-        state: snn.SimState | None = None,
         record: Any = ("spikes",),
         inputs: Mapping[str, Any] | None = None,
         progress: bool = False,
+        state: snn.SimState | None = None,
         **options: Any,
     ) -> snn.RunResult:
         """Run ``network`` in fixed point for ``n_steps`` (see the class notes).
 
-        Without ``state`` (or with a state at rest, :func:`snn.init_state`, possibly
-        ``.replace(t=k)`` to start at step ``k``) a new *stage* starts: the network is calibrated (once) and quantized.  With the
-        ``state`` of a run of this simulator the run continues that stage
-        exactly, in integers: the quantized network is reused (re-quantized with
-        the stage's scales when only parameters changed) and the integer state
-        is carried on, never converted to float and back.
+        A run without ``state``, or from a float state of ``network``, starts a
+        new *stage*: the network is calibrated (once) and quantized, and the
+        float state converted (:func:`to_fixed_state`; a state at rest at step 0
+        is the quantized network's own initial state).  A run from the ``state``
+        of a run of this simulator (a :class:`FixedPointState`) continues that
+        stage exactly, in integers: the quantized network is reused
+        (re-quantized with the stage's scales when only parameters changed) and
+        the integer state is carried on, never converted to float and back.
         """
         from snn.engines.plan import parse_record
 
@@ -1175,41 +1301,42 @@ class FixedPointSimulator:
         structure = snn.state.structure_of(network)
         inputs = dict(inputs or {})
         if state is not None and not isinstance(state, snn.SimState):
-            raise SNNTypeError(f"state={type(state).__name__}: must be the state of a run of this simulator, or snn.init_state(network)")
+            raise SNNTypeError(f"state={type(state).__name__}: must be the state of a run of this simulator, or a snn.SimState of the network")
         if isinstance(state, FixedPointState):
             stage = self._stages.get(state.stage)
-            if stage is None or state.fixed is None:
-                raise bad_value(QuantizationError, "state", state, "comes from another fixed_point_simulator (or an expired stage of this one); continue it with the simulator that made it")
+            if stage is None or state.fixed is None or stage.owner is not self:
+                raise bad_value(
+                    QuantizationError,
+                    "state",
+                    state,
+                    "comes from another fixed_point_simulator (or an expired stage of this one); continue it with the simulator that made it",
+                )
             if stage.float_structure != structure:
                 diff = snn.state.structure_difference(stage.float_structure, network)
                 raise bad_value(QuantizationError, "network", network, f"does not fit the state's network: {diff}")
             if seed is not _SEED_DEFAULT and seed != state.seed:
                 raise bad_value(QuantizationError, "seed", seed, f"the run continues state (seed {state.seed}); leave seed out or pass the same one")
+            seed = state.seed
             qnet, report = self._stage_network(stage, network)
             qstate = state.fixed
         else:
-            t_start = 0
-            if state is not None:  # a state at rest (the network's initial state, nothing in flight): its seed and step
-                rest = snn.init_state(network, seed=state.seed)
-                if state.owner or not state.equals(rest.replace(t=state.t)):
-                    raise bad_value(
-                        QuantizationError,
-                        "state",
-                        state,
-                        "a float network's state cannot be converted to fixed point; pass a state at rest (snn.init_state(network), optionally .replace(t=k)) or the state of a run of this simulator",
-                    )
-                seed, t_start = state.seed, state.t
+            if state is not None:
+                state = check_float_state(state, network)
+                if seed is not _SEED_DEFAULT and seed != state.seed:
+                    raise bad_value(QuantizationError, "seed", seed, f"the run starts from state (seed {state.seed}); leave seed out or pass the same one")
+                seed = state.seed
             seed = 0 if seed is _SEED_DEFAULT else seed
             if seed is None:
                 seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
-            stage = self._new_stage(network, structure, n_steps, engine=engine, seed=seed, inputs=inputs)
+            stage = self._new_stage(network, structure, n_steps, engine=engine, seed=seed, inputs=inputs, state=state)
             qnet, report = stage.qnet, stage.report
-            qstate = snn.init_state(qnet, seed=seed)
-            if t_start:
-                qstate = qstate.replace(t=t_start)
+            if state is None or (state.t == 0 and state.equals(snn.init_state(network, seed=seed))):
+                qstate = snn.init_state(qnet, seed=seed)
+            else:
+                qstate = to_fixed_state(state, network, qnet, report)
         self.report = report
         scaled = {name: np.rint(np.asarray(v, dtype=np.float64) * report.input_scales.get(name, 1.0)) for name, v in inputs.items()}
-        spikes, rec_state, outputs = parse_record(network, record)
+        spikes, traces, outputs = parse_record(network, record)
         qrecord: dict[str, tuple[str, ...]] = {}
         for p in network.populations:
             rep = report.populations.get(p.name)
@@ -1218,7 +1345,7 @@ class FixedPointSimulator:
                 names.append("spikes")
             if p.name in outputs:
                 names.append("outputs")
-            for var in rec_state.get(p.name, ()):
+            for var in traces.get(p.name, ()):
                 if rep is not None and rep.kind in _FLOAT_STATE:
                     names.extend(_FLOAT_STATE[rep.kind].get(var, ()))
                 else:
@@ -1227,19 +1354,17 @@ class FixedPointSimulator:
         if engine == "lava":
             from hardware import lava_backend
 
-            if qstate.t != 0:
-                raise bad_value(
-                    QuantizationError,
-                    "engine",
-                    "lava",
-                    "continuing a run on Lava needs a Lava session (not available yet); run the whole stage in one call or use engine='event'",
-                )
-            res = lava_backend.run(qnet, n_steps, record=qrecord, seed=qstate.seed, inputs=scaled, **options)
+            if qstate.t == 0 and qstate.equals(snn.init_state(qnet, seed=qstate.seed)) and not self.session:
+                res = lava_backend.run(qnet, n_steps, record=qrecord, seed=seed, inputs=scaled, **options)
+            else:
+                res = self._run_session(qnet, n_steps, qstate, qrecord, seed, scaled, options)
         else:
-            res = snn.simulate(qnet, n_steps, engine=engine, state=qstate, record=qrecord, inputs=scaled, progress=progress, **options)
-        return _to_float_result(res, network, report, rec_state, stage)
+            res = snn.simulate(qnet, n_steps, engine=engine, record=qrecord, inputs=scaled, progress=progress, state=qstate, **options)
+        return _to_float_result(res, network, qnet, report, traces, stage)
 
-    def _new_stage(self, network: snn.Network, structure: str, n_steps: int, *, engine: str, seed: int, inputs: Mapping[str, Any]) -> _Stage:
+    def _new_stage(
+        self, network: snn.Network, structure: str, n_steps: int, *, engine: str, seed: int, inputs: Mapping[str, Any], state: Any
+    ) -> _Stage:
         """Calibrate and quantize ``network``: a new stage, kept for the runs that continue it."""
         opts = dict(self.quantize_opts)
         input_max = dict(opts.pop("input_max", None) or {})
@@ -1249,13 +1374,18 @@ class FixedPointSimulator:
                 big = float(np.max(np.abs(arr))) if arr.size else 0.0
                 input_max[name] = big if big > 0 and math.isfinite(big) else 1.0
         value_max = dict(opts.pop("value_max", None) or {})
-        sd = [p.name for p in network.populations if isinstance(p.model, snn.SigmaDelta) and p.name not in value_max]
+        sd = [
+            p.name
+            for p in network.populations
+            if (isinstance(p.model, snn.SigmaDelta) or loihi_qp.is_float_box_sigma_delta(p.model)) and p.name not in value_max
+        ]
         if sd and self.calibrate:
-            value_max.update(self._calibrate(network, max(int(n_steps), self.calibration_steps), sd, engine=engine, seed=seed, inputs=inputs))
+            steps = max(int(n_steps), self.calibration_steps)
+            value_max.update(self._calibrate(network, steps, sd, engine=engine, seed=seed, inputs=_padded(inputs, steps), state=state))
         qnet, report = quantize(network, input_max=input_max, value_max=value_max, **opts)
         self.n_quantizations += 1
         self._next_stage += 1
-        stage = _Stage(self._next_stage, structure, dict(opts, input_max=input_max, value_max=value_max), network, qnet, report)
+        stage = _Stage(self._next_stage, structure, dict(opts, input_max=input_max, value_max=value_max), network, qnet, report, self)
         self._stages[stage.index] = stage
         while len(self._stages) > self.max_stages:
             del self._stages[next(iter(self._stages))]
@@ -1267,38 +1397,357 @@ class FixedPointSimulator:
             return stage.qnet, stage.report
         qnet, report = quantize(network, **stage.options)
         self.n_quantizations += 1
-        for name, rep in report.populations.items():
-            old = stage.report.populations.get(name)
-            if old is not None and old.scale is not None and not np.array_equal(np.asarray(old.scale), np.asarray(rep.scale)):
-                raise bad_value(
-                    QuantizationError,
-                    "network",
-                    network,
-                    f"its new parameters change the fixed-point scale of population {name!r}, so the integer state cannot be carried on; start a new stage (state=None)",
-                )
-        if snn.state.structure_of(qnet) != stage.qstructure:
-            raise QuantizationError("network: its new parameters change the structure of the quantized network; start a new stage (state=None)")
+        if _quantization_signature(qnet, report) != stage.signature:
+            raise bad_value(
+                QuantizationError,
+                "network",
+                network,
+                "its new parameters change the fixed-point scales or the structure of the quantized network, so the integer state "
+                "cannot be carried on; start a new stage (pass state.populations as a float state, or state=None)",
+            )
         stage.network, stage.qnet, stage.report = network, qnet, report
         return qnet, report
 
-    def _calibrate(self, network, n_steps, names, *, engine, seed, inputs) -> dict[str, float]:
+    def _run_session(self, qnet, n_steps, qstate, qrecord, seed, scaled, options) -> snn.RunResult:
+        """Run on the simulator's persistent Lava session (started, or restarted at ``qstate.t``, when needed)."""
+        from hardware.lava_session import LavaSession
+        from snn.state import structure_of
+
+        unknown = set(options) - {"python", "timeout_s"}
+        if unknown:
+            raise bad_value(QuantizationError, "options", sorted(unknown), "engine='lava' with a session takes python= and timeout_s=")
+        if scaled:
+            raise bad_value(
+                QuantizationError,
+                "inputs",
+                sorted(scaled),
+                "a Lava session replays the inputs it was started with; it cannot take new ones per call",
+            )
+        bad = {p: [v for v in names if v not in ("spikes", "outputs")] for p, names in qrecord.items()}
+        bad = {p: v for p, v in bad.items() if v}
+        if bad:
+            raise bad_value(
+                QuantizationError, "record", bad, "a Lava session records spikes and outputs (the end state is in RunResult.state)"
+            )
+        if qstate is None:
+            qstate = snn.init_state(qnet, seed=0 if seed is None else seed)
+        sess = self._session
+        usable = (
+            sess is not None
+            and sess.alive
+            and sess.structure == structure_of(qnet)
+            and sess.seed == qstate.seed
+            and sess.t0 + sess.t == qstate.t
+            and sess.t + n_steps <= sess.max_steps
+        )
+        if not usable:
+            if sess is not None:
+                sess.close()
+            sess = LavaSession(
+                qnet,
+                max_steps=max(int(n_steps), self.session_steps),
+                seed=qstate.seed,
+                t0=qstate.t,
+                python=options.get("python"),
+                timeout_s=options.get("timeout_s", 120.0),
+                initial=LavaSession.state_values(qnet, qstate),
+            )
+            self._session = sess
+        else:
+            try:
+                sess.load(qnet, qstate)
+            except LavaError:
+                if not sess.alive:
+                    raise
+                # a change Lava cannot take in a running network (weights, LIF decays): start again from this state
+                self._session = None
+                sess.close()
+                return self._run_session(qnet, n_steps, qstate, qrecord, seed, scaled, options)
+        return sess.simulate(int(n_steps), record=qrecord)
+
+    def close(self) -> None:
+        """Stop the Lava session, if one runs (it also stops when the simulator is collected or at exit)."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def _calibrate(self, network, n_steps, names, *, engine, seed, inputs, state=None) -> dict[str, float]:
         """``max |value|`` of the sigma-delta populations ``names`` in a float run, times the margin."""
         eng = engine if engine in snn.engine_names() else "reference"
-        run = snn.simulate(network, n_steps, engine=eng, seed=seed, record={n: ("sigma", "ref") for n in names}, inputs=_padded(inputs, n_steps))
+        kwargs = {"state": state} if state is not None else {"seed": seed}
+        run = snn.simulate(network, n_steps, engine=eng, record={n: ("sigma", "ref") for n in names}, inputs=inputs, **kwargs)
         out = {}
         for name in names:
-            m = network.population(name).model
-            s0 = network.population(name).state0()
-            big = max(
-                float(np.max(np.abs(np.asarray(run.traces[name]["sigma"], dtype=np.float64)))),
-                float(np.max(np.abs(np.asarray(run.traces[name]["ref"], dtype=np.float64)))),
-                float(np.max(np.abs(np.asarray(run.traces[name]["sigma"], dtype=np.float64) + np.asarray(m.bias, dtype=np.float64)))),
-                float(np.max(np.abs(s0["sigma"]))),
-                float(np.max(np.abs(s0["ref"]))),
-                float(np.max(np.abs(np.asarray(m.vth, dtype=np.float64)))),
-            )
+            p = network.population(name)
+            m = p.model
+            s0 = p.state0() if state is None else state.populations[name]
+            sig = np.asarray(run.traces[name]["sigma"], dtype=np.float64)
+            parts = [
+                np.abs(sig),
+                np.abs(np.asarray(run.traces[name]["ref"], dtype=np.float64)),
+                np.abs(sig + np.asarray(m.bias, dtype=np.float64)),
+                np.abs(np.asarray(s0["sigma"], dtype=np.float64)),
+                np.abs(np.asarray(s0["ref"], dtype=np.float64)),
+                np.abs(np.asarray(m.vth, dtype=np.float64)),
+            ]
+            if loihi_qp.is_float_box_sigma_delta(m):
+                for bound in (m.lo, m.hi):
+                    arr = np.asarray(bound, dtype=np.float64).ravel()
+                    parts.append(np.abs(arr[np.isfinite(arr)]))
+            big = max((float(np.max(a)) for a in parts if np.size(a)), default=0.0)
             out[name] = self.calibration_margin * big
         return out
+
+
+#: the state variables of the float models in terms of the quantized ones
+_FLOAT_STATE = {
+    "lif": {"v": ("v",), "i": ("u",)},
+    "sigma_delta": {"sigma": ("sigma",), "ref": ("act", "residue")},
+    "box_sigma_delta": {"sigma": ("sigma",), "ref": ("act", "residue")},
+    "boltzmann": {"s": ("s",)},
+}
+
+
+def _lif_to_float(rep: PopulationQuantization, values: Mapping[str, np.ndarray], wanted: tuple[str, ...]) -> dict[str, np.ndarray]:
+    out = {}
+    if rep.kind in ("sigma_delta", "box_sigma_delta"):
+        for var in wanted:
+            if var == "sigma":
+                out["sigma"] = np.asarray(values["sigma"], dtype=np.float64) / rep.scale
+            elif var == "ref":
+                out["ref"] = (np.asarray(values["act"], dtype=np.float64) - np.asarray(values["residue"], dtype=np.float64)) / rep.scale
+        return out
+    if rep.kind == "boltzmann":
+        return {var: np.asarray(values["s"], dtype=np.float64) for var in wanted if var == "s"}
+    for var in wanted:
+        if var == "v":
+            out["v"] = values["v"] / rep.scale + rep.v_offset
+        elif var == "i":
+            out["i"] = values["u"] * rep.i_per_u
+        elif var == "refractory":
+            shape = next(iter(values.values())).shape if values else (0,)
+            out["refractory"] = np.zeros(shape)
+    return out
+
+
+def _in_flight_unit(pr: snn.Projection, qpr: snn.Projection, rep: PopulationQuantization | None) -> np.ndarray | None:
+    """Float value of one integer unit of ``qpr``'s in-flight sums (before its weight exponent), ``(n_post,)``; None: unchanged."""
+    if rep is None or rep.input_unit is None:
+        return None
+    return np.asarray(rep.input_unit, dtype=np.float64) * 2.0**qpr.synapse.weight_exp
+
+
+def _float_populations(qvalues: Mapping[str, Mapping[str, np.ndarray]], network: snn.Network, report: QuantizationReport) -> dict:
+    pops = {}
+    for p in network.populations:
+        rep = report.populations.get(p.name)
+        vals = qvalues[p.name]
+        if rep is not None and rep.kind in _FLOAT_STATE:
+            conv = _lif_to_float(rep, vals, tuple(p.model.state_vars))
+            dtypes = snn.state.state_dtypes(p)
+            pops[p.name] = {v: np.asarray(conv[v], dtype=dtypes[v]) for v in p.model.state_vars}
+        else:
+            pops[p.name] = {v: np.asarray(vals[v]) for v in p.model.state_vars}
+    return pops
+
+
+def _quantization_signature(qnet: snn.Network, report: QuantizationReport) -> str:
+    """A digest of everything that fixes how integer states map to float ones (structure, scales, exponents)."""
+    import hashlib
+
+    from snn.state import structure_of
+
+    h = hashlib.blake2b(structure_of(qnet).encode(), digest_size=16)
+    for name, rep in sorted(report.populations.items()):
+        h.update(name.encode())
+        for a in (rep.scale, rep.v_offset, rep.i_per_u, rep.input_unit):
+            if a is not None:
+                h.update(np.ascontiguousarray(np.asarray(a, dtype=np.float64)).tobytes())
+    for pr in qnet.projections:
+        h.update(f"{pr.name}:{getattr(pr.synapse, 'weight_exp', None)}".encode())
+    return h.hexdigest()
+
+
+def to_float_state(qstate: snn.SimState, network: snn.Network, qnet: snn.Network, report: QuantizationReport) -> snn.SimState:
+    """The state of the float ``network`` that a fixed-point state of its quantization ``qnet`` stands for.
+
+    Populations: as the recorded values (``v = v_int / scale + v_reset``, ...).
+    In-flight sums: the integer sums times the float input per integer unit
+    (:attr:`PopulationQuantization.input_unit` times ``2**weight_exp``).  The
+    round trip :func:`to_fixed_state` gives the integers back exactly.
+    """
+    from snn.state import ring_dtype, structure_of
+
+    pops = _float_populations(qstate.populations, network, report)
+    flight = {}
+    for pr in network.projections:
+        qpr = qnet.projection(pr.name)
+        ring = np.asarray(qstate.in_flight[pr.name])
+        rep = report.populations.get(pr.post)
+        unit = _in_flight_unit(pr, qpr, rep)
+        if unit is None:
+            flight[pr.name] = ring.astype(ring_dtype(pr))
+            continue
+        value = ring.astype(np.float64) * unit[None, :]
+        low = report.projections[pr.name].low_projection if pr.name in report.projections else None
+        if low is not None:
+            value = value + np.asarray(qstate.in_flight[low], dtype=np.float64) * _in_flight_unit(pr, qnet.projection(low), rep)[None, :]
+        flight[pr.name] = value.astype(ring_dtype(pr))
+    return snn.SimState(
+        t=qstate.t, seed=qstate.seed, dt_ms=qstate.dt_ms, populations=pops, in_flight=flight, structure=structure_of(network)
+    )
+
+
+def to_fixed_state(state: snn.SimState, network: snn.Network, qnet: snn.Network, report: QuantizationReport) -> snn.SimState:
+    """The fixed-point state of ``qnet`` (the quantization of ``network``) for a float state ``state`` of ``network``.
+
+    The inverse of :func:`to_float_state` (values rounded to the nearest
+    integer): ``v_int = round((v - v_reset) * scale)``, ``u = round(i / i_per_u)``;
+    sigma-delta ``sigma = round(sigma * m)``, ``act = 0``, ``residue = -round(ref * m)``
+    (only ``residue - act`` enters the dynamics); Boltzmann ``s`` as is and
+    ``temp`` the schedule's register after ``state.t`` steps; in-flight sums
+    divided by their unit.
+    """
+    from snn.state import structure_of
+
+    pops = {}
+    for p in qnet.populations:
+        rep = report.populations.get(p.name)
+        f = state.populations[p.name]
+        n = p.n
+        if rep is None or rep.kind not in _FLOAT_STATE:
+            pops[p.name] = {v: np.asarray(f[v]) for v in p.model.state_vars}
+            continue
+        zeros = np.zeros(n, dtype=np.int64)
+        if rep.kind == "lif":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                u = np.where(rep.i_per_u != 0, np.asarray(f["i"]) / np.where(rep.i_per_u != 0, rep.i_per_u, 1.0), 0.0)
+            pops[p.name] = {
+                "u": np.rint(u).astype(np.int64),
+                "v": np.rint((np.asarray(f["v"]) - rep.v_offset) * rep.scale).astype(np.int64),
+            }
+        elif rep.kind in ("sigma_delta", "box_sigma_delta"):
+            d = {
+                "sigma": np.rint(np.asarray(f["sigma"]) * rep.scale).astype(np.int64),
+                "act": zeros,
+                "residue": -np.rint(np.asarray(f["ref"]) * rep.scale).astype(np.int64),
+            }
+            if rep.kind == "sigma_delta":
+                d["error"] = zeros.copy()
+            pops[p.name] = d
+        else:  # boltzmann
+            m = p.model
+            temp0 = p.state0()["temp"]
+            pops[p.name] = {"s": (np.asarray(f["s"]) > 0.5).astype(np.int64), "temp": m.temperature_at(temp0, state.t)}
+    flight = {}
+    for pr in network.projections:
+        qpr = qnet.projection(pr.name)
+        ring = np.asarray(state.in_flight[pr.name])
+        unit = _in_flight_unit(pr, qpr, report.populations.get(pr.post))
+        if unit is None:
+            flight[pr.name] = ring.copy()
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                q = np.where(unit[None, :] != 0, ring / np.where(unit[None, :] != 0, unit[None, :], 1.0), 0.0)
+            flight[pr.name] = np.rint(q).astype(np.int64)
+        low = report.projections[pr.name].low_projection if pr.name in report.projections else None
+        if low is not None:  # the whole value goes into the high-byte connection
+            flight[low] = np.zeros_like(flight[pr.name])
+    return snn.SimState(t=state.t, seed=state.seed, dt_ms=state.dt_ms, populations=pops, in_flight=flight, structure=structure_of(qnet))
+
+
+def check_float_state(state: Any, network: snn.Network) -> snn.SimState:
+    """``state`` if it is a state of the float ``network`` (as :func:`snn.simulate` checks it)."""
+    from snn.state import check_state
+
+    return check_state(state, network)
+
+
+def _to_float_result(
+    res: snn.RunResult,
+    network: snn.Network,
+    qnet: snn.Network,
+    report: QuantizationReport,
+    traces: Mapping[str, tuple[str, ...]],
+    stage: _Stage,
+) -> snn.RunResult:
+    new_traces = {}
+    for name, vars_ in res.traces.items():
+        rep = report.populations.get(name)
+        new_traces[name] = _lif_to_float(rep, vars_, traces.get(name, ())) if rep is not None and rep.kind in _FLOAT_STATE else dict(vars_)
+    for name, wanted in traces.items():  # a quantized LIF whose only recorded variable was 'refractory'
+        if name not in new_traces:
+            new_traces[name] = {var: np.zeros((res.n_steps, network.population(name).n)) for var in wanted}
+    outputs = {}
+    for name, arr in res.outputs.items():
+        rep = report.populations.get(name)
+        if name in report.input_scales:
+            arr = np.asarray(arr, dtype=np.float64) / report.input_scales[name]
+        elif rep is not None and rep.kind in ("sigma_delta", "box_sigma_delta"):
+            arr = np.asarray(arr, dtype=np.float64) / (rep.output_scale if rep.output_scale is not None else rep.scale)
+        outputs[name] = arr
+    state = None
+    if isinstance(res.state, snn.SimState):
+        view = to_float_state(res.state, network, qnet, report)
+        state = FixedPointState(
+            t=view.t,
+            seed=view.seed,
+            dt_ms=view.dt_ms,
+            populations=view.populations,
+            in_flight=view.in_flight,
+            structure=view.structure,
+            owner="hardware.loihi.fixed_point_simulator",
+            fixed=res.state,
+            stage=stage.index,
+        )
+    return snn.RunResult(
+        spikes=res.spikes,
+        traces=new_traces,
+        counts=res.counts,
+        state=state,
+        outputs=outputs,
+        engine=f"{res.engine}+loihi",
+        seed=res.seed,
+        wall_time_s=res.wall_time_s,
+        t_start=res.t_start,
+    )
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class FixedPointState(snn.SimState):
+    """The state a :class:`FixedPointSimulator` run ends in.
+
+    ``populations`` and ``in_flight`` show it in the float network's terms
+    (:func:`to_float_state`, for reading, e.g. decoding a solution); ``fixed``
+    is the integer state of the quantized network that the simulator continues
+    from exactly (``snn.save_state(state.fixed, path)`` checkpoints it).  Only
+    the simulator that made it continues it; to start another stage from it,
+    pass ``state.as_float()`` (converted with :func:`to_fixed_state`).
+    """
+
+    fixed: snn.SimState | None = None
+    stage: int = 0
+
+    def as_float(self) -> snn.SimState:
+        """This state as a plain float :class:`snn.SimState` of the network (any simulator may start from it)."""
+        return snn.SimState(t=self.t, seed=self.seed, dt_ms=self.dt_ms, populations=self.populations, in_flight=self.in_flight, structure=self.structure)
+
+
+@dataclass(eq=False)
+class _Stage:
+    """A calibrated, quantized network and the options that reproduce its scales."""
+
+    index: int
+    float_structure: str
+    options: dict
+    network: snn.Network
+    qnet: snn.Network
+    report: QuantizationReport
+    owner: Any = None
+    signature: str = ""
+
+    def __post_init__(self) -> None:
+        self.signature = _quantization_signature(self.qnet, self.report)
 
 
 def _padded(inputs: Mapping[str, Any], n_steps: int) -> dict[str, np.ndarray]:
@@ -1312,114 +1761,9 @@ def _padded(inputs: Mapping[str, Any], n_steps: int) -> dict[str, np.ndarray]:
     return out
 
 
-#: the state variables of the float models in terms of the quantized ones
-_FLOAT_STATE = {"lif": {"v": ("v",), "i": ("u",)}, "sigma_delta": {"sigma": ("sigma",), "ref": ("act", "residue")}}
-
-
-def _lif_to_float(rep: PopulationQuantization, values: Mapping[str, np.ndarray], wanted: tuple[str, ...]) -> dict[str, np.ndarray]:
-    out = {}
-    if rep.kind == "sigma_delta":
-        for var in wanted:
-            if var == "sigma":
-                out["sigma"] = np.asarray(values["sigma"], dtype=np.float64) / rep.scale
-            elif var == "ref":
-                out["ref"] = (np.asarray(values["act"], dtype=np.float64) - np.asarray(values["residue"], dtype=np.float64)) / rep.scale
-        return out
-    for var in wanted:
-        if var == "v":
-            out["v"] = values["v"] / rep.scale + rep.v_offset
-        elif var == "i":
-            out["i"] = values["u"] * rep.i_per_u
-        elif var == "refractory":
-            shape = next(iter(values.values())).shape if values else (0,)
-            out["refractory"] = np.zeros(shape)
-    return out
-
-
-def _float_view(rep: PopulationQuantization | None, vars_: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    if rep is not None and rep.kind in _FLOAT_STATE:
-        return _lif_to_float(rep, vars_, ("v", "i", "refractory") if rep.kind == "lif" else ("sigma", "ref"))
-    return dict(vars_)
-
-
-def _to_float_result(
-    res: snn.RunResult, network: snn.Network, report: QuantizationReport, state: Mapping[str, tuple[str, ...]], stage: _Stage
-) -> snn.RunResult:
-    traces = {}
-    for name, vars_ in res.traces.items():
-        rep = report.populations.get(name)
-        traces[name] = _lif_to_float(rep, vars_, state.get(name, ())) if rep is not None and rep.kind in _FLOAT_STATE else dict(vars_)
-    for name, wanted in state.items():  # a quantized LIF whose only recorded variable was 'refractory'
-        if name not in traces:
-            traces[name] = {var: np.zeros((res.n_steps, network.population(name).n)) for var in wanted}
-    fixed = res.state
-    view = {name: _float_view(report.populations.get(name), vars_) for name, vars_ in fixed.populations.items()}
-    for p in network.populations:  # the float model's dtypes (e.g. a refractory counter)
-        dtypes = snn.state.state_dtypes(p)
-        view[p.name] = {v: np.asarray(view[p.name][v], dtype=dtypes[v]) for v in p.model.state_vars}
-    end = FixedPointState(
-        t=fixed.t,
-        seed=fixed.seed,
-        dt_ms=fixed.dt_ms,
-        populations=view,
-        in_flight={},
-        structure=stage.float_structure,
-        owner="hardware.loihi.fixed_point_simulator",
-        fixed=fixed,
-        stage=stage.index,
-    )
-    outputs = {}
-    for name, arr in res.outputs.items():
-        rep = report.populations.get(name)
-        if name in report.input_scales:
-            arr = np.asarray(arr, dtype=np.float64) / report.input_scales[name]
-        elif rep is not None and rep.kind == "sigma_delta":
-            arr = np.asarray(arr, dtype=np.float64) / rep.scale
-        outputs[name] = arr
-    return snn.RunResult(
-        spikes=res.spikes,
-        traces=traces,
-        counts=res.counts,
-        state=end,
-        outputs=outputs,
-        engine=f"{res.engine}+loihi",
-        seed=res.seed,
-        wall_time_s=res.wall_time_s,
-        t_start=res.t_start,
-    )
-
-
-@dataclass(frozen=True, eq=False)
-class FixedPointState(snn.SimState):
-    """The state a :class:`FixedPointSimulator` run ends in.
-
-    ``populations`` shows the neurons in the float model's terms (for reading,
-    e.g. decoding a solution); ``fixed`` is the integer state of the quantized
-    network that the simulator continues from (``snn.save_state(state.fixed,
-    path)`` checkpoints it).  Only the simulator that made it continues it.
-    """
-
-    fixed: snn.SimState | None = None
-    stage: int = 0
-
-
-@dataclass(eq=False)
-class _Stage:
-    """A calibrated, quantized network and the options that reproduce its scales."""
-
-    index: int
-    float_structure: str
-    options: dict
-    network: snn.Network
-    qnet: snn.Network
-    report: QuantizationReport
-    qstructure: str = ""
-
-    def __post_init__(self) -> None:
-        self.qstructure = snn.state.structure_of(self.qnet)
-
-
-def fixed_point_simulator(*, calibrate: bool = True, calibration_margin: float = 2.0, **quantize_opts: Any) -> FixedPointSimulator:
+def fixed_point_simulator(
+    *, calibrate: bool = True, calibration_margin: float = 2.0, session: bool = False, session_steps: int = 10_000, **quantize_opts: Any
+) -> FixedPointSimulator:
     """A ``simulate`` callable that quantizes a network to Loihi fixed point and runs it bit-exactly.
 
     ``quantize_opts`` are passed to :func:`quantize` (``headroom``,
@@ -1429,5 +1773,16 @@ def fixed_point_simulator(*, calibrate: bool = True, calibration_margin: float =
     first (one extra run), times ``calibration_margin``.  Use it wherever a ``simulate=`` callable
     is taken, e.g. ``tasks.<task>.solve(problem, simulate=loihi.fixed_point_simulator())``.
     See :class:`FixedPointSimulator` for how inputs and recorded values are scaled.
+
+    ``engine="lava"``: a call without ``state`` runs Lava once (a fresh Lava
+    process; ``session=True`` uses the session instead); a call with
+    ``state=`` (e.g. ``state=previous_run.state``) runs on a persistent
+    :class:`hardware.lava_session.LavaSession` kept by the simulator: started
+    once (for ``session_steps`` steps), loaded with the state (neuron Vars and
+    ``a_buff``) and the network's parameters, and continued; it is restarted
+    when the network's structure changes or the state is not at the session's
+    step.  :meth:`FixedPointSimulator.close` stops it.
     """
-    return FixedPointSimulator(calibrate=calibrate, calibration_margin=calibration_margin, **quantize_opts)
+    return FixedPointSimulator(
+        calibrate=calibrate, calibration_margin=calibration_margin, session=session, session_steps=session_steps, **quantize_opts
+    )

@@ -231,12 +231,23 @@ def test_engines_match_lava_bit_for_bit(lava_runs, case, engine):
                 np.asarray(ours.traces[p.name][var]), lava.traces[p.name][var], err_msg=f"{case}: {var} of {p.name!r}"
             )
             np.testing.assert_array_equal(
-                np.asarray(ours.state.populations[p.name][var]), lava.state.populations[p.name][var], err_msg=f"{case}: final {var} of {p.name!r}"
+                np.asarray(ours.state.populations[p.name][var]),
+                lava.state.populations[p.name][var],
+                err_msg=f"{case}: final {var} of {p.name!r}",
             )
         if p.name in lava.outputs:
             np.testing.assert_array_equal(np.asarray(ours.outputs[p.name]), lava.outputs[p.name], err_msg=f"{case}: outputs of {p.name!r}")
     assert ours.counts.to_dict() == lava.counts.to_dict()
     assert lava.engine == "lava"
+    # Lava's a_buff (already shifted by the weight exponent) read back as the state's in-flight sums: same deliveries
+    assert lava.state.t == ours.state.t == T and lava.state.structure == ours.state.structure
+    for pr in net.projections:
+        params = pr.synapse.params()
+        np.testing.assert_array_equal(
+            loihi.loihi_synapse_kernel(params, np.asarray(ours.state.in_flight[pr.name])),
+            loihi.loihi_synapse_kernel(params, np.asarray(lava.state.in_flight[pr.name])),
+            err_msg=f"{case}: in flight on {pr.name!r}",
+        )
 
 
 @pytest.mark.lava
@@ -281,12 +292,20 @@ def test_export_writes_a_self_contained_folder_with_names_only_as_data(tmp_path)
     net = _lif_case(0)[0]  # has a population named 'B"); import os; os.system("echo pwned") #'
     info = lava_backend.export(net, tmp_path / "deploy", n_steps=T, engine="reference")
     folder = tmp_path / "deploy"
-    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "arrays.npz", "manifest.json", "run.py"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "README.md",
+        "arrays.npz",
+        "lava_procs.py",
+        "lava_session.py",
+        "manifest.json",
+        "run.py",
+    ]
     assert (folder / "run.py").read_bytes() == lava_backend.RUNNER_PATH.read_bytes()  # static: nothing templated
+    assert (folder / "lava_procs.py").read_bytes() == lava_backend.PROCS_PATH.read_bytes()
     manifest = json.loads((folder / "manifest.json").read_text())
     names = [p["name"] for p in manifest["populations"]]
     assert names == [p.name for p in net.populations]
-    assert "pwned" not in (folder / "README.md").read_text() and "pwned" not in (folder / "run.py").read_text()
+    assert all("pwned" not in (folder / f).read_text() for f in ("README.md", "run.py", "lava_procs.py"))
     with np.load(folder / "arrays.npz", allow_pickle=False) as z:
         assert all(not k.startswith(("B", "A")) for k in z.files)
         assert z["proj0.data"].dtype == np.int32

@@ -516,7 +516,7 @@ def test_fixed_point_simulator_scales_external_inputs_and_restores_outputs():
         (snn.LIF(tau_mem_ms=np.array([10.0, 20.0])), "one per population"),
         (snn.LIF(v_th=0.0), "v_th - v_reset"),
         (snn.LIF(tau_syn_ms=5.0, integration="euler"), "euler"),
-        (snn.Boltzmann(), "Boltzmann"),
+        (snn.LI(), "no Loihi fixed-point form"),
     ],
 )
 def test_quantize_refuses_what_loihi_cannot_do(model, words):
