@@ -22,7 +22,7 @@ import scipy.sparse as sp
 
 from snn import connect as _connect
 from snn import layout as _layout
-from snn.errors import NetworkError, SNNTypeError, bad_value, check_array, check_delays, check_int, check_real, check_seed
+from snn.errors import MAX_DELAY_STEPS, NetworkError, SNNTypeError, bad_value, check_array, check_delays, check_int, check_real, check_seed
 from snn.models import NeuronModel
 from snn.synapses import Synapse
 
@@ -69,6 +69,16 @@ class Projection:
     weights: sp.csr_matrix
     delays: np.ndarray
     synapse: Synapse | None = None
+
+    def __post_init__(self) -> None:
+        # the delay rule holds for every projection, however it was made (the API, a file, by hand):
+        # int64 in [0, MAX_DELAY_STEPS], so nothing that sizes a ring or a state from them can overflow
+        what = f"projection {self.name!r} delays"
+        if not (isinstance(self.delays, np.ndarray) and self.delays.dtype == np.int64):
+            object.__setattr__(self, "delays", _readonly(check_delays(self.delays, what, cls=NetworkError).copy()))
+        lo, hi = self.delay_range
+        if lo < 0 or hi > MAX_DELAY_STEPS:
+            check_delays(self.delays, what, cls=NetworkError)
 
     @property
     def n_synapses(self) -> int:
