@@ -7,6 +7,8 @@ This module is the one place in ``snn`` that may import the sibling packages
 from __future__ import annotations
 
 import argparse
+import functools
+import json
 import sys
 import time
 from typing import Any
@@ -87,7 +89,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     device = "cuda" if cuda else "cpu"
     notes = [
         f"Spiking runs on the '{engine}' engine of snn-toolkit {snn.__version__}; every task at a small size, seed {args.seed}.",
-        "GPU baselines: " + ("measured on this machine's CUDA GPU through NVML." if cuda else "no CUDA GPU here, so the dense GPU figures are MODELLED (roofline on the h100 profile from counted FLOPs and bytes); the dense algorithm's CPU wall time is shown as measured CPU time."),
+        "GPU baselines: "
+        + (
+            "measured on this machine's CUDA GPU through NVML."
+            if cuda
+            else "no CUDA GPU here, so the dense GPU figures are MODELLED (roofline on the h100 profile from counted FLOPs and bytes); the dense algorithm's CPU wall time is shown as measured CPU time."
+        ),
     ]
     comparisons = []
     summary: dict[str, Any] = {"engine": engine, "device": device, "jobs": {}}
@@ -116,7 +123,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             gpu_profile="h100",
             measured=measured,
             accuracy=accuracy,
-            extra={"success": bool(res.success), "message": res.message, "n_steps": int(res.n_steps), "spiking_wall_time_s": wall, "engine": engine},
+            extra={
+                "success": bool(res.success),
+                "message": res.message,
+                "n_steps": int(res.n_steps),
+                "spiking_wall_time_s": wall,
+                "engine": engine,
+            },
         )
         comparisons.append(comp)
         summary["jobs"][name] = {
@@ -129,9 +142,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     # fixed point: the linear task quantised to Loihi's registers and run bit-exactly
     fp_problem = importlib.import_module("tasks.linear").random_problem(n=64, cond=10.0, seed=args.seed)
-    fp = importlib.import_module("tasks.linear").solve(fp_problem, engine=engine, simulate=loihi.fixed_point_simulator(), seed=args.seed, rtol=1e-3)
-    summary["fixed_point_linear"] = {"success": bool(fp.success), "n_steps": int(fp.n_steps), "errors": {k: float(v) for k, v in fp.errors.items() if np.isscalar(v)}}
-    notes.append(f"Loihi fixed point (hardware.loihi): linear n=64 reached relative residual {fp.errors.get('rel_residual', float('nan')):.2e} in {fp.n_steps} steps ({fp.message}).")
+    fp = importlib.import_module("tasks.linear").solve(
+        fp_problem, engine=engine, simulate=loihi.fixed_point_simulator(), seed=args.seed, rtol=1e-3
+    )
+    summary["fixed_point_linear"] = {
+        "success": bool(fp.success),
+        "n_steps": int(fp.n_steps),
+        "errors": {k: float(v) for k, v in fp.errors.items() if np.isscalar(v)},
+    }
+    notes.append(
+        f"Loihi fixed point (hardware.loihi): linear n=64 reached relative residual {fp.errors.get('rel_residual', float('nan')):.2e} in {fp.n_steps} steps ({fp.message})."
+    )
 
     # the 3D network of the core: 2D mesh vs 3D stack, and Lava bit-exactness
     net = _demo_network(8, input_delay_steps=1)  # Lava's Dense/Sparse deliver in the next step
@@ -142,7 +163,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         traffic, why = _traffic_for(run, qnet, mapping_mod, topology=topo, layers=layers)
         if traffic is not None:
             placements[label] = traffic
-    placement = energy.compare_placements(run.counts, placements, profile="loihi1_davies2018", assumptions={"hop_vertical": "e_hop_ns"}) if placements else None
+    placement = (
+        energy.compare_placements(run.counts, placements, profile="loihi1_davies2018", assumptions={"hop_vertical": "e_hop_ns"})
+        if placements
+        else None
+    )
     activity = {"3D LIF network (fixed point)": run.counts.spikes_per_step.tolist()}
     if args.no_lava:
         notes.append("Lava: skipped (--no-lava).")
@@ -152,10 +177,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             ours = snn.simulate(qnet, args.lava_steps, engine=engine, seed=args.seed, record=("spikes",))
             exact = all(np.array_equal(lava.spikes[p.name], ours.spikes[p.name]) for p in qnet.populations)
             summary["lava_bit_exact"] = exact
-            notes.append(f"Lava (lava-nc 0.10, Loihi2SimCfg fixed_pt): the quantised 3D network ({qnet.n_neurons} neurons, {args.lava_steps} steps) gave spikes {'bit-identical to' if exact else 'DIFFERENT from'} our engine.")
+            notes.append(
+                f"Lava (lava-nc 0.10, Loihi2SimCfg fixed_pt): the quantised 3D network ({qnet.n_neurons} neurons, {args.lava_steps} steps) gave spikes {'bit-identical to' if exact else 'DIFFERENT from'} our engine."
+            )
         except Exception as exc:  # no .venv-lava on this machine: the report says so
             notes.append(f"Lava: not run ({type(exc).__name__}: {str(exc)[:300]}).")
-    paths = energy.report(comparisons, out, title="snn demo: spiking solvers vs the dense GPU way", placement=placement, activity=activity, notes=notes)
+    paths = energy.report(
+        comparisons, out, title="snn demo: spiking solvers vs the dense GPU way", placement=placement, activity=activity, notes=notes
+    )
     snn.io.atomic_write_bytes(out / "summary.json", lambda fh: fh.write(json.dumps(summary, indent=2, default=str).encode()))
     print(f"report: {paths['html']}\n        {paths['md']}\n        {paths['json']}")
     for note in notes:
@@ -206,16 +235,22 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if why:
         notes.append(f"priced without routing terms: {why}")
     work = energy.baseline.dense_snn_workload(net, args.steps)
-    gpu = energy.baseline.model(work.flops, work.bytes_moved, "h100", label="dense SNN simulation (snnTorch-style), H100 roofline", algorithm=work.description)
+    gpu = energy.baseline.model(
+        work.flops, work.bytes_moved, "h100", label="dense SNN simulation (snnTorch-style), H100 roofline", algorithm=work.description
+    )
     comps = [energy.compare(f"{args.network} ({engine})", res.counts, mapping=traffic, baselines=[gpu], extra={"engine": engine})]
     try:
         qnet, rep = loihi.quantize(net)
         qres = snn.simulate(qnet, args.steps, engine=engine, seed=args.seed, inputs=_scaled(inputs, rep), record=("spikes",))
         qtraffic, _ = _traffic_for(qres, qnet, mapping_mod)
-        comps.append(energy.compare(f"{args.network} (Loihi fixed point)", qres.counts, mapping=qtraffic, baselines=[gpu], extra={"engine": engine}))
+        comps.append(
+            energy.compare(f"{args.network} (Loihi fixed point)", qres.counts, mapping=qtraffic, baselines=[gpu], extra={"engine": engine})
+        )
     except Exception as exc:  # not expressible in Loihi fixed point: priced in float only
         notes.append(f"Loihi fixed point not priced: {type(exc).__name__}: {exc}")
-    paths = energy.report(comps, args.out, title=f"energy report: {args.network}", activity={args.network: res.counts.spikes_per_step.tolist()}, notes=notes)
+    paths = energy.report(
+        comps, args.out, title=f"energy report: {args.network}", activity={args.network: res.counts.spikes_per_step.tolist()}, notes=notes
+    )
     print(f"report: {paths['html']}")
     return 0
 
@@ -247,6 +282,76 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if not (root / "benchmarks" / "peers.py").exists():
         raise SystemExit("snn bench needs a source checkout (benchmarks/peers.py); run it from the repository")
     return subprocess.call([sys.executable, "-m", "benchmarks.peers", *args.rest], cwd=root)
+
+
+# ----------------------------------------------------------------------------- sweeps (energy.sweep on Dask)
+def sweep_point(point: dict) -> dict:
+    """The default job of :func:`energy.sweep`: solve (or simulate), map, price one point; plain data out.
+
+    Here because this module is the one allowed to wire ``tasks``, ``hardware``
+    and ``energy`` together.  The solve and the mapping do not depend on the
+    profile, so a worker keeps the last few (a point per profile reuses them).
+    """
+    import energy
+    from energy.sweep import row_from_estimate
+
+    run, _, facts = _sweep_run(json.dumps({k: v for k, v in point.items() if k != "profile"}, sort_keys=True))
+    est = energy.estimate(run["counts"], energy.profiles.get(point["profile"]), mapping=run["traffic"])
+    return row_from_estimate(point, est.to_dict(), facts)
+
+
+@functools.lru_cache(maxsize=4)
+def _sweep_run(key: str) -> tuple[dict, Any, dict]:
+    import importlib
+
+    from energy.sweep import facts as plain
+    from hardware import mapping as mapping_mod
+
+    point = json.loads(key)
+    engine = point["engine"]
+    t0 = time.perf_counter()
+    if "network" in point:
+        net = snn.load(point["network"])
+        inputs, _ = _inputs_for(net, point["steps"], None, point["input_rate"], point["seed"])
+        run = snn.simulate(net, point["steps"], engine=engine, seed=point["seed"], inputs=inputs, record=("spikes",))
+        extra: dict = {"n_steps": point["steps"]}
+    else:
+        mod = importlib.import_module(f"tasks.{point['task']}")
+        problem = mod.random_problem(**point["problem"], **point["size"], seed=point["seed"])
+        res = mod.solve(problem, engine=engine, seed=point["seed"], **point["solve"])
+        net, run = res.network, res.run
+        extra = {"n_steps": int(res.n_steps), "success": bool(res.success)}
+        extra.update({f"err_{k}": float(v) for k, v in sorted(res.errors.items()) if np.isscalar(v)})
+    solve_s = time.perf_counter() - t0
+    placed = mapping_mod.map_network(net, point["chip"], placement=point["placement"])
+    traffic = mapping_mod.traffic(run, placed).to_dict()
+    counts = run.counts.to_dict()
+    facts = plain(
+        [
+            ("n_neurons", int(net.n_neurons)),
+            ("n_synapses", int(net.n_synapses)),
+            *extra.items(),
+            ("spikes", int(run.counts.spikes)),
+            ("synaptic_events", int(run.counts.synaptic_events)),
+            ("n_cores", int(placed.n_cores)),
+            ("n_chips", int(placed.n_chips)),
+            ("solve_s", round(solve_s, 4)),
+        ]
+    )
+    return {"counts": counts, "traffic": traffic}, net, facts
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    import energy
+    from energy.sweep import load_spec
+
+    spec = load_spec(args.spec)
+    rows = energy.sweep(spec, client=args.scheduler, out=args.out, retry_failed=args.retry_failed, progress=not args.quiet)
+    bad = [r for r in rows if r["status"] != "ok"]
+    print(f"snn sweep: {len(rows)} points, {len(bad)} failed; results in {args.out}/results.csv and results.json")
+    for r in bad[:10]:
+        print(f"  failed: {r['task']} size={r['size']} seed={r['seed']} {r['placement']} {r['profile']}: {r['error']}", file=sys.stderr)
+    return 1 if bad else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -294,8 +399,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="lava_deploy")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--run", action="store_true", help="also run it on Lava's CPU simulator here")
-    p.add_argument("--unit-delays", action="store_true", help="retime zero-delay (same-step) projections to Lava's one step; outputs come depth steps later")
+    p.add_argument(
+        "--unit-delays",
+        action="store_true",
+        help="retime zero-delay (same-step) projections to Lava's one step; outputs come depth steps later",
+    )
     p.set_defaults(func=_cmd_deploy)
+    p = sub.add_parser("sweep", help="a design-space sweep on Dask (energy.sweep): tasks x sizes x seeds x profiles x placements")
+    p.add_argument("spec", help="the sweep spec, a JSON file (see energy.sweep)")
+    p.add_argument("--out", required=True, help="results folder; a re-run with the same folder skips finished points")
+    p.add_argument("--scheduler", default=None, help="tcp://HOST:PORT of a running Dask scheduler (default: a local in-process cluster)")
+    p.add_argument("--retry-failed", action="store_true", help="re-run points recorded with an error")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_sweep)
     p = sub.add_parser("bench", help="python -m benchmarks.peers (from a source checkout)")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=_cmd_bench)
