@@ -46,8 +46,10 @@ import numpy as np
 import scipy.sparse as sp
 
 import snn
+import snn.state
 from hardware.errors import LoihiClipWarning, QuantizationError
 from snn.errors import SNNTypeError, bad_value
+from snn.simulate import _SEED_DEFAULT
 
 xp = np
 
@@ -269,6 +271,13 @@ class LoihiLIF(snn.NeuronModel):
             self, "bias_mant", _int_scalar_or_array("bias_mant", self.bias_mant, *BIAS_MANT_RANGE, " (13-bit bias mantissa)")
         )
         object.__setattr__(self, "bias_exp", _int_scalar_or_array("bias_exp", self.bias_exp, *BIAS_EXP_RANGE, " (3-bit bias exponent)"))
+
+    def check_state(self, var: str, values: np.ndarray) -> None:
+        """An initial ``u`` must be a 24-bit current ``[-2**23, 2**23]``, ``v`` a voltage ``[-(2**23 - 1), 2**23 - 1]``."""
+        lo, hi = (-_P23, _P23) if var == "u" else (-(_P23 - 1), _P23 - 1)
+        bad = (values < lo) | (values > hi)
+        if bad.any():
+            raise bad_value(QuantizationError, f"initial_state[{var!r}]", int(values[bad][0]), f"LoihiLIF.{var} is a 24-bit register: allowed [{lo}, {hi}]")
 
     def effective_bias(self, n: int) -> np.ndarray:
         """``bias_mant << bias_exp`` in int32, as Lava's ``scale_bias``, int64 ``(n,)``."""
@@ -638,6 +647,8 @@ def _quantize_weights(w_eff: np.ndarray, mode: str) -> tuple[np.ndarray, int]:
         need = max(pos / 254.0, neg / 256.0)
     else:
         need = big / 255.0
+    if not need > 0.0:  # the largest |weight| / 255 underflows (denormal weights): nothing to scale
+        raise QuantizationError(f"weights of magnitude {big:g} are too small to quantize (they would all be 0; the smallest Loihi weight is 2**{WEIGHT_EXP_RANGE[0]})")
     we = max(WEIGHT_EXP_RANGE[0], math.ceil(math.log2(need)))
     while True:
         if we > WEIGHT_EXP_RANGE[1]:
@@ -646,14 +657,23 @@ def _quantize_weights(w_eff: np.ndarray, mode: str) -> tuple[np.ndarray, int]:
         mant = (2 * np.rint(x / 2.0) if mode == "mixed" else np.rint(x)).astype(np.int64)
         lo, hi = {"mixed": (-256, 254), "excitatory": (0, 255), "inhibitory": (-255, 0)}[mode]
         if mant.min() >= lo and mant.max() <= hi:
+            if not mant.any():
+                raise QuantizationError(
+                    f"weights of magnitude {big:g} are too small to quantize (they would all be 0; the smallest Loihi weight is 2**{WEIGHT_EXP_RANGE[0]})"
+                )
             return mant, we
         we += 1
 
 
-def _message_scale(value_max: float, message_bits: int) -> float:
+def _message_scale(value_max: float, message_bits: int, what: str = "value_max") -> float:
+    """The largest power of two ``m`` with ``value_max * m <= 2**message_bits - 1`` (1 for ``value_max == 0``)."""
     if value_max <= 0:
         return 1.0
-    return 2.0 ** math.floor(math.log2((2**message_bits - 1) / value_max))
+    top = 2**message_bits - 1
+    smallest = top * 2.0**-1023  # below it the scale 2**k is no longer a finite float
+    if not value_max >= smallest:
+        raise bad_value(QuantizationError, what, value_max, f"is too small to scale to {message_bits}-bit messages; allowed: 0 or >= {smallest:.3g}")
+    return 2.0 ** math.floor(math.log2(top / value_max))
 
 
 def quantize(
@@ -767,14 +787,16 @@ def quantize(
                 vmax = input_max.get(p.name, float(np.max(np.abs(np.asarray(m.amplitude, dtype=np.float64)))))
             else:
                 vmax = input_max.get(p.name, 1.0)
-            msg_scale[p.name] = input_scales[p.name] = _message_scale(vmax, message_bits)
+            what = f"input_max[{p.name!r}]" if p.name in input_max else f"population {p.name!r}: largest |amplitude|"
+            msg_scale[p.name] = input_scales[p.name] = _message_scale(vmax, message_bits, what)
             msg_max[p.name] = max(vmax * msg_scale[p.name], 1.0)
         elif isinstance(m, snn.SigmaDelta):
             vmax = value_max.get(p.name)
             if vmax is None:
                 s0 = p.state0()
                 vmax = 8.0 * max(float(np.max(np.abs(np.asarray(v, dtype=np.float64)))) for v in (m.bias, m.vth, s0["sigma"], s0["ref"]))
-            msg_scale[p.name] = _message_scale(vmax, value_bits)
+            what = f"value_max[{p.name!r}]" if p.name in value_max else f"population {p.name!r}: 8 x its largest |bias|, |vth| or state"
+            msg_scale[p.name] = _message_scale(vmax, value_bits, what)
             msg_max[p.name] = max(vmax * msg_scale[p.name], 1.0)
         else:
             msg_scale[p.name] = msg_max[p.name] = 1.0
@@ -1112,6 +1134,14 @@ class FixedPointSimulator:
         self.calibration_margin = float(calibration_margin)
         self.quantize_opts = dict(quantize_opts)
         self.report: QuantizationReport | None = None
+        #: float steps of the one calibration run of a stage (at least the first call's n_steps)
+        self.calibration_steps = 256
+        #: how many stages (quantized networks with their scales) are kept for continuation
+        self.max_stages = 8
+        #: how many times this simulator quantized a network (a stage quantizes once)
+        self.n_quantizations = 0
+        self._stages: dict[int, _Stage] = {}
+        self._next_stage = 0
 
     def __repr__(self) -> str:
         return f"fixed_point_simulator({', '.join(f'{k}={v!r}' for k, v in self.quantize_opts.items())})"
@@ -1122,18 +1152,96 @@ class FixedPointSimulator:
         n_steps: int,
         *,
         engine: str = "reference",
-        seed: int | None = 0,
+        seed: Any = _SEED_DEFAULT,
+        state: snn.SimState | None = None,
         record: Any = ("spikes",),
         inputs: Mapping[str, Any] | None = None,
         progress: bool = False,
         **options: Any,
     ) -> snn.RunResult:
+        """Run ``network`` in fixed point for ``n_steps`` (see the class notes).
+
+        Without ``state`` (or with a state at rest, :func:`snn.init_state`, possibly
+        ``.replace(t=k)`` to start at step ``k``) a new *stage* starts: the network is calibrated (once) and quantized.  With the
+        ``state`` of a run of this simulator the run continues that stage
+        exactly, in integers: the quantized network is reused (re-quantized with
+        the stage's scales when only parameters changed) and the integer state
+        is carried on, never converted to float and back.
+        """
         from snn.engines.plan import parse_record
 
         if not isinstance(network, snn.Network):
             raise SNNTypeError(f"network={network!r}: must be a snn.Network")
-        opts = dict(self.quantize_opts)
+        structure = snn.state.structure_of(network)
         inputs = dict(inputs or {})
+        if state is not None and not isinstance(state, snn.SimState):
+            raise SNNTypeError(f"state={type(state).__name__}: must be the state of a run of this simulator, or snn.init_state(network)")
+        if isinstance(state, FixedPointState):
+            stage = self._stages.get(state.stage)
+            if stage is None or state.fixed is None:
+                raise bad_value(QuantizationError, "state", state, "comes from another fixed_point_simulator (or an expired stage of this one); continue it with the simulator that made it")
+            if stage.float_structure != structure:
+                diff = snn.state.structure_difference(stage.float_structure, network)
+                raise bad_value(QuantizationError, "network", network, f"does not fit the state's network: {diff}")
+            if seed is not _SEED_DEFAULT and seed != state.seed:
+                raise bad_value(QuantizationError, "seed", seed, f"the run continues state (seed {state.seed}); leave seed out or pass the same one")
+            qnet, report = self._stage_network(stage, network)
+            qstate = state.fixed
+        else:
+            t_start = 0
+            if state is not None:  # a state at rest (the network's initial state, nothing in flight): its seed and step
+                rest = snn.init_state(network, seed=state.seed)
+                if state.owner or not state.equals(rest.replace(t=state.t)):
+                    raise bad_value(
+                        QuantizationError,
+                        "state",
+                        state,
+                        "a float network's state cannot be converted to fixed point; pass a state at rest (snn.init_state(network), optionally .replace(t=k)) or the state of a run of this simulator",
+                    )
+                seed, t_start = state.seed, state.t
+            seed = 0 if seed is _SEED_DEFAULT else seed
+            if seed is None:
+                seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
+            stage = self._new_stage(network, structure, n_steps, engine=engine, seed=seed, inputs=inputs)
+            qnet, report = stage.qnet, stage.report
+            qstate = snn.init_state(qnet, seed=seed)
+            if t_start:
+                qstate = qstate.replace(t=t_start)
+        self.report = report
+        scaled = {name: np.rint(np.asarray(v, dtype=np.float64) * report.input_scales.get(name, 1.0)) for name, v in inputs.items()}
+        spikes, rec_state, outputs = parse_record(network, record)
+        qrecord: dict[str, tuple[str, ...]] = {}
+        for p in network.populations:
+            rep = report.populations.get(p.name)
+            names: list[str] = []
+            if p.name in spikes:
+                names.append("spikes")
+            if p.name in outputs:
+                names.append("outputs")
+            for var in rec_state.get(p.name, ()):
+                if rep is not None and rep.kind in _FLOAT_STATE:
+                    names.extend(_FLOAT_STATE[rep.kind].get(var, ()))
+                else:
+                    names.append(var)
+            qrecord[p.name] = tuple(dict.fromkeys(names))
+        if engine == "lava":
+            from hardware import lava_backend
+
+            if qstate.t != 0:
+                raise bad_value(
+                    QuantizationError,
+                    "engine",
+                    "lava",
+                    "continuing a run on Lava needs a Lava session (not available yet); run the whole stage in one call or use engine='event'",
+                )
+            res = lava_backend.run(qnet, n_steps, record=qrecord, seed=qstate.seed, inputs=scaled, **options)
+        else:
+            res = snn.simulate(qnet, n_steps, engine=engine, state=qstate, record=qrecord, inputs=scaled, progress=progress, **options)
+        return _to_float_result(res, network, report, rec_state, stage)
+
+    def _new_stage(self, network: snn.Network, structure: str, n_steps: int, *, engine: str, seed: int, inputs: Mapping[str, Any]) -> _Stage:
+        """Calibrate and quantize ``network``: a new stage, kept for the runs that continue it."""
+        opts = dict(self.quantize_opts)
         input_max = dict(opts.pop("input_max", None) or {})
         for name, values in inputs.items():
             if name not in input_max:
@@ -1143,51 +1251,65 @@ class FixedPointSimulator:
         value_max = dict(opts.pop("value_max", None) or {})
         sd = [p.name for p in network.populations if isinstance(p.model, snn.SigmaDelta) and p.name not in value_max]
         if sd and self.calibrate:
-            value_max.update(self._calibrate(network, n_steps, sd, engine=engine, seed=seed, inputs=inputs))
+            value_max.update(self._calibrate(network, max(int(n_steps), self.calibration_steps), sd, engine=engine, seed=seed, inputs=inputs))
         qnet, report = quantize(network, input_max=input_max, value_max=value_max, **opts)
-        self.report = report
-        scaled = {name: np.rint(np.asarray(v, dtype=np.float64) * report.input_scales.get(name, 1.0)) for name, v in inputs.items()}
-        spikes, state, outputs = parse_record(network, record)
-        qrecord: dict[str, tuple[str, ...]] = {}
-        for p in network.populations:
-            rep = report.populations.get(p.name)
-            names: list[str] = []
-            if p.name in spikes:
-                names.append("spikes")
-            if p.name in outputs:
-                names.append("outputs")
-            for var in state.get(p.name, ()):
-                if rep is not None and rep.kind in _FLOAT_STATE:
-                    names.extend(_FLOAT_STATE[rep.kind].get(var, ()))
-                else:
-                    names.append(var)
-            qrecord[p.name] = tuple(dict.fromkeys(names))
-        if engine == "lava":
-            from hardware import lava_backend
+        self.n_quantizations += 1
+        self._next_stage += 1
+        stage = _Stage(self._next_stage, structure, dict(opts, input_max=input_max, value_max=value_max), network, qnet, report)
+        self._stages[stage.index] = stage
+        while len(self._stages) > self.max_stages:
+            del self._stages[next(iter(self._stages))]
+        return stage
 
-            res = lava_backend.run(qnet, n_steps, record=qrecord, seed=seed, inputs=scaled, **options)
-        else:
-            res = snn.simulate(qnet, n_steps, engine=engine, seed=seed, record=qrecord, inputs=scaled, progress=progress, **options)
-        return _to_float_result(res, network, report, state)
+    def _stage_network(self, stage: _Stage, network: snn.Network) -> tuple[snn.Network, QuantizationReport]:
+        """The quantized network of ``stage`` for ``network`` (the same one, or one whose parameters changed)."""
+        if network is stage.network:
+            return stage.qnet, stage.report
+        qnet, report = quantize(network, **stage.options)
+        self.n_quantizations += 1
+        for name, rep in report.populations.items():
+            old = stage.report.populations.get(name)
+            if old is not None and old.scale is not None and not np.array_equal(np.asarray(old.scale), np.asarray(rep.scale)):
+                raise bad_value(
+                    QuantizationError,
+                    "network",
+                    network,
+                    f"its new parameters change the fixed-point scale of population {name!r}, so the integer state cannot be carried on; start a new stage (state=None)",
+                )
+        if snn.state.structure_of(qnet) != stage.qstructure:
+            raise QuantizationError("network: its new parameters change the structure of the quantized network; start a new stage (state=None)")
+        stage.network, stage.qnet, stage.report = network, qnet, report
+        return qnet, report
 
     def _calibrate(self, network, n_steps, names, *, engine, seed, inputs) -> dict[str, float]:
         """``max |value|`` of the sigma-delta populations ``names`` in a float run, times the margin."""
         eng = engine if engine in snn.engine_names() else "reference"
-        run = snn.simulate(network, n_steps, engine=eng, seed=seed, record={n: ("sigma", "ref") for n in names}, inputs=inputs)
+        run = snn.simulate(network, n_steps, engine=eng, seed=seed, record={n: ("sigma", "ref") for n in names}, inputs=_padded(inputs, n_steps))
         out = {}
         for name in names:
             m = network.population(name).model
             s0 = network.population(name).state0()
             big = max(
-                float(np.max(np.abs(np.asarray(run.state[name]["sigma"], dtype=np.float64)))),
-                float(np.max(np.abs(np.asarray(run.state[name]["ref"], dtype=np.float64)))),
-                float(np.max(np.abs(np.asarray(run.state[name]["sigma"], dtype=np.float64) + np.asarray(m.bias, dtype=np.float64)))),
+                float(np.max(np.abs(np.asarray(run.traces[name]["sigma"], dtype=np.float64)))),
+                float(np.max(np.abs(np.asarray(run.traces[name]["ref"], dtype=np.float64)))),
+                float(np.max(np.abs(np.asarray(run.traces[name]["sigma"], dtype=np.float64) + np.asarray(m.bias, dtype=np.float64)))),
                 float(np.max(np.abs(s0["sigma"]))),
                 float(np.max(np.abs(s0["ref"]))),
                 float(np.max(np.abs(np.asarray(m.vth, dtype=np.float64)))),
             )
             out[name] = self.calibration_margin * big
         return out
+
+
+def _padded(inputs: Mapping[str, Any], n_steps: int) -> dict[str, np.ndarray]:
+    """The calibration run's inputs: the given rows, then zeros up to ``n_steps`` (or cut to it)."""
+    out = {}
+    for name, v in inputs.items():
+        a = np.asarray(v, dtype=np.float64)
+        if a.ndim == 2 and a.shape[0] != n_steps:
+            a = np.concatenate([a, np.zeros((max(0, n_steps - a.shape[0]), a.shape[1]))])[:n_steps]
+        out[name] = a
+    return out
 
 
 #: the state variables of the float models in terms of the quantized ones
@@ -1214,23 +1336,38 @@ def _lif_to_float(rep: PopulationQuantization, values: Mapping[str, np.ndarray],
     return out
 
 
+def _float_view(rep: PopulationQuantization | None, vars_: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    if rep is not None and rep.kind in _FLOAT_STATE:
+        return _lif_to_float(rep, vars_, ("v", "i", "refractory") if rep.kind == "lif" else ("sigma", "ref"))
+    return dict(vars_)
+
+
 def _to_float_result(
-    res: snn.RunResult, network: snn.Network, report: QuantizationReport, state: Mapping[str, tuple[str, ...]]
+    res: snn.RunResult, network: snn.Network, report: QuantizationReport, state: Mapping[str, tuple[str, ...]], stage: _Stage
 ) -> snn.RunResult:
-    new_state = {}
-    for name, vars_ in res.state.items():
+    traces = {}
+    for name, vars_ in res.traces.items():
         rep = report.populations.get(name)
-        new_state[name] = _lif_to_float(rep, vars_, state.get(name, ())) if rep is not None and rep.kind in _FLOAT_STATE else dict(vars_)
+        traces[name] = _lif_to_float(rep, vars_, state.get(name, ())) if rep is not None and rep.kind in _FLOAT_STATE else dict(vars_)
     for name, wanted in state.items():  # a quantized LIF whose only recorded variable was 'refractory'
-        if name not in new_state:
-            new_state[name] = {var: np.zeros((res.n_steps, network.population(name).n)) for var in wanted}
-    final = {}
-    for name, vars_ in res.final_state.items():
-        rep = report.populations.get(name)
-        if rep is not None and rep.kind in _FLOAT_STATE:
-            final[name] = _lif_to_float(rep, vars_, ("v", "i", "refractory") if rep.kind == "lif" else ("sigma", "ref"))
-        else:
-            final[name] = dict(vars_)
+        if name not in traces:
+            traces[name] = {var: np.zeros((res.n_steps, network.population(name).n)) for var in wanted}
+    fixed = res.state
+    view = {name: _float_view(report.populations.get(name), vars_) for name, vars_ in fixed.populations.items()}
+    for p in network.populations:  # the float model's dtypes (e.g. a refractory counter)
+        dtypes = snn.state.state_dtypes(p)
+        view[p.name] = {v: np.asarray(view[p.name][v], dtype=dtypes[v]) for v in p.model.state_vars}
+    end = FixedPointState(
+        t=fixed.t,
+        seed=fixed.seed,
+        dt_ms=fixed.dt_ms,
+        populations=view,
+        in_flight={},
+        structure=stage.float_structure,
+        owner="hardware.loihi.fixed_point_simulator",
+        fixed=fixed,
+        stage=stage.index,
+    )
     outputs = {}
     for name, arr in res.outputs.items():
         rep = report.populations.get(name)
@@ -1241,14 +1378,45 @@ def _to_float_result(
         outputs[name] = arr
     return snn.RunResult(
         spikes=res.spikes,
-        state=new_state,
+        traces=traces,
         counts=res.counts,
-        final_state=final,
+        state=end,
         outputs=outputs,
         engine=f"{res.engine}+loihi",
         seed=res.seed,
         wall_time_s=res.wall_time_s,
+        t_start=res.t_start,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class FixedPointState(snn.SimState):
+    """The state a :class:`FixedPointSimulator` run ends in.
+
+    ``populations`` shows the neurons in the float model's terms (for reading,
+    e.g. decoding a solution); ``fixed`` is the integer state of the quantized
+    network that the simulator continues from (``snn.save_state(state.fixed,
+    path)`` checkpoints it).  Only the simulator that made it continues it.
+    """
+
+    fixed: snn.SimState | None = None
+    stage: int = 0
+
+
+@dataclass(eq=False)
+class _Stage:
+    """A calibrated, quantized network and the options that reproduce its scales."""
+
+    index: int
+    float_structure: str
+    options: dict
+    network: snn.Network
+    qnet: snn.Network
+    report: QuantizationReport
+    qstructure: str = ""
+
+    def __post_init__(self) -> None:
+        self.qstructure = snn.state.structure_of(self.qnet)
 
 
 def fixed_point_simulator(*, calibrate: bool = True, calibration_margin: float = 2.0, **quantize_opts: Any) -> FixedPointSimulator:

@@ -22,6 +22,7 @@ from snn.models import (
 from snn.network import Network, Population, Projection
 from snn.results import OpCounts, RunResult
 from snn.simulate import engine_names, simulate
+from snn.state import SimState, init_state, load_state, save_state
 from snn.synapses import Synapse, register_synapse
 
 __version__ = "0.1.0"
@@ -41,6 +42,7 @@ __all__ = [
     "Projection",
     "RunResult",
     "SigmaDelta",
+    "SimState",
     "SpikeSource",
     "Synapse",
     "__version__",
@@ -48,11 +50,14 @@ __all__ = [
     "engine_names",
     "errors",
     "layout",
+    "init_state",
     "load",
+    "load_state",
     "metrics",
     "nir",
     "register_model",
     "register_synapse",
     "save",
+    "save_state",
     "simulate",
 ]

@@ -9,16 +9,17 @@ Problem: ``du/dt = alpha * laplacian(u)`` on the grid points of an
 for ``k = 0 .. n_time - 1``.  It is stable (and a contraction in the max norm)
 for ``r <= 1/6``; a larger ``dt`` is refused.
 
-The network is the grid of :mod:`tasks.poisson`: one :class:`snn.SigmaDelta`
+The network is the grid of :mod:`tasks.poisson` (both built by :mod:`tasks._grid`): one :class:`snn.SigmaDelta`
 neuron per grid point, a self synapse ``1 - 6 r`` and six neighbour synapses
 ``r``, all with a one-step delay, so **one network step is one time step**.
 Each neuron starts having sent ``u_0`` (``ref = u_0``, ``sigma = W u_0``); in step
 ``k`` its activation ``act = sigma`` is ``u_{k+1}`` and it sends the change only
 when it is at least ``vth``.  With ``vth = 0`` the network reproduces the finite
 differences to rounding; with ``vth > 0`` regions where ``u`` changes slowly stay
-silent.  The run goes in chunks of ``check_every`` steps (each resumes the exact
-state: with one-step delays everything in flight is ``W @ ref``); chunk ``j``
-uses ``vth_j = rtol * max|act| / n_time`` with ``act`` the field at its start,
+silent.  The run goes in chunks of ``check_every`` steps, each continuing the
+previous one's state (``simulate(..., state=run.state)``, messages in flight
+included); chunk ``j`` uses ``vth_j = rtol * max|act| / n_time`` with ``act``
+the neurons' activation (``sigma``) at its start,
 so the threshold falls with the solution.  Because ``W`` is a max-norm
 contraction for ``r <= 1/6``, the transmitted-value errors add up at most
 linearly::
@@ -34,6 +35,7 @@ whole grid changing).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,21 +45,9 @@ import numpy as np
 import scipy.sparse as sp
 
 import snn
-from tasks._common import CONVERGED, MAXITER, STATUS_MESSAGES, BaselineResult, SolveResult, TaskError
-from tasks.poisson import (
-    CONV3D_FLOPS_PER_POINT,
-    _check_grid,
-    _check_h,
-    _grid_geometry,
-    _positive_float,
-    _positive_int,
-    _shape3,
-    _simulator,
-    _stencil_kernel,
-    _sync,
-    _torch_device,
-    concat_runs,
-)
+from tasks import _grid
+from tasks._common import CONVERGED, MAXITER, BaselineResult, SolveResult, TaskError, check_callback
+from tasks._grid import CONV3D_FLOPS_PER_POINT
 
 __all__ = ["Problem", "random_problem", "build_network", "solve", "reference", "dense_baseline", "max_stable_dt"]
 
@@ -92,11 +82,11 @@ class Problem:
     h: float = 1.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "u0", _check_grid("u0", self.u0))
-        object.__setattr__(self, "alpha", _positive_float("alpha", self.alpha))
-        object.__setattr__(self, "dt", _positive_float("dt", self.dt))
-        object.__setattr__(self, "n_time", _positive_int("n_time", self.n_time))
-        object.__setattr__(self, "h", _check_h(self.h))
+        object.__setattr__(self, "u0", _grid.check_grid("u0", self.u0))
+        object.__setattr__(self, "alpha", _grid.positive_float("alpha", self.alpha))
+        object.__setattr__(self, "dt", _grid.positive_float("dt", self.dt))
+        object.__setattr__(self, "n_time", _grid.positive_int("n_time", self.n_time))
+        object.__setattr__(self, "h", _grid.check_h(self.h))
         if self.r > 1.0 / 6.0 * (1.0 + 1e-12):
             raise TaskError(
                 f"dt={self.dt!r}: the explicit scheme is unstable with r = alpha*dt/h**2 = {self.r:.6g} > 1/6; "
@@ -131,7 +121,7 @@ def random_problem(
     ``u0`` is the sum of 3 Gaussians with random centres, widths (1 to 3 grid
     spacings) and amplitudes in ``[0.5, 1.5]``.
     """
-    shape = _shape3(shape)
+    shape = _grid.shape3(shape)
     if not 0 < courant <= 1:
         raise TaskError(f"courant={courant!r}: must be in (0, 1] (fraction of the largest stable dt)")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
@@ -146,7 +136,7 @@ def random_problem(
 
 
 def _weights(problem: Problem) -> tuple[np.ndarray, sp.csr_matrix]:
-    pos, nb = _grid_geometry(problem.shape)
+    pos, nb = _grid.grid_geometry(problem.shape)
     r = problem.r
     w = sp.csr_matrix(r * nb + (1.0 - 6.0 * r) * sp.identity(problem.n, format="csr"))
     w.eliminate_zeros()
@@ -160,7 +150,7 @@ def build_network(problem: Problem, *, vth: float = 0.0) -> snn.Network:
     """
     if not isinstance(problem, Problem):
         raise TaskError(f"problem={problem!r}: must be a tasks.heat.Problem")
-    vth = _positive_float("vth", vth, allow_zero=True)
+    vth = _grid.positive_float("vth", vth, allow_zero=True)
     pos, w = _weights(problem)
     u0 = problem.u0.ravel()
     return _network(problem, pos, w, vth, u0, w @ u0)
@@ -187,7 +177,7 @@ def reference(problem: Problem, n_time: int | None = None) -> np.ndarray:
     """Finite differences in numpy (padded array slices): ``u`` after ``n_time`` steps, ``(nx, ny, nz)``."""
     if not isinstance(problem, Problem):
         raise TaskError(f"problem={problem!r}: must be a tasks.heat.Problem")
-    return _fd(problem.u0, problem.r, problem.n_time if n_time is None else _positive_int("n_time", n_time))
+    return _fd(problem.u0, problem.r, problem.n_time if n_time is None else _grid.positive_int("n_time", n_time))
 
 
 def solve(
@@ -204,10 +194,16 @@ def solve(
 ) -> SolveResult:
     """Step the heat equation ``min(n_steps, n_time)`` times with the spiking network.
 
+    One continued run, in chunks of ``check_every`` steps (``run =
+    simulate(net, k, state=state)``, ``state = run.state``); between chunks
+    only the threshold changes (see the module docstring), the state (messages
+    in flight included) carries over.  With a fixed ``vth`` the result does not
+    depend on ``check_every``, bit for bit.
+
     Stopping rule: none to test; the run stops at ``k = min(n_steps, n_time)``
     network steps, ``status = CONVERGED`` when ``k = n_time`` (all time steps
-    done) and ``MAXITER`` when ``n_steps < n_time``.  The decoded field is the
-    activation ``act = sigma`` of the last step, ``u_k``.
+    done) and ``MAXITER`` when ``n_steps < n_time`` or the field is not finite.
+    The decoded field is the activation ``act = sigma`` of the last step, ``u_k``.
 
     Parameters
     ----------
@@ -220,8 +216,8 @@ def solve(
     engine, simulate, seed :
         As in :func:`tasks.poisson.solve`.
     callback : callable, optional
-        ``callback(k, u_k)`` for every time step ``k = 1 .. n_steps``, after the run
-        (from the recorded activations).
+        ``callback(k, u_k)`` after each chunk (``k`` the time steps done,
+        ``u_k`` ``(nx, ny, nz)``); checked to be callable before anything runs.
     vth : float, optional
         A fixed sigma-delta threshold instead of the schedule (0 sends every change).
     check_every : int
@@ -230,62 +226,75 @@ def solve(
     Returns
     -------
     SolveResult
-        ``x`` ``(nx, ny, nz)``; ``errors``: ``rel_error`` (2-norm, relative to
-        the finite-difference field), ``max_abs_error``, ``error_bound``
-        (the max-norm bound above); ``info``: ``vth`` per chunk, ``r``.
+        ``x`` ``(nx, ny, nz)``; ``run`` the whole run (spikes recorded);
+        ``errors``: ``rel_error`` (2-norm, relative to the finite-difference
+        field), ``max_abs_error``, ``error_bound`` (the max-norm bound above);
+        ``info``: ``vth`` and ``steps`` per chunk, ``r``.
     """
     if not isinstance(problem, Problem):
         raise TaskError(f"problem={problem!r}: must be a tasks.heat.Problem")
-    steps = problem.n_time if n_steps is None else min(_positive_int("n_steps", n_steps), problem.n_time)
-    rtol = _positive_float("rtol", rtol)
-    if callback is not None and not callable(callback):
-        raise TaskError(f"callback={callback!r}: must be None or a callable")
-    sim = _simulator(simulate)
+    steps = problem.n_time if n_steps is None else min(_grid.positive_int("n_steps", n_steps), problem.n_time)
+    rtol = _grid.positive_float("rtol", rtol)
+    check_callback(callback)
+    sim = _grid.simulator(simulate)
     if vth is not None:
-        vth = _positive_float("vth", vth, allow_zero=True)
-    check_every = _positive_int("check_every", check_every)
+        vth = _grid.positive_float("vth", vth, allow_zero=True)
+    check_every = _grid.positive_int("check_every", check_every)
     pos, w = _weights(problem)
     u_max0 = float(np.max(np.abs(problem.u0)))
-    ref_now = problem.u0.ravel().astype(np.float64)
-    runs, vths, traj = [], [], []
+    u0 = problem.u0.ravel()
+    sigma0 = w @ u0
+
+    def threshold(act: np.ndarray) -> float:
+        return vth if vth is not None else rtol * float(np.max(np.abs(act))) / problem.n_time
+
+    vth_k = threshold(sigma0)
+    net = _network(problem, pos, w, vth_k, u0, sigma0)
+    state = snn.init_state(net, seed=0 if seed is None else seed)
+    runs, vths, lengths = [], [], []
     done = 0
     while done < steps:
         length = min(check_every, steps - done)
-        sigma = w @ ref_now
-        vth_k = vth if vth is not None else rtol * float(np.max(np.abs(sigma))) / problem.n_time
-        net = _network(problem, pos, w, vth_k, ref_now, sigma)
-        record: Any = {"u": ("spikes", "sigma")} if callback is not None else ("spikes",)
-        run = sim(net, length, engine=engine, seed=0 if seed is None else seed, record=record)
+        new_vth = threshold(state.populations["u"]["sigma"])
+        if new_vth != vth_k:  # a parameter change: same structure, the state carries over
+            vth_k = new_vth
+            net = _network(problem, pos, w, vth_k, u0, sigma0)
+        run = sim(net, length, engine=engine, state=state, record=("spikes",))
         runs.append(run)
+        state = run.state
         vths.append(vth_k)
-        if callback is not None:
-            traj.append(np.asarray(run.state["u"]["sigma"], dtype=np.float64))
-        ref_now = np.asarray(run.final_state["u"]["ref"], dtype=np.float64)
+        lengths.append(length)
         done += length
-    x = np.asarray(runs[-1].final_state["u"]["sigma"], dtype=np.float64).reshape(problem.shape)
-    if callback is not None:
-        for k, row in enumerate(np.concatenate(traj)):
-            callback(k + 1, row.reshape(problem.shape))
-    bound = float(sum(min(check_every, steps - j * check_every) * v for j, v in enumerate(vths)))
+        if callback is not None:
+            callback(done, np.asarray(state.populations["u"]["sigma"], dtype=np.float64).reshape(problem.shape))
+    x = np.asarray(state.populations["u"]["sigma"], dtype=np.float64).reshape(problem.shape)
+    spans: list[list[float]] = []  # [vth, steps] for each run of equal thresholds (so the bound does not depend on the chunking)
+    for k, v in zip(lengths, vths):
+        if spans and spans[-1][0] == v:
+            spans[-1][1] += k
+        else:
+            spans.append([v, k])
+    bound = math.fsum(v * k for v, k in spans)
     ref = reference(problem, steps)
-    ref_norm = float(np.linalg.norm(ref))
-    err = float(np.linalg.norm(x - ref))
-    status = CONVERGED if steps == problem.n_time else MAXITER
+    ref_norm = _grid.norm2(ref)
+    err = _grid.norm2(x - ref)
+    errors = {
+        "rel_error": err / ref_norm if ref_norm > 0 else err,
+        "max_abs_error": float(np.max(np.abs(x - ref))),
+        "error_bound": bound,
+    }
+    status, message = _grid.finite_status(CONVERGED if steps == problem.n_time else MAXITER, x, errors)
     return SolveResult(
         x=x,
         success=status == CONVERGED,
         status=status,
-        message=STATUS_MESSAGES[status],
+        message=message,
         n_steps=steps,
-        errors={
-            "rel_error": err / ref_norm if ref_norm > 0 else err,
-            "max_abs_error": float(np.max(np.abs(x - ref))),
-            "error_bound": bound,
-        },
-        run=concat_runs(runs),
+        errors=errors,
+        run=snn.RunResult.concat(runs),
         network=net,
         reference=ref,
-        info={"vth": vths, "r": problem.r, "u_max0": u_max0},
+        info={"vth": vths, "steps": list(np.cumsum(lengths).tolist()), "r": problem.r, "u_max0": u_max0},
     )
 
 
@@ -301,17 +310,17 @@ def dense_baseline(problem: Problem, device: str = "cpu", *, dtype: str = "float
         raise TaskError(f"problem={problem!r}: must be a tasks.heat.Problem")
     if dtype not in ("float32", "float64"):
         raise TaskError(f"dtype={dtype!r}: allowed: 'float32', 'float64'")
-    torch, dev = _torch_device(device)
+    torch, dev = _grid.torch_device(device)
     tdt = getattr(torch, dtype)
     r = problem.r
-    k = _stencil_kernel(torch, dev, tdt, 1.0 - 6.0 * r, r)
+    k = _grid.stencil_kernel(torch, dev, tdt, 1.0 - 6.0 * r, r)
     u = torch.as_tensor(np.array(problem.u0).reshape((1, 1) + problem.shape), dtype=tdt, device=dev)
     conv = torch.nn.functional.conv3d
-    _sync(torch, dev)
+    _grid.sync(torch, dev)
     t0 = time.perf_counter()
     for _ in range(problem.n_time):
         u = conv(u, k, padding=1)
-    _sync(torch, dev)
+    _grid.sync(torch, dev)
     wall = time.perf_counter() - t0
     n, steps = problem.n, problem.n_time
     return BaselineResult(

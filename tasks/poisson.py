@@ -68,11 +68,11 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-from scipy.spatial import cKDTree
 
 import snn
-from snn.results import OpCounts, RunResult
-from tasks._common import CONVERGED, MAXITER, STATUS_MESSAGES, BaselineResult, SolveResult, TaskError, finite_array
+from tasks import _grid
+from tasks._common import CONVERGED, MAXITER, BaselineResult, SolveResult, TaskError, check_callback
+from tasks._grid import CONV3D_FLOPS_PER_POINT, GRID_SPACING_UM
 
 __all__ = [
     "Problem",
@@ -82,35 +82,19 @@ __all__ = [
     "jacobi_rho",
     "iteration_coefficients",
     "build_network",
-    "concat_runs",
     "solve",
     "reference",
     "dense_baseline",
     "GRID_SPACING_UM",
+    "CONV3D_FLOPS_PER_POINT",
 ]
 
-#: distance between neighbouring neurons of the grid layout, in µm (layout only: it does not enter the maths)
-GRID_SPACING_UM = 10.0
 #: fractional bits of the weights (see the module docstring)
 WEIGHT_FRACTION_BITS = 7
 _METHODS = ("momentum", "jacobi")
 
 
 # --------------------------------------------------------------------------- problem
-
-
-def _check_h(h: Any) -> float:
-    if isinstance(h, bool) or not isinstance(h, numbers.Real) or not math.isfinite(float(h)) or float(h) <= 0:
-        raise TaskError(f"h={h!r}: must be a positive, finite grid spacing")
-    return float(h)
-
-
-def _check_grid(name: str, value: Any) -> np.ndarray:
-    arr = finite_array(name, value, ndim=3)
-    if min(arr.shape) < 1:
-        raise TaskError(f"{name}: must have at least one grid point along every axis, got shape {arr.shape}")
-    arr.setflags(write=False)
-    return arr
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,8 +113,12 @@ class Problem:
     h: float = 1.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "f", _check_grid("f", self.f))
-        object.__setattr__(self, "h", _check_h(self.h))
+        object.__setattr__(self, "f", _grid.check_grid("f", self.f))
+        object.__setattr__(self, "h", _grid.check_h(self.h))
+        if not math.isfinite(_grid.norm2(self.rhs)):
+            raise TaskError(
+                f"f: h**2 * f (h={self.h!r}, max|f|={float(np.max(np.abs(self.f)))!r}) is too large: its 2-norm overflows float64; scale the problem down"
+            )
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -146,23 +134,12 @@ class Problem:
         return (self.h**2 * self.f).ravel()
 
 
-def _shape3(shape: Any) -> tuple[int, int, int]:
-    if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
-        shape = (shape, shape, shape)
-    if not isinstance(shape, (tuple, list)) or len(shape) != 3:
-        raise TaskError(f"shape={shape!r}: must be an int or a tuple (nx, ny, nz) of positive ints")
-    for s in shape:
-        if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1:
-            raise TaskError(f"shape={shape!r}: must be an int or a tuple (nx, ny, nz) of positive ints")
-    return (int(shape[0]), int(shape[1]), int(shape[2]))
-
-
 def random_problem(shape: Any = (16, 16, 16), *, h: float = 1.0, seed: int | np.random.Generator | None = None) -> Problem:
     """A seeded instance: ``f`` i.i.d. standard normal on an ``(nx, ny, nz)`` grid.
 
     White-noise ``f`` excites every mode of the grid, the smooth slow ones included.
     """
-    shape = _shape3(shape)
+    shape = _grid.shape3(shape)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     return Problem(rng.standard_normal(shape), h=h)
 
@@ -176,7 +153,7 @@ def laplacian(shape: Any) -> sp.csr_matrix:
     Built as a Kronecker sum of 1-D second differences (independent of the
     network's geometric construction); diagonal 6, axis neighbours -1.
     """
-    nx, ny, nz = _shape3(shape)
+    nx, ny, nz = _grid.shape3(shape)
 
     def d1(m: int) -> sp.csr_matrix:
         return sp.diags([-np.ones(m - 1), 2.0 * np.ones(m), -np.ones(m - 1)], [-1, 0, 1], format="csr")
@@ -195,13 +172,13 @@ def _eig_bounds(shape: tuple[int, int, int]) -> tuple[float, float]:
 
 def condition_number(shape: Any) -> float:
     """``kappa = lambda_max / lambda_min`` of :func:`laplacian` (2-norm condition number)."""
-    lo, hi = _eig_bounds(_shape3(shape))
+    lo, hi = _eig_bounds(_grid.shape3(shape))
     return hi / lo
 
 
 def jacobi_rho(shape: Any) -> float:
     """Spectral radius of the Jacobi iteration matrix ``J = (6 I - A) / 6``."""
-    nx, ny, nz = _shape3(shape)
+    nx, ny, nz = _grid.shape3(shape)
     return (math.cos(math.pi / (nx + 1)) + math.cos(math.pi / (ny + 1)) + math.cos(math.pi / (nz + 1))) / 3.0
 
 
@@ -221,7 +198,7 @@ def iteration_coefficients(shape: Any, method: str = "momentum") -> dict[str, fl
         iteration with these rounded weights: the error shrinks by about this
         factor per step).
     """
-    shape = _shape3(shape)
+    shape = _grid.shape3(shape)
     if method not in _METHODS:
         raise TaskError(f"method={method!r}: allowed: {list(_METHODS)}")
     rho = jacobi_rho(shape)
@@ -250,24 +227,10 @@ def _momentum_rate(a: float, w: float, beta: float, rho: float) -> float:
 # --------------------------------------------------------------------------- network
 
 
-def _neighbours(positions_um: np.ndarray, spacing_um: float) -> sp.csr_matrix:
-    """0/1 matrix of grid neighbours: pairs at distance ``spacing_um`` (found with a k-d tree)."""
-    tree = cKDTree(positions_um)
-    dist = tree.sparse_distance_matrix(tree, max_distance=1.01 * spacing_um, output_type="coo_matrix")
-    keep = (dist.row != dist.col) & (dist.data > 0.5 * spacing_um)
-    n = positions_um.shape[0]
-    return sp.csr_matrix((np.ones(int(keep.sum())), (dist.row[keep], dist.col[keep])), shape=(n, n))
-
-
-def _grid_geometry(shape: tuple[int, int, int]) -> tuple[np.ndarray, sp.csr_matrix]:
-    pos = snn.layout.grid(shape, spacing_um=GRID_SPACING_UM)
-    return pos, _neighbours(pos, GRID_SPACING_UM)
-
-
 def _plan_weights(shape: tuple[int, int, int], method: str) -> tuple[np.ndarray, dict[str, sp.csr_matrix], dict[str, float]]:
     """Positions, the incoming weight matrices per (post, pre), and the coefficients."""
     c = iteration_coefficients(shape, method)
-    pos, nb = _grid_geometry(shape)
+    pos, nb = _grid.grid_geometry(shape)
     n = pos.shape[0]
     w_uu = sp.csr_matrix(c["w"] * nb + c["a"] * sp.identity(n, format="csr"))
     w_uu.eliminate_zeros()
@@ -285,7 +248,7 @@ def build_network(
     vth: float = 0.0,
     initial_state: Mapping[str, Mapping[str, np.ndarray]] | None = None,
 ) -> snn.Network:
-    """The spiking network of :func:`solve` (one chunk of it).
+    """The spiking network of :func:`solve` (its first pass, threshold ``vth``).
 
     Parameters
     ----------
@@ -294,7 +257,8 @@ def build_network(
     vth : float
         Sigma-delta threshold of every neuron (>= 0).
     initial_state : dict, optional
-        ``{population: {"sigma": (n,), "ref": (n,)}}`` to resume from.
+        ``{population: {"sigma": (n,), "ref": (n,)}}`` to start from (default: rest).
+        (:func:`solve` continues a run with ``simulate(..., state=run.state)`` instead.)
 
     Returns
     -------
@@ -323,89 +287,7 @@ def _network(problem, pos, mats, c, vth, initial_state, rhs=None) -> snn.Network
     return net
 
 
-def _resume_state(mats: Mapping[str, sp.csr_matrix], final: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, dict[str, np.ndarray]]:
-    """Initial state that continues a run exactly: every in-flight delta delivered.
-
-    With all delays one step, what a neuron has received after the last step plus
-    what is still in flight is ``W @ ref`` of its senders, so ``sigma = W @ ref``.
-    """
-    out: dict[str, dict[str, np.ndarray]] = {}
-    for pop in {k.split("<-")[0] for k in mats}:
-        sigma = sum(
-            mat @ np.asarray(final[k.split("<-")[1]]["ref"], dtype=np.float64) for k, mat in mats.items() if k.split("<-")[0] == pop
-        )
-        out[pop] = {"sigma": np.asarray(sigma, dtype=np.float64), "ref": np.asarray(final[pop]["ref"], dtype=np.float64)}
-    return out
-
-
-def concat_runs(runs: list[RunResult]) -> RunResult:
-    """One :class:`snn.RunResult` for consecutive runs of networks with the same structure.
-
-    Recordings are concatenated along time, counts added, per-step counts
-    concatenated; ``final_state`` is the last run's.
-    """
-    if len(runs) == 1:
-        return runs[0]
-    first, last = runs[0], runs[-1]
-    cs = [r.counts for r in runs]
-
-    def add(dicts):
-        keys = dicts[0].keys()
-        return {k: int(sum(d[k] for d in dicts)) for k in keys}
-
-    counts = OpCounts(
-        n_steps=sum(c.n_steps for c in cs),
-        dt_ms=cs[0].dt_ms,
-        spikes=int(sum(c.spikes for c in cs)),
-        synaptic_events=int(sum(c.synaptic_events for c in cs)),
-        neuron_updates=int(sum(c.neuron_updates for c in cs)),
-        per_projection=add([c.per_projection for c in cs]),
-        spikes_per_population=add([c.spikes_per_population for c in cs]),
-        neuron_updates_per_population=add([c.neuron_updates_per_population for c in cs]),
-        graded_spikes=int(sum(c.graded_spikes for c in cs)),
-        spikes_per_step=np.concatenate([c.spikes_per_step for c in cs]).astype(np.int64),
-        synaptic_events_per_step=np.concatenate([c.synaptic_events_per_step for c in cs]).astype(np.int64),
-        n_neurons=cs[0].n_neurons,
-        n_synapses=cs[0].n_synapses,
-    )
-    spikes = {k: np.concatenate([r.spikes[k] for r in runs]) for k in first.spikes}
-    outputs = {k: np.concatenate([r.outputs[k] for r in runs]) for k in first.outputs}
-    state = {p: {v: np.concatenate([r.state[p][v] for r in runs]) for v in first.state[p]} for p in first.state}
-    return RunResult(
-        spikes=spikes,
-        state=state,
-        counts=counts,
-        final_state=last.final_state,
-        outputs=outputs,
-        engine=last.engine,
-        seed=first.seed,
-        wall_time_s=float(sum(r.wall_time_s for r in runs)),
-    )
-
-
 # --------------------------------------------------------------------------- solver
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise TaskError(f"{name}={value!r}: must be a positive int")
-    return int(value)
-
-
-def _positive_float(name: str, value: Any, *, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
-        raise TaskError(f"{name}={value!r}: must be a finite number")
-    if float(value) < 0 or (float(value) == 0 and not allow_zero):
-        raise TaskError(f"{name}={value!r}: must be {'>= 0' if allow_zero else '> 0'}")
-    return float(value)
-
-
-def _simulator(simulate: Callable | None) -> Callable:
-    if simulate is None:
-        return snn.simulate
-    if not callable(simulate):
-        raise TaskError(f"simulate={simulate!r}: must be None or a callable with snn.simulate's signature")
-    return simulate
 
 
 def solve(
@@ -425,11 +307,15 @@ def solve(
 ) -> SolveResult:
     """Solve ``-laplacian(u) = f`` with a sigma-delta network on the grid.
 
-    The network (:func:`build_network`) runs in chunks of ``check_every`` steps.
-    Between chunks the host reads the neurons' transmitted values ``u = ref``
-    of population ``u`` (the sum of the graded spikes each has sent) and applies
-    the stopping rule; the next chunk resumes the exact network state with a
-    lower threshold.
+    The network (:func:`build_network`) runs as one continued run, checked every
+    ``check_every`` steps: ``run = simulate(net, k, state=state)``, ``state =
+    run.state``.  At a check the host reads the neurons' transmitted values
+    ``u = ref`` of population ``u`` (the sum of the graded spikes each has sent)
+    and applies the stopping rule; the run then goes on from its state (the
+    messages in flight included), with a lower threshold (same network
+    structure, new ``vth``).  With a constant threshold the result does not
+    depend on ``check_every`` except through where the run stops: the same
+    steps checked more often give the same ``x`` and op counts, bit for bit.
 
     Stopping rule (after step ``k``, a multiple of ``check_every``)::
 
@@ -437,9 +323,10 @@ def solve(
 
     which guarantees ``||u_k - u*||_2 <= rtol * ||u*||_2`` (``kappa`` from
     :func:`condition_number`, exact for the 7-point stencil).  If it is not met
-    within ``n_steps`` the result has ``status = MAXITER`` and ``success = False``.
+    within ``n_steps`` the result has ``status = MAXITER`` and ``success = False``
+    (also whenever ``u_k`` is not finite).
 
-    Threshold schedule (geometric, piecewise constant over chunks)::
+    Threshold schedule (geometric, piecewise constant between checks)::
 
         vth_k = max(vth0 * rate**k, vth_min)
 
@@ -454,9 +341,12 @@ def solve(
     (half the predicted decrease in log scale), the host keeps ``u_k`` and the
     network starts a new pass from rest on the correction problem
     ``A e = b - A u_k`` (bias ``w (b - A u_k)``; the answer is then ``u_k + e``).
-    In float this rarely happens; under a fixed-point ``simulate`` whose
-    resolution sets an accuracy floor, each pass multiplies the error by about
-    that floor (at most ``max_refinements`` passes).
+    The new pass is a fresh state at rest at the same absolute step
+    (``snn.init_state(net).replace(t=k)``), so the passes form one timeline and
+    a quantizing ``simulate`` calibrates the correction problem anew.  In float
+    this rarely happens; under a fixed-point ``simulate`` whose resolution sets
+    an accuracy floor, each pass multiplies the error by about that floor (at
+    most ``max_refinements`` passes).
 
     Parameters
     ----------
@@ -468,123 +358,125 @@ def solve(
     engine : str
         Engine for :func:`snn.simulate` (ignored by a ``simulate`` that does not use it).
     simulate : callable, optional
-        Any callable with :func:`snn.simulate`'s signature (e.g. a fixed-point
-        simulator); it must return values in the network's units.
+        Any callable with :func:`snn.simulate`'s signature, ``state=`` included
+        (e.g. a fixed-point simulator); it must return values in the network's units.
     seed : int, optional
-        Passed to ``simulate`` (the network is deterministic).
+        Seed of the run state (the network is deterministic; default 0).
     callback : callable, optional
-        ``callback(k, u_k)`` after each chunk, ``u_k`` of shape ``(nx, ny, nz)``.
+        ``callback(k, u_k)`` after each check, ``u_k`` of shape ``(nx, ny, nz)``;
+        checked to be callable before anything runs.
     method : {"momentum", "jacobi"}
         See the module docstring.
     check_every : int
-        Steps per chunk.
+        Steps between checks.
     vth0, vth_min : float, optional
-        Override the threshold schedule.
+        Override the threshold schedule (``vth0 = vth_min`` makes it constant).
     max_refinements : int
         Most refinement passes (0 disables refinement).
 
     Returns
     -------
     SolveResult
-        ``x`` of shape ``(nx, ny, nz)``; ``run`` the chunks' runs joined by
-        :func:`concat_runs`; ``network`` the last chunk's network;
+        ``x`` of shape ``(nx, ny, nz)``; ``run`` the whole run
+        (:meth:`snn.RunResult.concat` of the chunks, spikes recorded);
+        ``network`` the last network run;
         ``errors``: ``rel_error``,
         ``max_abs_error`` (against :func:`reference`) and ``rel_residual``;
-        ``info``: ``steps`` and ``rel_residual`` after each chunk, ``vth`` per
+        ``info``: ``steps`` and ``rel_residual`` at each check, ``vth`` per
         chunk, ``coefficients``, ``kappa``, ``monitor_flops`` (the host's
         residual checks, ``9 n`` per check), ``refined_at`` (steps at which a
         refinement pass began).
     """
     if not isinstance(problem, Problem):
         raise TaskError(f"problem={problem!r}: must be a tasks.poisson.Problem")
-    n_steps = _positive_int("n_steps", n_steps)
-    rtol = _positive_float("rtol", rtol)
-    check_every = _positive_int("check_every", check_every)
+    n_steps = _grid.positive_int("n_steps", n_steps)
+    rtol = _grid.positive_float("rtol", rtol)
+    check_every = _grid.positive_int("check_every", check_every)
     if method not in _METHODS:
         raise TaskError(f"method={method!r}: allowed: {list(_METHODS)}")
-    if callback is not None and not callable(callback):
-        raise TaskError(f"callback={callback!r}: must be None or a callable")
-    sim = _simulator(simulate)
+    check_callback(callback)
+    sim = _grid.simulator(simulate)
 
     shape, n = problem.shape, problem.n
     pos, mats, coef = _plan_weights(shape, method)
     a_mat = laplacian(shape)
     b = problem.rhs
-    b_norm = float(np.linalg.norm(b))
+    b_norm = _grid.norm2(b)
     kappa = condition_number(shape)
     bias = coef["w"] * b
     vth0_given = vth0
     if vth0 is None:
         vth0 = 0.1 * float(np.max(np.abs(bias))) if n else 0.0
     if vth_min is None:
-        vth_min = 0.1 * rtol / kappa * coef["w"] / (abs(coef["a"]) + 6 * coef["w"] + coef["beta"]) * float(np.sqrt(np.mean(b**2)))
-    vth0 = _positive_float("vth0", vth0, allow_zero=True)
-    vth_min = _positive_float("vth_min", vth_min, allow_zero=True)
+        vth_min = (
+            0.1 * rtol / kappa * coef["w"] / (abs(coef["a"]) + 6 * coef["w"] + coef["beta"]) * (_grid.norm2(b / math.sqrt(n)) if n else 0.0)
+        )
+    vth0 = _grid.positive_float("vth0", vth0, allow_zero=True)
+    vth_min = _grid.positive_float("vth_min", vth_min, allow_zero=True)
     if isinstance(max_refinements, bool) or not isinstance(max_refinements, numbers.Integral) or max_refinements < 0:
         raise TaskError(f"max_refinements={max_refinements!r}: must be an int >= 0")
 
-    runs: list[RunResult] = []
-    steps_hist: list[int] = []
-    res_hist: list[float] = []
-    vth_hist: list[float] = []
-    refined_at: list[int] = []
-    state = None
-    done = 0
-    status = MAXITER
-    u = np.zeros(n)
-    u_base = np.zeros(n)
-    rhs = b
-    pass_start, pass_first_check = 0, 0
-    vth_start = vth0
-    window = 8
+    rate, window = coef["rate"], 8
+    rhs, u_base = b, np.zeros(n)
+    pass_start, pass_first_check, vth_start = 0, 0, vth0
+    vth = max(vth_start, vth_min)
+    net = _network(problem, pos, mats, coef, vth, None, rhs)
+    state = snn.init_state(net, seed=0 if seed is None else seed)
+    runs, steps_hist, res_hist, vth_hist, refined_at = [], [], [], [], []
+    done, status = 0, MAXITER
+    u = u_base
     rel_res = 1.0 if b_norm > 0 else 0.0
     while done < n_steps:
         length = min(check_every, n_steps - done)
-        vth = max(vth_start * coef["rate"] ** (done - pass_start), vth_min)
-        net = _network(problem, pos, mats, coef, vth, state, rhs)
-        run = sim(net, length, engine=engine, seed=0 if seed is None else seed, record=("spikes",))
+        new_vth = max(vth_start * rate ** (done - pass_start), vth_min)
+        if new_vth != vth:  # a parameter change: same structure, the state carries over
+            vth = new_vth
+            net = _network(problem, pos, mats, coef, vth, None, rhs)
+        run = sim(net, length, engine=engine, state=state, record=("spikes",))
         runs.append(run)
+        state = run.state
         done += length
-        u = u_base + np.asarray(run.final_state["u"]["ref"], dtype=np.float64)
+        u = u_base + np.asarray(state.populations["u"]["ref"], dtype=np.float64)
         r = b - a_mat @ u
-        rel_res = float(np.linalg.norm(r)) / b_norm if b_norm > 0 else float(np.linalg.norm(r) > 0)
+        rel_res = _grid.norm2(r) / b_norm if b_norm > 0 else float(_grid.norm2(r) > 0)
         steps_hist.append(done)
         res_hist.append(rel_res)
         vth_hist.append(vth)
         if callback is not None:
             callback(done, u.reshape(shape).copy())
-        if kappa * rel_res <= rtol:
+        if kappa * rel_res <= rtol and np.all(np.isfinite(u)):
             status = CONVERGED
             break
         in_pass = res_hist[pass_first_check:]
-        expected = math.sqrt(coef["rate"] ** (check_every * window))
+        expected = math.sqrt(rate ** (check_every * window))
         if len(refined_at) < max_refinements and len(in_pass) > window and in_pass[-1] > expected * in_pass[-1 - window]:
-            # stalled (e.g. at the resolution of a fixed-point simulate): solve for the correction
+            # stalled (e.g. at the resolution of a fixed-point simulate): a new pass from rest solves for the correction
             u_base, rhs = u, r
             refined_at.append(done)
             pass_start, pass_first_check = done, len(res_hist)
             vth_start = 0.1 * coef["w"] * float(np.max(np.abs(rhs))) if vth0_given is None else vth0
-            state = None
-            continue
-        state = _resume_state(mats, run.final_state)
+            vth = max(vth_start, vth_min)
+            net = _network(problem, pos, mats, coef, vth, None, rhs)
+            state = snn.init_state(net, seed=state.seed).replace(t=done)
 
     ref = reference(problem)
     x = u.reshape(shape)
-    ref_norm = float(np.linalg.norm(ref))
-    err = float(np.linalg.norm(x - ref))
+    ref_norm = _grid.norm2(ref)
+    err = _grid.norm2(x - ref)
     errors = {
         "rel_error": err / ref_norm if ref_norm > 0 else err,
         "max_abs_error": float(np.max(np.abs(x - ref))),
         "rel_residual": rel_res,
     }
+    status, message = _grid.finite_status(status, x, errors)
     return SolveResult(
         x=x,
         success=status == CONVERGED,
         status=status,
-        message=STATUS_MESSAGES[status],
+        message=message,
         n_steps=done,
         errors=errors,
-        run=concat_runs(runs),
+        run=snn.RunResult.concat(runs),
         network=net,
         reference=ref,
         info={
@@ -609,37 +501,6 @@ def reference(problem: Problem) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- dense baseline
-
-
-def _torch_device(device: Any):
-    import torch
-
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise TaskError(f"device={device!r}: must be 'cpu', 'cuda' or 'cuda:<index>'") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise TaskError(f"device={device!r}: CUDA is not available on this machine; use device='cpu'")
-    if dev.type not in ("cpu", "cuda"):
-        raise TaskError(f"device={device!r}: must be 'cpu' or 'cuda'")
-    return torch, dev
-
-
-def _sync(torch, dev) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-
-
-#: FLOPs of one 3x3x3 ``conv3d`` output point (27 multiply-adds), as executed by a direct convolution
-CONV3D_FLOPS_PER_POINT = 2 * 27
-
-
-def _stencil_kernel(torch, dev, dtype, centre: float, neighbour: float):
-    k = torch.zeros((1, 1, 3, 3, 3), dtype=dtype, device=dev)
-    k[0, 0, 1, 1, 1] = centre
-    for d in ((0, 1, 1), (2, 1, 1), (1, 0, 1), (1, 2, 1), (1, 1, 0), (1, 1, 2)):
-        k[(0, 0) + d] = neighbour
-    return k
 
 
 def dense_baseline(
@@ -675,26 +536,26 @@ def dense_baseline(
         raise TaskError(f"problem={problem!r}: must be a tasks.poisson.Problem")
     if algorithm not in ("cg", "jacobi"):
         raise TaskError(f"algorithm={algorithm!r}: allowed: 'cg', 'jacobi'")
-    rtol = _positive_float("rtol", rtol)
-    max_iter = _positive_int("max_iter", max_iter)
-    check_every = _positive_int("check_every", check_every)
+    rtol = _grid.positive_float("rtol", rtol)
+    max_iter = _grid.positive_int("max_iter", max_iter)
+    check_every = _grid.positive_int("check_every", check_every)
     if dtype not in ("float32", "float64"):
         raise TaskError(f"dtype={dtype!r}: allowed: 'float32', 'float64'")
-    torch, dev = _torch_device(device)
+    torch, dev = _grid.torch_device(device)
     tdt = getattr(torch, dtype)
     item = 4 if dtype == "float32" else 8
     n = problem.n
     kappa = condition_number(problem.shape)
     conv = torch.nn.functional.conv3d
     b = torch.as_tensor(problem.rhs.reshape((1, 1) + problem.shape), dtype=tdt, device=dev)
-    _sync(torch, dev)
+    _grid.sync(torch, dev)
     t0 = time.perf_counter()
     b_norm = torch.linalg.vector_norm(b)
     tol = rtol / kappa * b_norm
     flops = 2 * n
     words = n
     if algorithm == "cg":
-        k_a = _stencil_kernel(torch, dev, tdt, 6.0, -1.0)
+        k_a = _grid.stencil_kernel(torch, dev, tdt, 6.0, -1.0)
         x = torch.zeros_like(b)
         r = b.clone()
         p = r.clone()
@@ -716,8 +577,8 @@ def dense_baseline(
         flops7 = flops - it * (CONV3D_FLOPS_PER_POINT - 13) * n
         converged = bool(torch.sqrt(rr) <= tol)
     else:
-        k_n = _stencil_kernel(torch, dev, tdt, 0.0, 1.0)
-        k_a = _stencil_kernel(torch, dev, tdt, 6.0, -1.0)
+        k_n = _grid.stencil_kernel(torch, dev, tdt, 0.0, 1.0)
+        k_a = _grid.stencil_kernel(torch, dev, tdt, 6.0, -1.0)
         x = torch.zeros_like(b)
         it = 0
         checks = 0
@@ -733,7 +594,7 @@ def dense_baseline(
         flops += it * (CONV3D_FLOPS_PER_POINT + 2) * n + checks * (CONV3D_FLOPS_PER_POINT + 3) * n
         words += it * 3 * n + checks * 3 * n
         flops7 = flops - (it + checks) * (CONV3D_FLOPS_PER_POINT - 13) * n
-    _sync(torch, dev)
+    _grid.sync(torch, dev)
     wall = time.perf_counter() - t0
     return BaselineResult(
         x=x.reshape(problem.shape).double().cpu().numpy(),

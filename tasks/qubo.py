@@ -40,7 +40,17 @@ import numpy as np
 import scipy.sparse as sp
 
 import snn
-from tasks._common import CONVERGED, MAXITER, STATUS_MESSAGES, BaselineResult, SolveResult, TaskError, finite_array
+from tasks._common import (
+    CONVERGED,
+    MAXITER,
+    STATUS_MESSAGES,
+    BaselineResult,
+    SolveResult,
+    TaskError,
+    check_callback,
+    check_device,
+    finite_array,
+)
 
 __all__ = [
     "Problem",
@@ -77,6 +87,8 @@ class Problem:
 
     def __post_init__(self) -> None:
         q = self.Q.toarray() if sp.issparse(self.Q) else self.Q
+        if np.iscomplexobj(q):
+            raise TaskError("Q: must be real; got complex values (x^T Q x of a binary x is real only for real Q)")
         arr = finite_array("Q", q, ndim=2)
         if arr.shape[0] != arr.shape[1] or arr.shape[0] < 1:
             raise TaskError(f"Q: must be square (n, n) with n >= 1, got shape {arr.shape}")
@@ -94,7 +106,10 @@ class Problem:
 
 
 def _check_w(w: Any) -> np.ndarray:
-    arr = finite_array("W", w.toarray() if sp.issparse(w) else w, ndim=2)
+    w = w.toarray() if sp.issparse(w) else w
+    if np.iscomplexobj(w):
+        raise TaskError("W: must hold real edge weights; got complex values")
+    arr = finite_array("W", w, ndim=2)
     if arr.shape[0] != arr.shape[1] or arr.shape[0] < 1:
         raise TaskError(f"W: must be square (n, n) with n >= 1, got shape {arr.shape}")
     if not np.allclose(arr, arr.T, rtol=0.0, atol=1e-12 * max(1.0, float(np.max(np.abs(arr))))):
@@ -242,8 +257,14 @@ def solve(
     T_end: float | None = None,
     update_prob: float = 0.1,
     compare: bool = True,
+    check_every: int | None = None,
 ) -> SolveResult:
     """Anneal the Boltzmann network for ``n_steps`` steps; return the best state seen.
+
+    One continued run in chunks of ``check_every`` steps (``run =
+    simulate(net, k, state=state)``, ``state = run.state``): the temperature
+    and the random draws follow the absolute step, so the chunking changes
+    nothing, bit for bit.
 
     Stopping rule: the schedule runs to its end, ``t = n_steps``.  The answer
     ``x* = argmin_t E(s(t))`` over the recorded spike vectors ``s(t)``.
@@ -265,13 +286,16 @@ def solve(
     seed : int, optional
         Seeds the initial state and every random draw of the run (``None``: fresh).
     callback : callable, optional
-        ``callback(t, x_best_so_far)`` once after the run with ``t = n_steps``.
+        ``callback(t, x_best_so_far)`` after each chunk (``t`` the steps so far);
+        checked to be callable before anything runs.
     T0, T_end, update_prob :
         Schedule and redraw probability (see the module docstring).
     compare : bool
         Compute :func:`reference` for the ``errors`` (for large ``n`` the
         classical SA costs ``O(n_sweeps * n)`` Python steps); ``False`` leaves
         only ``errors["energy"]``.
+    check_every : int, optional
+        Steps per chunk (default: one chunk of ``n_steps``).
 
     Returns
     -------
@@ -290,25 +314,38 @@ def solve(
         raise TaskError(f"n_steps={n_steps!r}: must be a positive int")
     if isinstance(rtol, bool) or not isinstance(rtol, numbers.Real) or not rtol >= 0:
         raise TaskError(f"rtol={rtol!r}: must be a number >= 0")
-    if callback is not None and not callable(callback):
-        raise TaskError(f"callback={callback!r}: must be None or a callable")
+    check_callback(callback)
     if simulate is not None and not callable(simulate):
         raise TaskError(f"simulate={simulate!r}: must be None or a callable with snn.simulate's signature")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
         raise TaskError(f"seed={seed!r}: must be None or a non-negative int")
+    n_steps = int(n_steps)
+    if check_every is None:
+        check_every = n_steps
+    if isinstance(check_every, bool) or not isinstance(check_every, numbers.Integral) or check_every < 1:
+        raise TaskError(f"check_every={check_every!r}: must be a positive int or None")
     sim = simulate or snn.simulate
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
     net = build_network(problem, n_steps=n_steps, T0=T0, T_end=T_end, update_prob=update_prob, seed=np.random.default_rng([seed, 1]))
-    run = sim(net, int(n_steps), engine=engine, seed=seed, record={"x": ("spikes",)})
+    state = snn.init_state(net, seed=seed)
+    runs = []
+    done = 0
+    while done < n_steps:
+        run = sim(net, min(int(check_every), n_steps - done), engine=engine, state=state, record={"x": ("spikes",)})
+        runs.append(run)
+        state = run.state
+        done += run.n_steps
+        if callback is not None:
+            so_far = np.concatenate([np.asarray(r.spikes["x"], dtype=bool) for r in runs])
+            callback(done, so_far[int(np.argmin(_energies(problem.Q, so_far)))].astype(np.float64))
+    run = snn.RunResult.concat(runs)
     raster = np.asarray(run.spikes["x"], dtype=bool)
-    e_steps = _energies(problem.Q, raster)
+    e_steps = _energies(problem.Q, raster)  # on the whole raster: the same arithmetic however the run was chunked
     best = int(np.argmin(e_steps))
     x = raster[best].astype(np.float64)
     e_best = float(e_steps[best])
-    if callback is not None:
-        callback(int(n_steps), x.copy())
-    status = CONVERGED if _is_local_min(problem, x, rtol * max(1.0, abs(e_best))) else MAXITER
+    status = CONVERGED if math.isfinite(e_best) and _is_local_min(problem, x, rtol * max(1.0, abs(e_best))) else MAXITER
     errors: dict[str, float] = {"energy": e_best}
     ref_x = None
     if compare:
@@ -321,8 +358,10 @@ def solve(
         x=x,
         success=status == CONVERGED,
         status=status,
-        message=STATUS_MESSAGES[status],
-        n_steps=int(n_steps),
+        message=STATUS_MESSAGES[status]
+        if math.isfinite(e_best)
+        else f"the best energy is {e_best} (Q overflows in float64), so it is not a success",
+        n_steps=n_steps,
         errors=errors,
         run=run,
         network=net,
@@ -448,9 +487,10 @@ def dense_baseline(
             raise TaskError(f"{name}={v!r}: must be a positive int")
     if dtype not in ("float32", "float64"):
         raise TaskError(f"dtype={dtype!r}: allowed: 'float32', 'float64'")
-    from tasks.poisson import _sync, _torch_device
+    dev_name = check_device(device)
+    import torch
 
-    torch, dev = _torch_device(device)
+    dev = torch.device(dev_name)
     tdt = getattr(torch, dtype)
     t0, t1, cooling = temperatures(problem, n_steps)
     n, r = problem.n, int(n_replicas)
@@ -463,7 +503,8 @@ def dense_baseline(
     x = (torch.rand((r, n), generator=gen, device=dev) < 0.5).to(tdt)
     best_e = torch.tensor(float("inf"), dtype=tdt, device=dev)
     best_x = x[0].clone()
-    _sync(torch, dev)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
     start = time.perf_counter()
     temp = t0
     for _ in range(int(n_steps)):
@@ -478,7 +519,8 @@ def dense_baseline(
             best_e = e[k]
             best_x = x[k].clone()
         temp = max(temp * cooling, t1)
-    _sync(torch, dev)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
     wall = time.perf_counter() - start
     item = 4 if dtype == "float32" else 8
     steps = int(n_steps)

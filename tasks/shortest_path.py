@@ -1,25 +1,47 @@
 """Single-source shortest paths by a spike wave front with synaptic delays.
 
-Problem: a graph with positive integer edge lengths (``graph[i, j]`` is the
-length of the edge ``i -> j``, as in :mod:`scipy.sparse.csgraph`) and a source
-node; find the distance from the source to every node (``inf`` when unreachable).
+Problem: a graph with positive edge lengths (``graph[i, j]`` is the length of
+the edge ``i -> j``, as in :mod:`scipy.sparse.csgraph`) and a source node; find
+the distance from the source to every node (``inf`` when unreachable) and a
+shortest path to it (the predecessor of every node, scipy's convention).
 
 The network has one integrate-and-fire neuron per node (:class:`snn.IF`,
 threshold 0.5, reset to 0) and one synapse per edge ``i -> j`` with weight 1
-and a delay of ``graph[i, j]`` steps.  The source starts above threshold
-(``v = 1``) and fires in step 0; a neuron fires in the first step in which any
-spike reaches it, so the first spike of node ``j`` is in step ``d(j)``, its
-distance (Dijkstra's algorithm run by the physics of delays).  Each node fires
-once: a self synapse of weight ``-(in_degree + 1)`` (delay 1) pushes a neuron
-that has fired so far below threshold that all its remaining inputs cannot
-lift it back (it needs only binary spikes and integer weights, no refractory
-counter, so it maps unchanged to fixed-point hardware).  The synaptic events
-are therefore exactly the out-degrees of the reached nodes plus one per
-reached node.
+and a delay of ``D_ij`` steps, the edge length in steps.  The source starts
+above threshold (``v = 1``) and fires in step 0; a neuron fires in the first
+step in which any spike reaches it, so the first spike of node ``j`` is in step
+``t_j``, its distance in steps (Dijkstra's algorithm run by the physics of
+delays).  Each node fires once: a self synapse of weight ``-(in_degree + 1)``
+(delay 1) pushes a neuron that has fired so far below threshold that all its
+remaining inputs cannot lift it back (it needs only binary spikes and integer
+weights, no refractory counter, so it maps unchanged to fixed-point hardware).
+The synaptic events are therefore exactly the out-degrees of the reached nodes
+plus one per reached node.
+
+Paths: the predecessor of a reached node ``j`` is an in-neighbour ``i`` whose
+spike arrived exactly when ``j`` first fired, ``t_i + D_ij = t_j`` (the spike
+that woke it); among several (ties) the one with the shortest path length
+``x_i + L_ij``, then the lowest index.  This is decoded on the host from the
+first-spike times, one pass over the edges (``info["host_ops"]``).
+:func:`path` follows the predecessors back to the source.
+
+Edge lengths in steps: integer lengths are used as they are (``D = L``, exact).
+Other lengths need a step length ``length_unit`` (or ``rtol > 0``, which picks
+``length_unit = rtol * min(L)``): each edge takes ``D = ceil(L / length_unit)``
+steps.  Then ``L <= length_unit * D < L + length_unit`` on every edge, so the
+returned path to ``j`` (shortest in steps; ``x_j`` is its true length) satisfies::
+
+    d_j <= x_j < d_j + length_unit * h_j <= d_j * (1 + length_unit / min(L))
+
+with ``d_j`` the true distance and ``h_j <= d_j / min(L)`` the number of edges
+of a shortest path: the relative error is below ``length_unit / min(L)``
+(``errors["error_bound"]``; 0 for exact integer lengths).  An edge may take at
+most :data:`MAX_DELAY_STEPS` steps.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 import time
 from collections.abc import Callable
@@ -31,9 +53,26 @@ import scipy.sparse as sp
 import scipy.sparse.csgraph as csgraph
 
 import snn
-from tasks._common import CONVERGED, MAXITER, STATUS_MESSAGES, BaselineResult, SolveResult, TaskError
+from tasks._common import CONVERGED, MAXITER, STATUS_MESSAGES, BaselineResult, SolveResult, TaskError, check_callback, check_device
 
-__all__ = ["Problem", "random_problem", "build_network", "horizon", "solve", "reference", "dense_baseline"]
+__all__ = [
+    "Problem",
+    "random_problem",
+    "delay_steps",
+    "build_network",
+    "horizon",
+    "solve",
+    "path",
+    "reference",
+    "dense_baseline",
+    "MAX_DELAY_STEPS",
+    "NO_PREDECESSOR",
+]
+
+#: most delay steps of one edge (the engines keep ``max delay`` rows of in-flight messages per neuron)
+MAX_DELAY_STEPS = 4096
+#: predecessor of the source and of unreachable nodes (as :func:`scipy.sparse.csgraph.dijkstra`)
+NO_PREDECESSOR = -9999
 
 
 def _check_graph(graph: Any) -> sp.csr_matrix:
@@ -45,6 +84,8 @@ def _check_graph(graph: Any) -> sp.csr_matrix:
         g = sp.csr_matrix(graph, dtype=np.float64, copy=True)
         g.sum_duplicates()
     else:
+        if np.iscomplexobj(graph):
+            raise TaskError("graph: must hold real edge lengths; got complex values")
         try:
             dense = np.array(graph, dtype=np.float64)
         except (TypeError, ValueError):
@@ -53,7 +94,7 @@ def _check_graph(graph: Any) -> sp.csr_matrix:
             raise TaskError(f"graph: must be 2-D (n, n), got shape {dense.shape}")
         if np.isnan(dense).any():
             i, j = np.argwhere(np.isnan(dense))[0]
-            raise TaskError(f"graph: NaN at ({i}, {j}); edge lengths must be finite positive integers")
+            raise TaskError(f"graph: NaN at ({i}, {j}); edge lengths must be finite and positive")
         g = sp.csr_matrix(dense)
     if g.shape[0] != g.shape[1] or g.shape[0] < 1:
         raise TaskError(f"graph: must be square (n, n) with n >= 1, got shape {g.shape}")
@@ -62,13 +103,12 @@ def _check_graph(graph: Any) -> sp.csr_matrix:
     rows = np.repeat(np.arange(g.shape[0]), np.diff(g.indptr))
     for bad, what in (
         (~np.isfinite(data), "must be finite"),
-        (data < 0, "is negative; edge lengths must be positive integers"),
-        (data == 0, "is an explicit zero; edge lengths must be positive integers (call graph.eliminate_zeros() if zero means no edge)"),
-        (data != np.round(data), "is not an integer; edge lengths are whole numbers of time steps"),
+        (data < 0, "is negative; edge lengths must be positive"),
+        (data == 0, "is an explicit zero; edge lengths must be positive (call graph.eliminate_zeros() if zero means no edge)"),
     ):
         if bad.any():
             k = int(np.flatnonzero(bad)[0])
-            raise TaskError(f"graph: edge ({rows[k]}, {g.indices[k]}) has length {data[k]!r}, which {what}")
+            raise TaskError(f"graph: edge ({rows[k]}, {g.indices[k]}) has length {float(data[k])!r}, which {what}")
     return g
 
 
@@ -79,9 +119,10 @@ class Problem:
     Attributes
     ----------
     graph : scipy.sparse.csr_matrix, shape (n, n)
-        ``graph[i, j]`` = length of the edge ``i -> j``, a positive integer;
-        missing entries (or zeros of a dense array) are no edge.  Stored as a
-        canonical float64 CSR copy.
+        ``graph[i, j]`` = length of the edge ``i -> j``, a positive finite
+        number (whole numbers give exact answers; see the module notes for
+        others); missing entries (or zeros of a dense array) are no edge.
+        Stored as a canonical float64 CSR copy.
     source : int
         The start node, ``0 <= source < n``.
     directed : bool
@@ -130,9 +171,14 @@ def random_problem(
     out_degree: int = 4,
     max_length: int = 10,
     directed: bool = True,
+    integer_lengths: bool = True,
     seed: int | np.random.Generator | None = None,
 ) -> Problem:
-    """A seeded random graph: each node has ``out_degree`` distinct random successors, lengths uniform in ``1..max_length``; source 0."""
+    """A seeded random graph: each node has ``out_degree`` distinct random successors; source 0.
+
+    Lengths are uniform in ``1..max_length`` (integers), or with
+    ``integer_lengths=False`` uniform real numbers in ``[1, max_length]``.
+    """
     for name, v, lo in (("n", n, 2), ("out_degree", out_degree, 1), ("max_length", max_length, 1)):
         if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo:
             raise TaskError(f"{name}={v!r}: must be an int >= {lo}")
@@ -146,40 +192,102 @@ def random_problem(
         rows.append(np.full(out_degree, i))
         cols.append(succ)
     rows_a, cols_a = np.concatenate(rows), np.concatenate(cols)
-    lengths = rng.integers(1, max_length + 1, size=rows_a.shape[0]).astype(np.float64)
+    if integer_lengths:
+        lengths = rng.integers(1, max_length + 1, size=rows_a.shape[0]).astype(np.float64)
+    else:
+        lengths = rng.uniform(1.0, float(max_length), size=rows_a.shape[0])
     return Problem(sp.csr_matrix((lengths, (rows_a, cols_a)), shape=(n, n)), source=0, directed=directed)
 
 
-def horizon(problem: Problem) -> int:
-    """Steps that certainly suffice: ``max_length * (BFS depth from the source) + 1``.
-
-    Every reachable node ``j`` has a path of ``hops(j)`` edges, so
-    ``d(j) <= max_length * hops(j)``; the BFS is ``O(edges)`` bookkeeping on the host.
-    """
-    e = problem.edges()
-    if e.nnz == 0:
-        return 1
-    order, pred = csgraph.breadth_first_order(e, problem.source, directed=True, return_predecessors=True)
-    depth = np.zeros(problem.n, dtype=np.int64)
-    for node in order[1:]:
-        depth[node] = depth[pred[node]] + 1
-    return int(e.data.max()) * int(depth.max()) + 1
+def _nonneg_real(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)) or float(value) < 0:
+        raise TaskError(f"{name}={value!r}: must be a finite number >= 0")
+    return float(value)
 
 
-def build_network(problem: Problem) -> snn.Network:
-    """The wave-front network: population ``nodes`` (IF), projections ``edges`` and ``fire_once``.
+def delay_steps(problem: Problem, *, length_unit: float | None = None, rtol: float = 0.0) -> tuple[sp.csr_matrix, float]:
+    """The edges in steps: ``(D, length_unit)``, ``D`` the ``(n, n)`` CSR of :meth:`Problem.edges` with integer delays.
 
-    ``edges``: weight 1, delay ``graph[i, j]`` from node ``i`` to node ``j``;
-    ``fire_once``: self synapse ``-(in_degree + 1)``, delay 1.
+    Whole-number lengths give ``D = L`` (``length_unit = 1``, exact) unless
+    ``length_unit`` is given; otherwise ``D = ceil(L / length_unit)`` with
+    ``length_unit`` given, or ``rtol * min(L)`` when ``rtol > 0`` (relative
+    error of the distances below ``rtol``, see the module notes).  Other
+    lengths without either are refused, with the scaling to use.
     """
     if not isinstance(problem, Problem):
         raise TaskError(f"problem={problem!r}: must be a tasks.shortest_path.Problem")
+    rtol = _nonneg_real("rtol", rtol)
     e = problem.edges()
+    lengths = e.data
+    if length_unit is not None:
+        unit = _nonneg_real("length_unit", length_unit)
+        if unit == 0:
+            raise TaskError(f"length_unit={length_unit!r}: must be > 0 (the length of one step)")
+    elif lengths.size == 0 or np.all(lengths == np.round(lengths)):
+        unit = 1.0
+    elif rtol > 0:
+        unit = rtol * float(lengths.min())
+    else:
+        k = int(np.flatnonzero(lengths != np.round(lengths))[0])
+        i = int(np.searchsorted(e.indptr, k, side="right") - 1)
+        lo, hi = float(lengths.min()), float(lengths.max())
+        suggest = max(1e-2, hi / (lo * MAX_DELAY_STEPS))
+        raise TaskError(
+            f"graph: edge ({i}, {e.indices[k]}) has length {float(lengths[k])!r}, not a whole number of steps; exact distances need "
+            f"integer lengths. Pass rtol > 0 (e.g. rtol={suggest:.3g}: each edge takes ceil(L / length_unit) steps with "
+            f"length_unit = rtol * min length = {suggest * lo:.6g}, and the distances are within a relative error rtol), "
+            f"or length_unit=..., or scale the lengths to integers yourself"
+        )
+    steps = e.copy()
+    steps.data = np.ceil(lengths / unit) if unit != 1.0 else lengths.copy()
+    if steps.nnz and steps.data.max() > MAX_DELAY_STEPS:
+        hi = float(lengths.max())
+        raise TaskError(
+            f"graph: the longest edge ({hi!r}) takes {int(steps.data.max())} steps with length_unit={unit!r}, more than "
+            f"MAX_DELAY_STEPS={MAX_DELAY_STEPS}; use length_unit >= {hi / MAX_DELAY_STEPS:.6g}"
+            + (f" (rtol >= {hi / MAX_DELAY_STEPS / float(lengths.min()):.3g})" if length_unit is None and unit != 1.0 else "")
+        )
+    steps.data = steps.data.astype(np.int64)
+    return steps, unit
+
+
+def _horizon(steps: sp.csr_matrix, source: int) -> int:
+    if steps.nnz == 0:
+        return 1
+    order, pred = csgraph.breadth_first_order(steps, source, directed=True, return_predecessors=True)
+    depth = np.zeros(steps.shape[0], dtype=np.int64)
+    for node in order[1:]:
+        depth[node] = depth[pred[node]] + 1
+    return int(steps.data.max()) * int(depth.max()) + 1
+
+
+def horizon(problem: Problem, *, length_unit: float | None = None, rtol: float = 0.0) -> int:
+    """Steps that certainly suffice: ``max(D) * (BFS depth from the source) + 1``.
+
+    Every reachable node ``j`` has a path of ``hops(j)`` edges, so
+    ``t_j <= max(D) * hops(j)``; the BFS is ``O(edges)`` bookkeeping on the host.
+    ``D`` are the delays of :func:`delay_steps`.
+    """
+    steps, _ = delay_steps(problem, length_unit=length_unit, rtol=rtol)
+    return _horizon(steps, problem.source)
+
+
+def build_network(problem: Problem, *, length_unit: float | None = None, rtol: float = 0.0) -> snn.Network:
+    """The wave-front network: population ``nodes`` (IF), projections ``edges`` and ``fire_once``.
+
+    ``edges``: weight 1, delay ``D_ij`` (:func:`delay_steps`) from node ``i`` to
+    node ``j``; ``fire_once``: self synapse ``-(in_degree + 1)``, delay 1.
+    """
+    steps, _ = delay_steps(problem, length_unit=length_unit, rtol=rtol)
+    return _network(problem, steps)
+
+
+def _network(problem: Problem, steps: sp.csr_matrix) -> snn.Network:
     n = problem.n
-    post_pre = sp.csr_matrix(e.T)  # (n_post, n_pre)
+    post_pre = sp.csr_matrix(steps.T)  # (n_post, n_pre)
     post_pre.sort_indices()
     ones = post_pre.copy()
-    ones.data = np.ones_like(ones.data)
+    ones.data = np.ones_like(ones.data, dtype=np.float64)
     in_degree = np.diff(post_pre.indptr)
     v0 = np.zeros(n)
     v0[problem.source] = 1.0
@@ -192,6 +300,54 @@ def build_network(problem: Problem) -> snn.Network:
     return net
 
 
+def _decode(steps: sp.csr_matrix, lengths: sp.csr_matrix, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Path lengths ``(n,)`` and predecessors ``(n,)`` from the first-spike steps (``-1``: never fired).
+
+    The predecessor of ``j`` is an ``i`` with ``t_i + D_ij == t_j``, the one
+    with the shortest ``x_i + L_ij`` (then the lowest ``i``); nodes are taken in
+    the order of their first spikes, so ``x_i`` is known when ``j`` is decided.
+    """
+    n = first.shape[0]
+    dist = np.full(n, np.inf)
+    pred = np.full(n, NO_PREDECESSOR, dtype=np.int64)
+    roots = first == 0
+    dist[roots] = 0.0
+    c = steps.tocoo()
+    length = lengths.tocoo().data
+    fired_i, fired_j = first[c.row] >= 0, first[c.col] > 0
+    keep = fired_i & fired_j & (first[c.row] + c.data == first[c.col])
+    rows, cols, vals, when = c.row[keep], c.col[keep], length[keep], first[c.col[keep]]
+    order = np.argsort(when, kind="stable")
+    rows, cols, vals, when = rows[order], cols[order], vals[order], when[order]
+    bounds = np.flatnonzero(np.diff(when)) + 1
+    for lo, hi in zip(np.concatenate([[0], bounds]), np.concatenate([bounds, [when.size]])):
+        i, j = rows[lo:hi], cols[lo:hi]
+        total = dist[i] + vals[lo:hi]
+        pick = np.lexsort((i, total, j))
+        first_of_j = np.ones(pick.size, dtype=bool)
+        first_of_j[1:] = j[pick][1:] != j[pick][:-1]
+        pick = pick[first_of_j]
+        dist[j[pick]] = total[pick]
+        pred[j[pick]] = i[pick]
+    return dist, pred
+
+
+def path(predecessors: Any, target: int) -> list[int]:
+    """The nodes of the path from the source to ``target`` (``[]`` if unreachable), from ``info["predecessors"]``."""
+    pred = np.asarray(predecessors)
+    if pred.ndim != 1 or pred.dtype.kind not in "iu":
+        raise TaskError(f"predecessors: must be a 1-D int array (SolveResult.info['predecessors']), got {pred.dtype} of shape {pred.shape}")
+    n = pred.shape[0]
+    if isinstance(target, bool) or not isinstance(target, numbers.Integral) or not 0 <= target < n:
+        raise TaskError(f"target={target!r}: must be an int node index in [0, {n})")
+    nodes = [int(target)]
+    while pred[nodes[-1]] != NO_PREDECESSOR:
+        nodes.append(int(pred[nodes[-1]]))
+        if len(nodes) > n:
+            raise TaskError("predecessors: contain a cycle; not a shortest-path tree")
+    return nodes[::-1]
+
+
 def solve(
     problem: Problem,
     *,
@@ -201,89 +357,133 @@ def solve(
     simulate: Callable | None = None,
     seed: int | None = None,
     callback: Callable[[int, np.ndarray], Any] | None = None,
+    check_every: int | None = None,
+    length_unit: float | None = None,
 ) -> SolveResult:
-    """Distances from the source as first-spike times of the wave-front network.
+    """Distances (and shortest paths) from the source as first-spike times of the wave-front network.
 
-    The network runs ``T = n_steps`` steps (default :func:`horizon`).  Decoding:
-    ``d(j) = min{t : node j spiked in step t}``, ``inf`` if it never spiked.
+    The network runs as one continued run (``run = simulate(net, k,
+    state=state)``, ``state = run.state``), checked every ``check_every``
+    steps, at most ``T = n_steps`` steps (default :func:`horizon`).  Decoding:
+    ``t_j = min{t : node j spiked in step t}`` (never: unreachable), the
+    predecessors and path lengths ``x`` as in the module notes.
 
-    Stopping rule (checked on the decoded times)::
+    Stopping rule (checked on the first-spike times after each chunk, ``T``
+    the steps run so far)::
 
-        max over edges (i -> j) with t_i < T of (t_i + graph[i, j]) <= T - 1
+        max over edges (i -> j) with t_i < T of (t_i + D_ij) <= T - 1
 
     i.e. every spike sent has been delivered within the run, so no first spike
-    can still come: then ``status = CONVERGED`` and the distances are exact
-    (unspiked nodes are unreachable).  Otherwise ``MAXITER``: the finite
-    distances found are still exact, but later nodes may be missing.
+    can still come: then ``status = CONVERGED`` and the run stops; the
+    distances are exact for whole-number lengths (within the module notes'
+    bound otherwise) and unspiked nodes are unreachable.  Otherwise
+    ``MAXITER``: the distances found are still those, but later nodes may be
+    missing.  Checking more often only makes the run stop sooner: the run up
+    to where it stops equals one chunk of that length, bit for bit.
 
     Parameters
     ----------
     problem : Problem
     n_steps : int, optional
-        Steps to run; default :func:`horizon` (enough for every reachable node).
+        Most steps to run; default :func:`horizon` (enough for every reachable node).
     rtol : float
-        Ignored (the answer is exact); kept for the common signature.
+        0 (default): exact; non-integer lengths then need ``length_unit``.  With
+        ``rtol > 0`` non-integer lengths use ``length_unit = rtol * min(L)``
+        (relative error of the distances below ``rtol``).
     engine, simulate, seed :
         As in :func:`tasks.poisson.solve`; ``simulate`` may be any callable with
         :func:`snn.simulate`'s signature (e.g. a fixed-point simulator).
     callback : callable, optional
-        ``callback(T, distances)`` once, after the run.
+        ``callback(T, distances)`` after each chunk; checked to be callable before anything runs.
+    check_every : int, optional
+        Steps per chunk; default: one chunk of ``n_steps`` (Lava runs need that).
+    length_unit : float, optional
+        The length of one step (see :func:`delay_steps`).
 
     Returns
     -------
     SolveResult
-        ``x``: distances ``(n,)`` float64 (``inf`` = unreachable).  ``errors``:
-        ``n_wrong`` (nodes whose distance differs from Dijkstra's) and
-        ``max_abs_error`` over the nodes both find reachable.  ``info``:
-        ``last_spike_step``, ``horizon``, ``reached``.
+        ``x``: distances ``(n,)`` float64, the lengths of the returned paths
+        (``inf`` = unreachable).  ``errors``: ``n_wrong`` (nodes whose distance
+        differs from Dijkstra's, beyond float rounding), ``max_abs_error`` and
+        ``max_rel_error`` over the nodes both find reachable, ``error_bound``
+        (the relative bound ``length_unit / min(L)``, 0 when exact).
+        ``info``: ``predecessors`` ``(n,)`` int64 (:data:`NO_PREDECESSOR` for
+        the source and unreachable nodes; :func:`path` follows them),
+        ``first_spike_step`` ``(n,)`` (-1: never), ``length_unit``,
+        ``last_spike_step``, ``horizon``, ``reached``, ``host_ops`` (edges
+        inspected by the decoding).
     """
     if not isinstance(problem, Problem):
         raise TaskError(f"problem={problem!r}: must be a tasks.shortest_path.Problem")
-    hz = horizon(problem)
+    steps_mat, unit = delay_steps(problem, length_unit=length_unit, rtol=rtol)
+    hz = _horizon(steps_mat, problem.source)
     if n_steps is None:
         n_steps = hz
     if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral) or n_steps < 1:
         raise TaskError(f"n_steps={n_steps!r}: must be a positive int or None")
-    if isinstance(rtol, bool) or not isinstance(rtol, numbers.Real) or not rtol >= 0:
-        raise TaskError(f"rtol={rtol!r}: must be a number >= 0 (ignored: distances are exact)")
-    if callback is not None and not callable(callback):
-        raise TaskError(f"callback={callback!r}: must be None or a callable")
+    n_steps = int(n_steps)
+    if check_every is None:
+        check_every = n_steps
+    if isinstance(check_every, bool) or not isinstance(check_every, numbers.Integral) or check_every < 1:
+        raise TaskError(f"check_every={check_every!r}: must be a positive int or None")
+    check_callback(callback)
     if simulate is not None and not callable(simulate):
         raise TaskError(f"simulate={simulate!r}: must be None or a callable with snn.simulate's signature")
     sim = simulate or snn.simulate
-    n_steps = int(n_steps)
-    net = build_network(problem)
-    run = sim(net, n_steps, engine=engine, seed=0 if seed is None else seed, record={"nodes": ("spikes",)})
-    raster = np.asarray(run.spikes["nodes"], dtype=bool)
-    fired = raster.any(axis=0)
-    first = np.argmax(raster, axis=0)
-    dist = np.where(fired, first.astype(np.float64), np.inf)
-
-    e = problem.edges().tocoo()
-    sent = fired[e.row]
-    arrival = first[e.row[sent]] + e.data[sent]
-    converged = bool(arrival.size == 0 or arrival.max() <= n_steps - 1)
+    net = _network(problem, steps_mat)
+    lengths = problem.edges()
+    c = steps_mat.tocoo()
+    state = snn.init_state(net, seed=0 if seed is None else seed)
+    first = np.full(problem.n, -1, dtype=np.int64)
+    runs = []
+    done, converged = 0, False
+    while done < n_steps and not converged:
+        length = min(int(check_every), n_steps - done)
+        run = sim(net, length, engine=engine, state=state, record={"nodes": ("spikes",)})
+        runs.append(run)
+        state = run.state
+        raster = np.asarray(run.spikes["nodes"], dtype=bool)
+        new = (first < 0) & raster.any(axis=0)
+        first[new] = done + np.argmax(raster[:, new], axis=0)
+        done += length
+        sent = first[c.row] >= 0
+        converged = bool(not sent.any() or (first[c.row[sent]] + c.data[sent]).max() <= done - 1)
+        if callback is not None:
+            callback(done, _decode(steps_mat, lengths, first)[0])
+    dist, pred = _decode(steps_mat, lengths, first)
     status = CONVERGED if converged else MAXITER
-    if callback is not None:
-        callback(n_steps, dist.copy())
 
     ref = reference(problem)
     both = np.isfinite(ref) & np.isfinite(dist)
+    same = np.isclose(dist, ref, rtol=1e-12, atol=0.0) | (np.isinf(dist) & np.isinf(ref))
+    min_len = float(lengths.data.min()) if lengths.nnz else 1.0
     errors = {
-        "n_wrong": int(np.sum(~((dist == ref) | (np.isinf(dist) & np.isinf(ref))))),
+        "n_wrong": int(np.sum(~same)),
         "max_abs_error": float(np.max(np.abs(dist[both] - ref[both]))) if both.any() else 0.0,
+        "max_rel_error": float(np.max(np.abs(dist[both] - ref[both]) / np.maximum(ref[both], min_len))) if both.any() else 0.0,
+        "error_bound": 0.0 if unit == 1.0 and length_unit is None else unit / min_len,
     }
+    fired = first >= 0
     return SolveResult(
         x=dist,
         success=converged,
         status=status,
         message=STATUS_MESSAGES[status],
-        n_steps=n_steps,
+        n_steps=done,
         errors=errors,
-        run=run,
+        run=snn.RunResult.concat(runs),
         network=net,
         reference=ref,
-        info={"last_spike_step": int(first[fired].max()) if fired.any() else -1, "horizon": hz, "reached": int(fired.sum())},
+        info={
+            "predecessors": pred,
+            "first_spike_step": first,
+            "length_unit": unit,
+            "last_spike_step": int(first[fired].max()) if fired.any() else -1,
+            "horizon": hz,
+            "reached": int(fired.sum()),
+            "host_ops": int(steps_mat.nnz),
+        },
     )
 
 
@@ -302,15 +502,16 @@ def dense_baseline(problem: Problem, device: str = "cpu", *, dtype: str = "float
     ``n^2`` additions + ``n^2`` comparisons for the relaxation and ``n`` for the
     change test: ``2 n^2 + 2 n`` FLOPs; bytes: the matrix (``n^2`` elements)
     and ``d`` read and ``d`` written, ``n^2 + 3 n`` elements.  float32 holds
-    integer distances exactly up to ``2**24``.
+    integer distances exactly up to ``2**24``; other lengths are rounded to it.
     """
     if not isinstance(problem, Problem):
         raise TaskError(f"problem={problem!r}: must be a tasks.shortest_path.Problem")
     if dtype not in ("float32", "float64"):
         raise TaskError(f"dtype={dtype!r}: allowed: 'float32', 'float64'")
-    from tasks.poisson import _sync, _torch_device
+    dev_name = check_device(device)
+    import torch
 
-    torch, dev = _torch_device(device)
+    dev = torch.device(dev_name)
     tdt = getattr(torch, dtype)
     n = problem.n
     e = problem.edges().tocoo()
@@ -318,7 +519,8 @@ def dense_baseline(problem: Problem, device: str = "cpu", *, dtype: str = "float
     lengths[torch.as_tensor(e.row, device=dev), torch.as_tensor(e.col, device=dev)] = torch.as_tensor(e.data, dtype=tdt, device=dev)
     d = torch.full((n,), float("inf"), dtype=tdt, device=dev)
     d[problem.source] = 0.0
-    _sync(torch, dev)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
     t0 = time.perf_counter()
     it = 0
     while it < n:
@@ -327,7 +529,8 @@ def dense_baseline(problem: Problem, device: str = "cpu", *, dtype: str = "float
         if bool(torch.equal(new, d)):
             break
         d = new
-    _sync(torch, dev)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
     wall = time.perf_counter() - t0
     item = 4 if dtype == "float32" else 8
     return BaselineResult(

@@ -25,7 +25,14 @@ def run(plan: Plan, n_steps: int, *, progress: bool = False) -> RunResult:
     pops, projs = plan.populations, plan.projections
     state = [tuple(np.array(s) for s in p.state0) for p in pops]
     rings = [np.zeros((pr.max_delay + 1, pops[pr.post].n), dtype=pr.dtype) for pr in projs]
-    parts = [split_by_delay(pr) for pr in projs]
+    for j, pr in enumerate(projs):
+        for slot, row in plan.ring_in(j, pr.max_delay + 1):
+            rings[j][slot] = row
+    t0 = plan.t0
+    cache = plan.static.cache if plan.static is not None else {}
+    parts = cache.get("split_by_delay")
+    if parts is None:
+        parts = cache["split_by_delay"] = [split_by_delay(pr) for pr in projs]
 
     spikes_rec = {p.name: np.zeros((n_steps, p.n), dtype=bool) for p in pops if p.name in plan.record_spikes}
     out_rec = {p.name: np.zeros((n_steps, p.n), dtype=np.float64) for p in pops if p.name in plan.record_outputs}
@@ -44,7 +51,8 @@ def run(plan: Plan, n_steps: int, *, progress: bool = False) -> RunResult:
         from tqdm import tqdm
 
         steps = tqdm(steps, desc="reference", unit="step")
-    for t in steps:
+    for s in steps:
+        t = t0 + s  # the absolute step: ring slots, random draws and schedules follow it
         for pi in plan.order:
             p = pops[pi]
             x = np.zeros(p.n, dtype=p.dtype)
@@ -55,20 +63,20 @@ def run(plan: Plan, n_steps: int, *, progress: bool = False) -> RunResult:
                 x += delivered.astype(p.dtype)
                 slot[:] = 0
             if p.external is not None:
-                x = p.external[t].copy()
+                x = p.external[s].copy()
             out, new_state = p.kernel(p.params, state[pi], x, t, p.key)
             state[pi] = tuple(new_state)
             sent = out != 0
             n_sent = int(np.count_nonzero(sent))
             per_pop[pi] += n_sent
-            spikes_per_step[t] += n_sent
+            spikes_per_step[s] += n_sent
             if p.name in spikes_rec:
-                spikes_rec[p.name][t] = sent
+                spikes_rec[p.name][s] = sent
             if p.name in out_rec:
-                out_rec[p.name][t] = out
+                out_rec[p.name][s] = out
             if p.name in state_rec:
                 for v, arr in state_rec[p.name].items():
-                    arr[t] = state[pi][p.state_vars.index(v)]
+                    arr[s] = state[pi][p.state_vars.index(v)]
             if n_sent == 0:
                 continue
             for j in p.outgoing:
@@ -78,15 +86,16 @@ def run(plan: Plan, n_steps: int, *, progress: bool = False) -> RunResult:
                     rings[j][(t + d) % (pr.max_delay + 1)] += w_d @ values
                 ev = int(pr.out_degree[sent].sum())
                 per_proj[j] += ev
-                events_per_step[t] += ev
+                events_per_step[s] += ev
 
     counts = make_counts(plan, n_steps, spikes_per_step, events_per_step, per_proj, per_pop)
-    final = {p.name: dict(zip(p.state_vars, state[i])) for i, p in enumerate(pops)}
+    in_flight = [plan.ring_out(n_steps, j, lambda slot, j=j: rings[j][slot]) for j in range(len(projs))]
     return RunResult(
         spikes=spikes_rec,
-        state=state_rec,
+        traces=state_rec,
         counts=counts,
-        final_state=final,
+        state=plan.end_state(n_steps, state, in_flight),
+        t_start=t0,
         outputs=out_rec,
         engine="reference",
         seed=plan.seed,

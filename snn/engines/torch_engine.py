@@ -224,6 +224,10 @@ def run(
     state = [tuple(_to_tensor(torch, s, dev, fdtype) for s in p.state0) for p in pops]
     ext = [None if p.external is None else torch.as_tensor(np.asarray(p.external), device=dev).to(pdtype(p)) for p in pops]
     tp = [_Projection(torch, pr, dev, fdtype, mode, dense_max_entries, dense_min_density, uniform) for pr in projs]
+    for j, proj in enumerate(tp):
+        for slot, row in plan.ring_in(j, proj.n_slots):
+            proj.ring[slot] = torch.as_tensor(np.array(row), device=dev).to(proj.dtype)
+    t0 = plan.t0
 
     spikes_rec = {p.name: torch.zeros((n_steps, p.n), dtype=torch.bool, device=dev) for p in pops if p.name in plan.record_spikes}
     out_rec = {p.name: torch.zeros((n_steps, p.n), dtype=torch.float64, device=dev) for p in pops if p.name in plan.record_outputs}
@@ -244,7 +248,8 @@ def run(
 
         steps = tqdm(steps, desc=f"torch ({dev})", unit="step")
     with torch.no_grad():
-        for t in steps:
+        for s in steps:
+            t = t0 + s  # the absolute step: ring slots, random draws and schedules follow it
             for pi in plan.order:
                 p = pops[pi]
                 x = torch.zeros(p.n, dtype=pdtype(p), device=dev)
@@ -255,7 +260,7 @@ def run(
                     x += delivered.to(x.dtype)
                     slot.zero_()
                 if ext[pi] is not None:
-                    x = ext[pi][t].clone()
+                    x = ext[pi][s].clone()
                 out, new_state = kernels[pi](params[pi], state[pi], x, t, keys[pi])
                 state[pi] = tuple(new_state)
                 if not isinstance(out, torch.Tensor):
@@ -264,14 +269,14 @@ def run(
                 sent_idx = torch.nonzero(sent).squeeze(1)
                 n_sent = sent_idx.shape[0]
                 per_pop[pi] += n_sent
-                spikes_per_step[t] += n_sent
+                spikes_per_step[s] += n_sent
                 if p.name in spikes_rec:
-                    spikes_rec[p.name][t] = sent
+                    spikes_rec[p.name][s] = sent
                 if p.name in out_rec:
-                    out_rec[p.name][t] = out.to(torch.float64)
+                    out_rec[p.name][s] = out.to(torch.float64)
                 if p.name in state_rec:
                     for v, arr in state_rec[p.name].items():
-                        arr[t] = state[pi][p.state_vars.index(v)]
+                        arr[s] = state[pi][p.state_vars.index(v)]
                 if n_sent == 0:
                     continue
                 for j in p.outgoing:
@@ -280,22 +285,20 @@ def run(
                     proj.send(torch, t, values, sent_idx)
                     ev = proj.out_degree[sent_idx].sum()
                     per_proj[j] += ev
-                    events_per_step[t] += ev
+                    events_per_step[s] += ev
 
     def host(a):
         return a.detach().cpu().numpy()
 
     counts = make_counts(plan, n_steps, host(spikes_per_step), host(events_per_step), host(per_proj)[: len(projs)], host(per_pop))
-    final = {}
-    for i, p in enumerate(pops):
-        final[p.name] = {
-            v: host(s).astype(np.asarray(p.state0[k]).dtype, copy=False) for k, (v, s) in enumerate(zip(p.state_vars, state[i]))
-        }
+    final = [tuple(host(a).astype(np.asarray(p.state0[k]).dtype, copy=False) for k, a in enumerate(state[i])) for i, p in enumerate(pops)]
+    in_flight = [plan.ring_out(n_steps, j, lambda slot, j=j: host(tp[j].ring[slot]).astype(tp[j].pr.dtype)) for j in range(len(projs))]
     return RunResult(
         spikes={k: host(v) for k, v in spikes_rec.items()},
-        state={k: {v: host(a).astype(plan.by_name(k).dtype, copy=False) for v, a in d.items()} for k, d in state_rec.items()},
+        traces={k: {v: host(a).astype(plan.by_name(k).dtype, copy=False) for v, a in d.items()} for k, d in state_rec.items()},
         counts=counts,
-        final_state=final,
+        state=plan.end_state(n_steps, final, in_flight),
+        t_start=t0,
         outputs={k: host(v) for k, v in out_rec.items()},
         engine="torch",
         seed=plan.seed,

@@ -228,10 +228,10 @@ def test_engines_match_lava_bit_for_bit(lava_runs, case, engine):
         np.testing.assert_array_equal(np.asarray(ours.spikes[p.name]), lava.spikes[p.name], err_msg=f"{case}: spikes of {p.name!r}")
         for var in p.model.state_vars:
             np.testing.assert_array_equal(
-                np.asarray(ours.state[p.name][var]), lava.state[p.name][var], err_msg=f"{case}: {var} of {p.name!r}"
+                np.asarray(ours.traces[p.name][var]), lava.traces[p.name][var], err_msg=f"{case}: {var} of {p.name!r}"
             )
             np.testing.assert_array_equal(
-                np.asarray(ours.final_state[p.name][var]), lava.final_state[p.name][var], err_msg=f"{case}: final {var} of {p.name!r}"
+                np.asarray(ours.state.populations[p.name][var]), lava.state.populations[p.name][var], err_msg=f"{case}: final {var} of {p.name!r}"
             )
         if p.name in lava.outputs:
             np.testing.assert_array_equal(np.asarray(ours.outputs[p.name]), lava.outputs[p.name], err_msg=f"{case}: outputs of {p.name!r}")
@@ -247,8 +247,8 @@ def test_the_cases_reach_the_extremes(lava_runs):
     for net, _, lava in lava_runs.values():
         for p in net.populations:
             if isinstance(p.model, loihi.LoihiLIF):
-                u_all.append(lava.state[p.name]["u"].ravel())
-                v_all.append(lava.state[p.name]["v"].ravel())
+                u_all.append(lava.traces[p.name]["u"].ravel())
+                v_all.append(lava.traces[p.name]["v"].ravel())
                 spiking += int(lava.spikes[p.name].any())
     u, v = np.concatenate(u_all), np.concatenate(v_all)
     assert np.any(v == -(P23 - 1)), "v saturated at the negative limit"
@@ -322,7 +322,7 @@ def test_run_py_runs_on_its_own_checks_itself_and_takes_steps(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]  # a different number of steps: no comparison
     with np.load(tmp_path / "long.npz", allow_pickle=False) as z:
         ours = snn.simulate(net, T + 20, record=("spikes", "u", "v"))
-        np.testing.assert_array_equal(z["pop1.v"], ours.state["lif"]["v"])
+        np.testing.assert_array_equal(z["pop1.v"], ours.traces["lif"]["v"])
         np.testing.assert_array_equal(z["pop1.spikes"].astype(bool), ours.spikes["lif"])
         assert float(z["timing.run_s"]) > 0
     proc = subprocess.run([py, "run.py", "--quiet"], cwd=tmp_path / "d", capture_output=True, text=True, timeout=300)
@@ -443,5 +443,5 @@ def test_fixed_point_simulator_on_lava_matches_the_engines():
     ours = sim(net, 40, engine="reference", record=("spikes", "v"))
     assert on_lava.spikes["exc"].sum() > 20
     np.testing.assert_array_equal(on_lava.spikes["exc"], ours.spikes["exc"])
-    np.testing.assert_array_equal(on_lava.state["exc"]["v"], ours.state["exc"]["v"])
+    np.testing.assert_array_equal(on_lava.traces["exc"]["v"], ours.traces["exc"]["v"])
     assert on_lava.engine == "lava+loihi"

@@ -284,8 +284,8 @@ def test_issue_snippet_follows_the_lava_equations_by_hand():
             if spike:
                 v[i] = 0
             assert res.spikes["lif"][t, i] == spike
-        assert res.state["lif"]["u"][t].tolist() == u
-        assert res.state["lif"]["v"][t].tolist() == v
+        assert res.traces["lif"]["u"][t].tolist() == u
+        assert res.traces["lif"]["v"][t].tolist() == v
     assert res.spikes["lif"].sum() > 50
 
 
@@ -296,7 +296,7 @@ def test_issue_snippet_runs_identically_on_every_engine(engine):
     res = snn.simulate(net, n_steps=60, engine=engine, record=("spikes", "u", "v"))
     np.testing.assert_array_equal(res.spikes["lif"], ref.spikes["lif"])
     for var in ("u", "v"):
-        np.testing.assert_array_equal(np.asarray(res.state["lif"][var]), ref.state["lif"][var])
+        np.testing.assert_array_equal(np.asarray(res.traces["lif"][var]), ref.traces["lif"][var])
     assert res.counts.to_dict() == ref.counts.to_dict()
 
 
@@ -306,7 +306,7 @@ def test_loihi_network_save_load_round_trip(tmp_path):
     back = snn.load(tmp_path / "net.npz")
     a = snn.simulate(net, 40, record=("spikes", "u", "v"))
     b = snn.simulate(back, 40, record=("spikes", "u", "v"))
-    np.testing.assert_array_equal(a.state["lif"]["v"], b.state["lif"]["v"])
+    np.testing.assert_array_equal(a.traces["lif"]["v"], b.traces["lif"]["v"])
     assert back.projections[0].synapse == net.projections[0].synapse
 
 
@@ -460,12 +460,12 @@ def test_quantized_subthreshold_voltage_tracks_the_float_model(tau_syn):
     beta_q = (4095 - qnet.population("n").model.du) / 4096
     # truncation toward zero: <= 1 unit per step in u and in v, accumulated by the decays
     bound_units = (1.0 + 1.0 / (1.0 - beta_q)) / (1.0 - alpha_q)
-    err = np.abs(fx.state["n"]["v"] - deq.state["n"]["v"]).max()
+    err = np.abs(fx.traces["n"]["v"] - deq.traces["n"]["v"]).max()
     assert err <= bound_units / scale, (err, bound_units / scale)
-    err_f = np.abs(fx.state["n"]["v"] - ref.state["n"]["v"]).max()
+    err_f = np.abs(fx.traces["n"]["v"] - ref.traces["n"]["v"]).max()
     assert 0 < err_f < 2e-2, err_f  # v_th - v_reset = 1
     if tau_syn is not None:
-        assert np.abs(fx.state["n"]["i"] - ref.state["n"]["i"]).max() < 2e-2 * np.abs(ref.state["n"]["i"]).max()
+        assert np.abs(fx.traces["n"]["i"] - ref.traces["n"]["i"]).max() < 2e-2 * np.abs(ref.traces["n"]["i"]).max()
     assert rep.populations["n"].kind == "lif"
     assert fx.engine == "reference+loihi"
 
@@ -498,13 +498,13 @@ def test_fixed_point_simulator_scales_external_inputs_and_restores_outputs():
     # the recorded v is the integer run converted back with the report's scale
     qnet, _ = loihi.quantize(net, message_bits=12, input_max={"x": float(np.abs(inputs["x"]).max())})
     raw = snn.simulate(qnet, T, record=("v",), inputs={"x": np.rint(inputs["x"] * m)})
-    np.testing.assert_allclose(fx.state["n"]["v"], raw.state["n"]["v"] / rep.populations["n"].scale, rtol=1e-15)
+    np.testing.assert_allclose(fx.traces["n"]["v"], raw.traces["n"]["v"] / rep.populations["n"].scale, rtol=1e-15)
     # against the float model: per step at most one LSB of the (floored) input, plus weight and input rounding
     scale = rep.populations["n"].scale[0]
     q = rep.projections["x->n"]
     w_big = np.abs(net.projection("x->n").weights.data).max()
     per_step = 64.0 / scale + 4 * (0.3 * q.max_rel_error * w_big + w_big * 0.5 / m)
-    err = np.abs(fx.state["n"]["v"] - ref.state["n"]["v"]).max()
+    err = np.abs(fx.traces["n"]["v"] - ref.traces["n"]["v"]).max()
     assert err <= T * per_step, (err, T * per_step)
 
 
@@ -538,7 +538,7 @@ def test_fixed_point_simulator_runs_networks_already_in_loihi_form_unchanged():
     net, *_ = _issue_network(seed=9)
     ref = snn.simulate(net, 50, record=("spikes", "u", "v"))
     fx = loihi.fixed_point_simulator()(net, 50, record=("spikes", "u", "v"))
-    np.testing.assert_array_equal(fx.state["lif"]["u"], ref.state["lif"]["u"])
+    np.testing.assert_array_equal(fx.traces["lif"]["u"], ref.traces["lif"]["u"])
     np.testing.assert_array_equal(fx.spikes["lif"], ref.spikes["lif"])
 
 
@@ -565,19 +565,19 @@ def test_quantized_sigma_delta_solves_like_the_float_one():
     assert rep.kind == "sigma_delta"
     m = rep.scale[0]
     # calibration: m is the largest power of two with 2 * max|value| * m < 2**16 (values of the float run)
-    sig = ref.state["x"]["sigma"]
-    big = max(np.abs(sig).max(), np.abs(ref.state["x"]["ref"]).max(), np.abs(sig + b).max(), 1e-3)
+    sig = ref.traces["x"]["sigma"]
+    big = max(np.abs(sig).max(), np.abs(ref.traces["x"]["ref"]).max(), np.abs(sig + b).max(), 1e-3)
     assert m == 2.0 ** np.floor(np.log2((2**16 - 1) / (2 * big)))
     q = loihi.quantize(net, value_max={"x": 2 * big})[0].population("x").model
     assert q.vth == round(1e-3 * m) and q.act_mode == "unit"
-    x_ref = ref.final_state["x"]["ref"]
-    x_fx = fx.final_state["x"]["ref"]
+    x_ref = ref.state.populations["x"]["ref"]
+    x_fx = fx.state.populations["x"]["ref"]
     assert np.linalg.norm(x_ref - exact) / np.linalg.norm(exact) < 1e-3
     assert np.linalg.norm(x_fx - exact) / np.linalg.norm(exact) < 2e-2
     # ref is what was sent: the sum of the graded outputs, exactly (integers / 2**k)
     np.testing.assert_array_equal(fx.outputs["x"].sum(axis=0), x_fx)
-    np.testing.assert_array_equal(fx.state["x"]["ref"][-1], x_fx)
-    np.testing.assert_array_equal(fx.state["x"]["sigma"][-1], fx.final_state["x"]["sigma"])
+    np.testing.assert_array_equal(fx.traces["x"]["ref"][-1], x_fx)
+    np.testing.assert_array_equal(fx.traces["x"]["sigma"][-1], fx.state.populations["x"]["sigma"])
 
 
 def test_quantized_sigma_delta_initial_state_round_trips():
@@ -597,9 +597,54 @@ def test_quantized_sigma_delta_initial_state_round_trips():
     ref = snn.simulate(net, 1, record=("outputs", "sigma", "ref"))
     one = loihi.fixed_point_simulator(value_max={"x": 60.0})(net, 1, record=("outputs", "sigma", "ref"))
     np.testing.assert_allclose(one.outputs["x"], ref.outputs["x"], atol=0.5 / m)
-    np.testing.assert_array_equal(one.state["x"]["ref"], ref0 + one.outputs["x"])
-    np.testing.assert_array_equal(one.final_state["x"]["sigma"], sigma0)
+    np.testing.assert_array_equal(one.traces["x"]["ref"], ref0 + one.outputs["x"])
+    np.testing.assert_array_equal(one.state.populations["x"]["sigma"], sigma0)
     # a fresh population starts from Lava's all-zero state, so its quantized form exports
     fresh, _, _ = _sd_network()
     q_fresh, _ = loihi.quantize(fresh, value_max={"x": 60.0})
     assert all(np.all(v == 0) for v in q_fresh.population("x").initial_state.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# degenerate magnitudes (issue 17): clear QuantizationErrors, never OverflowError / math domain error
+
+
+def _graded_net(source, post_model=None, weight=1.0):
+    net = snn.Network()
+    net.add_population("src", 2, source)
+    net.add_population("post", 2, post_model or snn.LIF())
+    net.add_projection("src", "post", weights=np.full((2, 2), weight))
+    return net
+
+
+def test_quantize_tiny_scales_are_quantization_errors():
+    with pytest.raises(QuantizationError, match=r"input_max\['src'\]=1e-320: is too small to scale to 8-bit messages"):
+        loihi.quantize(_graded_net(snn.ExternalInput()), input_max={"src": 1e-320})
+    with pytest.raises(QuantizationError, match=r"population 'src': largest \|amplitude\|=1e-320"):
+        loihi.quantize(_graded_net(snn.CurrentSource(amplitude=1e-320)))
+    with pytest.raises(QuantizationError, match=r"value_max\['post'\]=1e-320"):
+        loihi.quantize(_graded_net(snn.CurrentSource(amplitude=1.0), snn.SigmaDelta(vth=0.01)), value_max={"post": 1e-320})
+    # at the bound the scale is still the largest power of two that fits (finite); just below, refused
+    assert loihi._message_scale(255 * 2.0**-1023, 8) == 2.0**1023
+    assert loihi._message_scale(255 * 2.0**-1000, 8, "x") == 2.0**1000
+    with pytest.raises(QuantizationError, match="x=.*too small"):
+        loihi._message_scale(254 * 2.0**-1023, 8, "x")
+
+
+@pytest.mark.parametrize("weight", [5e-324, 1e-310, 1e-300])
+def test_quantize_weights_that_would_all_vanish_are_refused(weight):
+    # denormal weights used to raise "math domain error"; tiny normal ones silently became all zeros
+    with pytest.raises(QuantizationError, match=r"projection 'src->post': weights of magnitude .* too small to quantize"):
+        loihi.quantize(_graded_net(snn.CurrentSource(amplitude=1.0), snn.SigmaDelta(vth=0.01), weight=weight))
+
+
+def test_loihi_lif_initial_state_out_of_its_registers_is_refused():
+    net = snn.Network()
+    with pytest.raises(snn.errors.NetworkError, match=r"initial_state\['v'\]=1e\+30.*int64"):
+        net.add_population("a", 2, loihi.LoihiLIF(), initial_state={"v": 1e30})  # used to wrap to -2**63
+    with pytest.raises(QuantizationError, match=r"initial_state\['v'\]=8388608: LoihiLIF.v is a 24-bit register"):
+        net.add_population("a", 2, loihi.LoihiLIF(), initial_state={"v": 2**23})
+    with pytest.raises(QuantizationError, match=r"initial_state\['u'\]=-8388609"):
+        net.add_population("a", 2, loihi.LoihiLIF(), initial_state={"u": [0, -(2**23) - 1]})
+    net.add_population("a", 2, loihi.LoihiLIF(vth=1000), initial_state={"u": [2**23, -(2**23)], "v": [2**23 - 1, -(2**23 - 1)]})
+    assert net.population("a").initial_state["u"].tolist() == [2**23, -(2**23)]

@@ -494,7 +494,7 @@ def test_traffic_at_scale_100k_neurons_100_synapses_1000_steps():
     counts = snn.OpCounts(
         n_steps, 1.0, int(spikes.sum()), int(events.sum()), n * n_steps, {}, {}, {}, 0, spikes.sum(axis=1), events, n, w.nnz
     )
-    res = snn.RunResult(spikes={"p": spikes}, state={}, counts=counts, final_state={})
+    res = snn.RunResult(spikes={"p": spikes}, traces={}, counts=counts)
     tr = traffic(res, m)
     np.testing.assert_array_equal(tr.per_step_core_synaptic_events.sum(axis=1).A1, events)
     n_dest = np.diff(m.destinations.indptr)

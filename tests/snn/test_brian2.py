@@ -252,7 +252,7 @@ def test_feedforward_rasters_and_traces_match_brian2():
     for name in ("src", "cuba", "delta"):
         np.testing.assert_array_equal(res.spikes[name], spikes[name], err_msg=name)
     for name in ("cuba", "delta"):
-        np.testing.assert_allclose(res.state[name]["v"], vs[name], rtol=0, atol=1e-9, err_msg=name)
+        np.testing.assert_allclose(res.traces[name]["v"], vs[name], rtol=0, atol=1e-9, err_msg=name)
     # the comparison has something to compare: both layers fire, the delta layer
     # gets input while refractory and right after it
     assert res.spikes["cuba"].sum() > 200 and res.spikes["delta"].sum() > 500
@@ -326,7 +326,7 @@ def test_equal_time_constants_match_brian2_resonant_solution():
     net.add_population("n", 1, snn.LIF(tau_mem_ms=tau, tau_syn_ms=tau, v_th=1e9, bias=0.3))
     net.add_projection("src", "n", weights=[[w]], delay_steps=1)
     res = snn.simulate(net, n_steps, engine="reference", seed=0, record=("v", "i"))
-    v = res.state["n"]["v"][:, 0]
+    v = res.traces["n"]["v"][:, 0]
 
     prev = b2.prefs.codegen.target
     b2.prefs.codegen.target = "numpy"

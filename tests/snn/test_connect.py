@@ -27,7 +27,7 @@ from snn.connect import (
     resolve_delays,
     resolve_values,
 )
-from snn.errors import ConnectError, LayoutError, SNNTypeError
+from snn.errors import ConnectError, LayoutError, NetworkError, SNNTypeError
 from snn.layout import grid, random_box
 
 # A probability so close to 1 that exp(-d^2 / 2 sigma^2) == 1.0 in float64 for every
@@ -796,7 +796,7 @@ def test_connect_refuses_an_oversized_weight_or_delay_matrix():
 
 
 @pytest.mark.parametrize(
-    "seed, exc, match", [(-1, ConnectError, "seed=-1"), ("x", SNNTypeError, "seed='x'"), (1.5, SNNTypeError, "seed=1.5")]
+    "seed, exc, match", [(-1, (ConnectError, NetworkError), "seed=-1"), ("x", SNNTypeError, "seed='x'"), (1.5, SNNTypeError, "seed=1.5")]
 )
 def test_connect_seed_errors_name_the_argument(seed, exc, match):
     import snn

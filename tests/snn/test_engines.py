@@ -166,14 +166,14 @@ def assert_same_run(ref, res, *, exact=True, rtol=1e-9, atol=1e-9):
     assert set(ref.outputs) == set(res.outputs)
     for name in ref.outputs:
         _compare(ref.outputs[name], res.outputs[name], exact, rtol, atol, f"outputs of {name}")
-    assert {k: set(v) for k, v in ref.state.items()} == {k: set(v) for k, v in res.state.items()}
-    for name, variables in ref.state.items():
+    assert {k: set(v) for k, v in ref.traces.items()} == {k: set(v) for k, v in res.traces.items()}
+    for name, variables in ref.traces.items():
         for var, arr in variables.items():
-            assert res.state[name][var].dtype == arr.dtype
-            _compare(arr, res.state[name][var], exact, rtol, atol, f"state {name}.{var}")
-    for name, variables in ref.final_state.items():
+            assert res.traces[name][var].dtype == arr.dtype
+            _compare(arr, res.traces[name][var], exact, rtol, atol, f"state {name}.{var}")
+    for name, variables in ref.state.populations.items():
         for var, arr in variables.items():
-            _compare(np.asarray(arr), np.asarray(res.final_state[name][var]), exact, rtol, atol, f"final {name}.{var}")
+            _compare(np.asarray(arr), np.asarray(res.state.populations[name][var]), exact, rtol, atol, f"final {name}.{var}")
 
 
 def _compare(a, b, exact, rtol, atol, what):
@@ -269,7 +269,7 @@ def test_parity_integer_model_and_synapse_bit_exact(engine, options, exact):
     net = int_network()
     ref = snn.simulate(net, 80, engine="reference", seed=3, record=("spikes", "v"))
     res = _fast(net, 80, engine, options, seed=3, record=("spikes", "v"))
-    assert ref.state["a"]["v"].dtype == np.int64 and ref.counts.spikes_per_population["a"] > 10
+    assert ref.traces["a"]["v"].dtype == np.int64 and ref.counts.spikes_per_population["a"] > 10
     assert ref.counts.spikes_per_population["b"] > 0
     assert_same_run(ref, res, exact=True)
 
@@ -417,8 +417,8 @@ def test_torch_float32_agrees_within_float32_tolerance():
     ref = snn.simulate(net, 40, engine="reference", record=("spikes", "v"))
     res = snn.simulate(net, 40, engine="torch", dtype="float32", record=("spikes", "v"))
     np.testing.assert_array_equal(ref.spikes["out"], res.spikes["out"])
-    assert res.state["out"]["v"].dtype == np.float64  # reported in the model's dtype
-    np.testing.assert_allclose(res.state["out"]["v"], ref.state["out"]["v"], rtol=1e-5, atol=1e-6)
+    assert res.traces["out"]["v"].dtype == np.float64  # reported in the model's dtype
+    np.testing.assert_allclose(res.traces["out"]["v"], ref.traces["out"]["v"], rtol=1e-5, atol=1e-6)
     assert ref.counts.to_dict() == res.counts.to_dict()
 
 
@@ -471,7 +471,7 @@ def test_torch_cuda_float32_default_and_integer_models():
     ref = snn.simulate(net, 40, engine="reference", record=("spikes", "v"))
     res = snn.simulate(net, 40, engine="torch", device="cuda", record=("spikes", "v"))
     np.testing.assert_array_equal(ref.spikes["out"], res.spikes["out"])
-    np.testing.assert_allclose(res.state["out"]["v"], ref.state["out"]["v"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(res.traces["out"]["v"], ref.traces["out"]["v"], rtol=1e-5, atol=1e-6)
     net = int_network()
     ref = snn.simulate(net, 80, engine="reference", seed=3, record=("spikes", "v"))
     res = snn.simulate(net, 80, engine="torch", device="cuda", seed=3, record=("spikes", "v"))

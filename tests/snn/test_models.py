@@ -24,7 +24,7 @@ def test_lif_relaxation_matches_exponential(dt_ms):
     t = dt_ms * np.arange(1, 201)
     v_inf = v_leak + bias
     expected = v_inf + (v0 - v_inf) * np.exp(-t / tau)
-    np.testing.assert_allclose(res.state["n"]["v"][:, 0], expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(res.traces["n"]["v"][:, 0], expected, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("tau_syn", [5.0, 20.0])  # 20.0 == tau_mem exercises the degenerate formula
@@ -41,15 +41,15 @@ def test_cuba_lif_psp_matches_alpha_solution(tau_syn):
         v = w * r * tau_syn / (tau_syn - tau_m) * (np.exp(-elapsed / tau_syn) - np.exp(-elapsed / tau_m))
     v[k < 1] = 0.0
     i = np.where(k >= 1, w * np.exp(-elapsed / tau_syn), 0.0)
-    np.testing.assert_allclose(res.state["n"]["v"][:, 0], v, atol=1e-12)
-    np.testing.assert_allclose(res.state["n"]["i"][:, 0], i, atol=1e-12)
+    np.testing.assert_allclose(res.traces["n"]["v"][:, 0], v, atol=1e-12)
+    np.testing.assert_allclose(res.traces["n"]["i"][:, 0], i, atol=1e-12)
 
 
 def test_delta_lif_input_jumps_voltage_then_decays():
     raster = np.zeros((30, 1), bool)
     raster[4, 0] = True
     res = _single(snn.LIF(tau_mem_ms=10.0, v_th=10.0), 30, raster=raster, weight=0.5, delay=3)
-    v = res.state["n"]["v"][:, 0]
+    v = res.traces["n"]["v"][:, 0]
     arrive = 4 + 3
     assert np.all(v[:arrive] == 0.0)
     k = np.arange(arrive, 30)
@@ -74,18 +74,18 @@ def test_refractory_adds_hold_steps_and_subtract_reset():
     assert np.all(d_ref == d_free[0] + 5)
     # during the refractory steps v is held at v_reset
     s0 = np.flatnonzero(ref.spikes["n"][:, 0])[0]
-    assert np.all(ref.state["n"]["v"][s0 : s0 + 6, 0] == 0.0)
+    assert np.all(ref.traces["n"]["v"][s0 : s0 + 6, 0] == 0.0)
     sub = _single(snn.LIF(tau_mem_ms=20.0, bias=bias, reset="subtract"), 5, initial_state={"v": 1.3})
     alpha = np.exp(-1 / 20.0)
     v1 = 1.3 * alpha + (1 - alpha) * bias
-    assert sub.spikes["n"][0, 0] and sub.state["n"]["v"][0, 0] == pytest.approx(v1 - 1.0, abs=1e-12)
+    assert sub.spikes["n"][0, 0] and sub.traces["n"]["v"][0, 0] == pytest.approx(v1 - 1.0, abs=1e-12)
 
 
 def test_if_integrates_bias_without_leak():
     res = _single(snn.IF(v_th=1.0, bias=0.3), 20)
     # v: 0.3, 0.6, 0.9, 1.2 -> spike at step 3 (index), reset to 0
     np.testing.assert_array_equal(np.flatnonzero(res.spikes["n"][:, 0]), [3, 7, 11, 15, 19])
-    np.testing.assert_allclose(res.state["n"]["v"][:3, 0], [0.3, 0.6, 0.9], atol=1e-15)
+    np.testing.assert_allclose(res.traces["n"]["v"][:3, 0], [0.3, 0.6, 0.9], atol=1e-15)
 
 
 def test_sigma_delta_sends_changes_above_threshold_and_tracks_value():
@@ -94,7 +94,7 @@ def test_sigma_delta_sends_changes_above_threshold_and_tracks_value():
     net.add_population("sd", 1, snn.SigmaDelta(vth=0.25))
     net.add_projection("c", "sd", weights=[[1.0]], delay_steps=1)
     res = snn.simulate(net, 20, record=("outputs", "sigma", "ref"))
-    sigma = res.state["sd"]["sigma"][:, 0]
+    sigma = res.traces["sd"]["sigma"][:, 0]
     # sigma accumulates 0.1 per step from step 1 on
     np.testing.assert_allclose(sigma, 0.1 * np.arange(20), atol=1e-12)
     out = res.outputs["sd"][:, 0]
@@ -102,7 +102,7 @@ def test_sigma_delta_sends_changes_above_threshold_and_tracks_value():
     # a message whenever |value - last sent| >= 0.25: at value 0.3 (step 3), 0.6, 0.9, ...
     np.testing.assert_array_equal(sent, [3, 6, 9, 12, 15, 18])
     np.testing.assert_allclose(out[sent], 0.3, atol=1e-12)
-    assert np.all(np.abs(sigma - res.state["sd"]["ref"][:, 0]) < 0.25)
+    assert np.all(np.abs(sigma - res.traces["sd"]["ref"][:, 0]) < 0.25)
 
 
 def test_sigma_delta_relu():
@@ -174,7 +174,7 @@ def test_external_input_drives_population():
     net.add_projection("input", "sd", weights=w, delay_steps=1)
     res = snn.simulate(net, 12, inputs={"input": x}, record=("sigma",))
     expected = np.vstack([np.zeros(2), np.cumsum(x[:-1] @ w.T, axis=0)])
-    np.testing.assert_allclose(res.state["sd"]["sigma"], expected, atol=1e-12)
+    np.testing.assert_allclose(res.traces["sd"]["sigma"], expected, atol=1e-12)
 
 
 def test_per_neuron_array_parameters():
@@ -182,7 +182,7 @@ def test_per_neuron_array_parameters():
     res_arr = snn.simulate(_net_with(snn.LIF(tau_mem_ms=tau, bias=2.0)), 50, record=("v",))
     for k, t in enumerate(tau):
         single = snn.simulate(_net_with(snn.LIF(tau_mem_ms=float(t), bias=2.0), n=1), 50, record=("v",))
-        np.testing.assert_array_equal(res_arr.state["p"]["v"][:, k], single.state["p"]["v"][:, 0])
+        np.testing.assert_array_equal(res_arr.traces["p"]["v"][:, k], single.traces["p"]["v"][:, 0])
 
 
 def _net_with(model, n=3):
@@ -213,8 +213,8 @@ def test_euler_cuba_lif_matches_norse_update_order():
         z = v > 0.3
         v = np.where(z, 0.0, v)
         np.testing.assert_array_equal(res.spikes["n"][t], z)
-        np.testing.assert_allclose(res.state["n"]["v"][t], v, atol=1e-13)
-        np.testing.assert_allclose(res.state["n"]["i"][t], i, atol=1e-13)
+        np.testing.assert_allclose(res.traces["n"]["v"][t], v, atol=1e-13)
+        np.testing.assert_allclose(res.traces["n"]["i"][t], i, atol=1e-13)
 
 
 @pytest.mark.parametrize("reset", ["subtract", "zero"])
@@ -235,7 +235,7 @@ def test_next_step_reset_matches_snntorch_late_reset_formulas(reset):
         base = beta * mem + xin[t]
         mem = base - rst * thr if reset == "subtract" else base * (1 - rst)
         np.testing.assert_array_equal(res.spikes["n"][t], mem > thr)
-        np.testing.assert_allclose(res.state["n"]["v"][t], mem, atol=1e-12)
+        np.testing.assert_allclose(res.traces["n"]["v"][t], mem, atol=1e-12)
     assert res.spikes["n"].sum() > 10
 
 
@@ -244,3 +244,35 @@ def test_next_step_reset_rejects_refractory():
         snn.LIF(reset_timing="next_step", refractory_steps=2)
     with pytest.raises(ValueError, match="integration"):
         snn.LIF(integration="rk4")
+
+
+# ---------------------------------------------------------------------------------------------
+# numeric coercion (issue 17): a parameter is a real number or an array of them, judged by its
+# own type before any conversion, so "1.0", b"1", complex values and bool arrays are refused like a bool
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["1.0", b"1", 1 + 0j, np.complex128(2.0), [1.0 + 0j, 2.0], np.array([True, False]), True, np.bool_(False), np.array(["1", "2"]), object()],
+    ids=repr,
+)
+def test_parameters_refuse_strings_bytes_complex_and_bools_alike(bad):
+    with pytest.raises(snn.errors.SNNTypeError, match="tau_mem_ms="):
+        snn.LIF(tau_mem_ms=bad)
+    with pytest.raises(snn.errors.SNNTypeError, match="bias="):
+        snn.SigmaDelta(bias=bad)
+
+
+def test_parameters_refuse_ints_too_large_for_a_float_and_keep_real_ones():
+    with pytest.raises(snn.errors.ModelError, match="too large for a float"):
+        snn.LIF(bias=10**400)
+    with pytest.raises(snn.errors.ModelError, match="too large for a float"):
+        snn.IF(v_th=[1, 10**400])
+    m = snn.LIF(tau_mem_ms=np.float32(5.0), bias=np.array([1, 2], np.int32), v_th=np.array(1.5))
+    assert m.tau_mem_ms == 5.0 and m.v_th == 1.5 and m.bias.dtype == np.float64 and m.bias.tolist() == [1.0, 2.0]
+    with pytest.raises(snn.errors.SNNTypeError, match="cooling="):
+        snn.Boltzmann(cooling=True)
+    with pytest.raises(snn.errors.ModelError, match="cooling="):
+        snn.Boltzmann(cooling=1.5)
+    with pytest.raises(snn.errors.SNNTypeError, match="raster="):
+        snn.SpikeSource(np.array([["1", "0"]]))

@@ -80,7 +80,7 @@ def test_recurrent_graph_structure_and_hand_written_loop():
         zo = vo > 0.3
         vo = np.where(zo, 0.0, vo)
         np.testing.assert_array_equal(res.spikes["lif"][t], z > 0)
-        np.testing.assert_allclose(res.state["lif"]["v"][t], v, atol=1e-12)
+        np.testing.assert_allclose(res.traces["lif"]["v"][t], v, atol=1e-12)
         np.testing.assert_array_equal(res.spikes["out"][t], zo)
     assert res.spikes["lif"].sum() > 20
 
@@ -98,7 +98,7 @@ def test_node_and_edge_order_are_not_relied_on():
     rb = snn.simulate(b, T, inputs={"input": x}, record=("spikes", "v"))
     for name in ("lif", "out"):
         np.testing.assert_array_equal(ra.spikes[name], rb.spikes[name])
-        np.testing.assert_array_equal(ra.state[name]["v"], rb.state[name]["v"])
+        np.testing.assert_array_equal(ra.traces[name]["v"], rb.traces[name]["v"])
 
 
 def test_two_population_cycle_gets_one_delayed_edge():
@@ -215,7 +215,7 @@ def test_conv_nodes_are_sparse_projections(nd, stride, pad, groups):
     x_img = x[0].reshape((c_in,) + spatial)
     ref = _conv_reference(x_img, w, stride, pad, groups) + bias.reshape((c_out,) + (1,) * nd)
     res = snn.simulate(net, 1, inputs={"input": x}, record=("v",))
-    np.testing.assert_allclose(res.state["if"]["v"][0], ref.reshape(-1), atol=1e-12)
+    np.testing.assert_allclose(res.traces["if"]["v"][0], ref.reshape(-1), atol=1e-12)
     proj = net.projection("input->if")
     assert proj.n_synapses < n_out * n_in  # sparse
 
@@ -287,7 +287,7 @@ def test_write_read_round_trip(tmp_path):
     rb = snn.simulate(back, T, inputs={"input": x}, record=rec)
     for name in ("exact", "cuba", "iaf"):
         np.testing.assert_array_equal(ra.spikes[name], rb.spikes[name])
-        np.testing.assert_allclose(ra.state[name]["v"], rb.state[name]["v"], atol=1e-12)
+        np.testing.assert_allclose(ra.traces[name]["v"], rb.traces[name]["v"], atol=1e-12)
     np.testing.assert_allclose(ra.outputs["readout"], rb.outputs["readout"], atol=1e-12)
     assert ra.spikes["exact"].sum() > 20 and ra.spikes["iaf"].sum() > 5
     # save/load keeps the outputs
@@ -341,8 +341,8 @@ def test_biases_enter_exactly():
         v = 0.75 * v + (x[t] + [0.1, 0.2])
         ic = 0.5 * ic + 0.5 * 2.0 * (x[t] + [0.3, -0.1])
         vc = 0.75 * vc + 0.25 * ic
-        np.testing.assert_allclose(res.state["lif"]["v"][t], v, rtol=1e-12)
-        np.testing.assert_allclose(res.state["cuba"]["v"][t], vc, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(res.traces["lif"]["v"][t], v, rtol=1e-12)
+        np.testing.assert_allclose(res.traces["cuba"]["v"][t], vc, rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.slow  # compiling the event engine's kernels takes about a minute on 2 cores

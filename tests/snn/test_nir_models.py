@@ -49,8 +49,8 @@ def test_euler_input_first_is_norse_lif_cell():
     res = _drive(model, x)
     assert np.sum(zs) > 20
     np.testing.assert_array_equal(res.spikes["n"], np.array(zs) > 0)
-    np.testing.assert_allclose(res.state["n"]["v"], np.array(vs), atol=1e-12)
-    np.testing.assert_allclose(res.state["n"]["i"], np.array(is_), atol=1e-12)
+    np.testing.assert_allclose(res.traces["n"]["v"], np.array(vs), atol=1e-12)
+    np.testing.assert_allclose(res.traces["n"]["i"], np.array(is_), atol=1e-12)
 
 
 @pytest.mark.parametrize("tau_syn_ms", [None, 4.0])
@@ -72,7 +72,7 @@ def test_li_is_norse_li_cells(tau_syn_ms):
     model = snn.LI(tau_mem_ms=6.0, tau_syn_ms=tau_syn_ms, v_leak=0.1, integration="euler_input_first")
     res = _drive(model, x, record=("outputs", "v"))
     np.testing.assert_allclose(res.outputs["n"], np.array(outs), atol=1e-12)
-    np.testing.assert_array_equal(res.outputs["n"], res.state["n"]["v"])
+    np.testing.assert_array_equal(res.outputs["n"], res.traces["n"]["v"])
 
 
 @pytest.mark.parametrize("reset", ["subtract", "zero"])
@@ -95,8 +95,8 @@ def test_euler_current_first_next_step_is_snntorch_synaptic(reset):
     res = _drive(model, x * tau_s / dt, dt_ms=dt)
     assert np.sum(zs) > 10
     np.testing.assert_array_equal(res.spikes["n"], np.array(zs) > 0)
-    np.testing.assert_allclose(res.state["n"]["v"], np.array(ms), atol=1e-12)
-    np.testing.assert_allclose(res.state["n"]["i"], np.array(ss), atol=1e-12)
+    np.testing.assert_allclose(res.traces["n"]["v"], np.array(ms), atol=1e-12)
+    np.testing.assert_allclose(res.traces["n"]["i"], np.array(ss), atol=1e-12)
 
 
 @pytest.mark.parametrize("reset", ["subtract", "zero"])
@@ -121,7 +121,7 @@ def test_snntorch_leaky_resets(reset):
     assert zs.sum() > 10
     np.testing.assert_array_equal(res.spikes["n"], zs)
     expected_v = ms if reset == "subtract" else np.where(zs, 0.0, ms)
-    np.testing.assert_allclose(res.state["n"]["v"], expected_v, atol=1e-12)
+    np.testing.assert_allclose(res.traces["n"]["v"], expected_v, atol=1e-12)
 
 
 def test_snntorch_rleaky_zero_reset_discards_the_step_input():
@@ -141,7 +141,7 @@ def test_snntorch_rleaky_zero_reset_discards_the_step_input():
     res = _drive(snn.LIF(tau_mem_ms=4.0, r=4.0, reset="zero", reset_timing="next_step", integration="euler"), x)
     assert np.sum(zs) > 10
     np.testing.assert_array_equal(res.spikes["n"], np.array(zs) > 0)
-    np.testing.assert_allclose(res.state["n"]["v"], np.array(ms), atol=1e-12)
+    np.testing.assert_allclose(res.traces["n"]["v"], np.array(ms), atol=1e-12)
 
 
 def test_li_validates_and_round_trips(tmp_path):

@@ -98,7 +98,7 @@ def test_snntorch_leaky_synaptic_feed_forward(reset):
         np.testing.assert_array_equal(res.spikes[str(idx)], spk)
         if reset == "zero" and idx == 1:
             mem = np.where(spk, 0.0, mem)  # Leaky's recorded mem of a spiking step is pre-reset (see snn.nir)
-        np.testing.assert_allclose(res.state[str(idx)]["v"], mem, **MEM_TOL)
+        np.testing.assert_allclose(res.traces[str(idx)]["v"], mem, **MEM_TOL)
 
 
 class _RNet(torch.nn.Module):
@@ -135,7 +135,7 @@ def test_snntorch_recurrent(synaptic, reset):
         np.testing.assert_array_equal(res.spikes[name], spk)
         if reset == "zero" and name == "out":
             mem = np.where(spk, 0.0, mem)
-        np.testing.assert_allclose(res.state[name]["v"], mem, **MEM_TOL)
+        np.testing.assert_allclose(res.traces[name]["v"], mem, **MEM_TOL)
 
 
 # ------------------------------------------------------------------------------------- Norse
@@ -191,7 +191,7 @@ def test_norse_lif_and_li_feed_forward():
     spk = np.array(spk) > 0
     assert spk.sum() > 30
     np.testing.assert_array_equal(res.spikes["1"], spk)
-    np.testing.assert_allclose(res.state["1"]["v"], np.array(v_h), **MEM_TOL)
+    np.testing.assert_allclose(res.traces["1"]["v"], np.array(v_h), **MEM_TOL)
     np.testing.assert_allclose(res.outputs["3"], np.array(li), **MEM_TOL)
 
 
@@ -245,7 +245,7 @@ def test_norse_recurrent_lif_and_li_cell():
     spk = np.array(spk) > 0
     assert spk.sum() > 30
     np.testing.assert_array_equal(res.spikes["lif"], spk)
-    np.testing.assert_allclose(res.state["lif"]["v"], np.array(vs), **MEM_TOL)
+    np.testing.assert_allclose(res.traces["lif"]["v"], np.array(vs), **MEM_TOL)
     np.testing.assert_allclose(res.outputs["li"], np.array(out), **MEM_TOL)
 
 

@@ -47,14 +47,17 @@ def quantize(network: snn.Network, *, weight_bits: int = 8, bias_bits: int = 16)
 
 
 class QuantizingSimulator:
-    """``simulate(network, n_steps, **kw)`` on the quantized network; remembers how often it was called."""
+    """``simulate(network, n_steps, **kw)`` on the quantized network (``state=`` continues a run); remembers how often it was called."""
 
     def __init__(self, **opts):
         self.opts = opts
         self.calls = 0
 
-    def __call__(self, network, n_steps, *, engine="reference", seed=0, record=("spikes",), inputs=None, progress=False, **options):
+    def __call__(
+        self, network, n_steps, *, engine="reference", seed=0, state=None, record=("spikes",), inputs=None, progress=False, **options
+    ):
         self.calls += 1
+        start = {"seed": seed} if state is None else {"state": state}  # a continued run keeps the state's seed
         return snn.simulate(
-            quantize(network, **self.opts), n_steps, engine="reference", seed=seed, record=record, inputs=inputs, progress=progress
+            quantize(network, **self.opts), n_steps, engine="reference", record=record, inputs=inputs, progress=progress, **start
         )

@@ -5,6 +5,8 @@ import itertools
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _bit_exact import assert_same_result
+from _fixed_point import QuantizingSimulator
 
 import snn
 from tasks import qubo
@@ -165,3 +167,44 @@ def test_event_engine_gives_the_same_spikes_and_meets_the_targets():
     assert res.errors["energy"] <= 0.98 * res.errors["reference_energy"]
     small = qubo.random_problem(20, kind="maxcut", seed=1)
     assert qubo.solve(small, n_steps=1000, seed=1).errors["ratio"] >= 0.98
+
+
+@pytest.mark.parametrize("engine", ["reference", pytest.param("event", marks=needs_event)])
+def test_check_interval_does_not_change_the_result(engine):
+    """Chunks of 7 steps or one of 300: the same spikes, best state and counts (the schedule and draws follow the absolute step)."""
+    p = qubo.random_problem(20, kind="maxcut", seed=1)
+    seen = []
+    small = qubo.solve(p, engine=engine, n_steps=300, seed=3, check_every=7, callback=lambda t, x: seen.append((t, qubo.energy(p, x))))
+    big = qubo.solve(p, engine=engine, n_steps=300, seed=3)
+    assert_same_result(small, big)
+    np.testing.assert_array_equal(small.info["energy_per_step"], big.info["energy_per_step"])
+    assert small.info["best_step"] == big.info["best_step"]
+    # the callback sees the best state so far after every chunk: non-increasing energies, ending at the answer
+    assert [t for t, _ in seen] == list(range(7, 300, 7)) + [300]
+    energies = [e for _, e in seen]
+    assert all(b <= a for a, b in zip(energies, energies[1:])) and energies[-1] == small.errors["energy"]
+
+
+def test_check_interval_does_not_change_the_result_under_a_simulate_callable():
+    p = qubo.random_problem(15, kind="qubo", seed=2)
+    a = qubo.solve(p, simulate=QuantizingSimulator(weight_bits=6), n_steps=200, seed=1, check_every=9)
+    b = qubo.solve(p, simulate=QuantizingSimulator(weight_bits=6), n_steps=200, seed=1)
+    assert_same_result(a, b)
+
+
+def test_callback_complex_and_device_are_checked():
+    p = qubo.random_problem(6, seed=0)
+    sim = QuantizingSimulator()
+    with pytest.raises(TaskError, match="callback"):
+        qubo.solve(p, simulate=sim, callback="x")
+    assert sim.calls == 0
+    with pytest.raises(TaskError, match="check_every"):
+        qubo.solve(p, check_every=0)
+    with pytest.raises(TaskError, match="Q: must be real"):
+        qubo.Problem(np.eye(3) * (1 + 1j))
+    with pytest.raises(TaskError, match="W: must hold real"):
+        qubo.maxcut(np.array([[0, 1j], [1j, 0]]))
+    pytest.importorskip("torch")
+    for device in ("bogus", "cuda:", 1.0):
+        with pytest.raises(TaskError, match="device="):
+            qubo.dense_baseline(p, device=device, n_steps=2)
