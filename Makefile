@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml constraints/torch.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first, pinned: anything else would pull a multi-GB CUDA build
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -c constraints/torch.txt -e ".[torch,brian2,dev,tasks,sanafe,nir]"
+	$(PY) -m pip install --quiet -c constraints/torch.txt -e ".[torch,brian2,dev,tasks,sanafe,nir,dask]"
 	# interop peers for the tests: norse/neurobench declare torchvision/torchaudio, which would pull another
 	# torch and fail to import beside 2.13; they work without them, so they come in without their deps
 	$(PY) -m pip install --quiet -c constraints/torch.txt "nirtorch>=2.6"

@@ -22,7 +22,7 @@ import numpy as np
 
 import snn
 
-# grid spacing 20 um; sigma / lambda chosen for about 100 synapses per neuron in the interior
+# grid spacing 20 um; about 90-100 synapses per neuron, except the exponential rule (about 7: a sparse case)
 RULES = {
     "gaussian": lambda: snn.connect.distance_gaussian(sigma_um=37.0, p_max=1.0),
     "exponential": lambda: snn.connect.distance_exponential(lambda_um=14.0, p_max=1.0, cutoff_um=70.0),
@@ -37,7 +37,7 @@ def _rule(name: str, n: int, side: int):
     if name == "probability":
         return snn.connect.fixed_probability(100.0 / n)
     if name == "periodic":
-        return snn.connect.distance_gaussian(sigma_um=37.0, p_max=1.0, periodic_box_um=side * 20.0)
+        return snn.connect.distance_gaussian(sigma_um=37.0, p_max=1.0, periodic_box_um=max(side * 20.0, 240.0))
     return RULES[name]()
 
 

@@ -16,6 +16,7 @@ from energy.compare import Comparison, compare, compare_placements, default_prof
 from energy.errors import BaselineError, EnergyError, ProfileError, UnpricedOperationError
 from energy.estimate import EnergyEstimate, estimate, operation_counts
 from energy.report import report
+from energy.sweep import SweepError, sweep
 
 __all__ = [
     "BaselineError",
@@ -32,4 +33,6 @@ __all__ = [
     "operation_counts",
     "profiles",
     "report",
+    "SweepError",
+    "sweep",
 ]

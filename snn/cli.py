@@ -7,6 +7,8 @@ This module is the one place in ``snn`` that may import the sibling packages
 from __future__ import annotations
 
 import argparse
+import functools
+import json
 import logging
 import math
 import os
@@ -454,6 +456,76 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return subprocess.call([sys.executable, "-m", "benchmarks.peers", *rest], cwd=root)
 
 
+# ----------------------------------------------------------------------------- sweeps (energy.sweep on Dask)
+def sweep_point(point: dict) -> dict:
+    """The default job of :func:`energy.sweep`: solve (or simulate), map, price one point; plain data out.
+
+    Here because this module is the one allowed to wire ``tasks``, ``hardware``
+    and ``energy`` together.  The solve and the mapping do not depend on the
+    profile, so a worker keeps the last few (a point per profile reuses them).
+    """
+    import energy
+    from energy.sweep import row_from_estimate
+
+    run, _, facts = _sweep_run(json.dumps({k: v for k, v in point.items() if k != "profile"}, sort_keys=True))
+    est = energy.estimate(run["counts"], energy.profiles.get(point["profile"]), mapping=run["traffic"])
+    return row_from_estimate(point, est.to_dict(), facts)
+
+
+@functools.lru_cache(maxsize=4)
+def _sweep_run(key: str) -> tuple[dict, Any, dict]:
+    import importlib
+
+    from energy.sweep import facts as plain
+    from hardware import mapping as mapping_mod
+
+    point = json.loads(key)
+    engine = point["engine"]
+    t0 = time.perf_counter()
+    if "network" in point:
+        net = snn.load(point["network"])
+        inputs, _ = _inputs_for(net, point["steps"], None, point["input_rate"], point["seed"])
+        run = snn.simulate(net, point["steps"], engine=engine, seed=point["seed"], inputs=inputs, record=("spikes",))
+        extra: dict = {"n_steps": point["steps"]}
+    else:
+        mod = importlib.import_module(f"tasks.{point['task']}")
+        problem = mod.random_problem(**point["problem"], **point["size"], seed=point["seed"])
+        res = mod.solve(problem, engine=engine, seed=point["seed"], **point["solve"])
+        net, run = res.network, res.run
+        extra = {"n_steps": int(res.n_steps), "success": bool(res.success)}
+        extra.update({f"err_{k}": float(v) for k, v in sorted(res.errors.items()) if np.isscalar(v)})
+    solve_s = time.perf_counter() - t0
+    placed = mapping_mod.map_network(net, point["chip"], placement=point["placement"])
+    traffic = mapping_mod.traffic(run, placed).to_dict()
+    counts = run.counts.to_dict()
+    facts = plain(
+        [
+            ("n_neurons", int(net.n_neurons)),
+            ("n_synapses", int(net.n_synapses)),
+            *extra.items(),
+            ("spikes", int(run.counts.spikes)),
+            ("synaptic_events", int(run.counts.synaptic_events)),
+            ("n_cores", int(placed.n_cores)),
+            ("n_chips", int(placed.n_chips)),
+            ("solve_s", round(solve_s, 4)),
+        ]
+    )
+    return {"counts": counts, "traffic": traffic}, net, facts
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    import energy
+    from energy.sweep import load_spec
+
+    spec = load_spec(args.spec)
+    rows = energy.sweep(spec, client=args.scheduler, out=args.out, retry_failed=args.retry_failed, progress=not args.quiet)
+    bad = [r for r in rows if r["status"] != "ok"]
+    print(f"snn sweep: {len(rows)} points, {len(bad)} failed; results in {args.out}/results.csv and results.json")
+    for r in bad[:10]:
+        print(f"  failed: {r['task']} size={r['size']} seed={r['seed']} {r['placement']} {r['profile']}: {r['error']}", file=sys.stderr)
+    return 1 if bad else 0
+
+
 _BENCH_HELP = """runs `python -m benchmarks.peers` with every option after `bench` passed on as given
 (`snn bench --quick`, `snn bench --sizes 10000 50000 --repeats 5`); `snn bench --help`
 prints that script's own help.  Its options:
@@ -543,6 +615,13 @@ def build_parser() -> argparse.ArgumentParser:
         "later as retimed layers feed it, and the input is padded with that many zero steps so no output is lost",
     )
     p.set_defaults(func=_cmd_deploy)
+    p = sub.add_parser("sweep", help="a design-space sweep on Dask (energy.sweep): tasks x sizes x seeds x profiles x placements")
+    p.add_argument("spec", help="the sweep spec, a JSON file (see energy.sweep)")
+    p.add_argument("--out", required=True, help="results folder; a re-run with the same folder skips finished points")
+    p.add_argument("--scheduler", default=None, help="tcp://HOST:PORT of a running Dask scheduler (default: a local in-process cluster)")
+    p.add_argument("--retry-failed", action="store_true", help="re-run points recorded with an error")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_sweep)
     p = sub.add_parser(
         "bench",
         help="speed against peers: python -m benchmarks.peers, options passed on (snn bench --quick; snn bench --help)",

@@ -88,7 +88,7 @@ def test_every_option_of_every_subcommand_has_help_text():
     # the walk reached the options the issue listed
     dests = {d for _, d in seen}
     assert {"steps", "engine", "seed", "out", "quiet", "convention", "reset", "input", "overwrite", "input_rate"} <= dests
-    assert {p[0] for p, _ in seen if p} == {"engines", "demo", "import", "report", "deploy", "bench"}
+    assert {p[0] for p, _ in seen if p} == {"engines", "demo", "import", "report", "deploy", "bench", "sweep"}
 
 
 def test_bench_forwards_its_options_and_documents_them(monkeypatch):
