@@ -355,8 +355,21 @@ def _parse_header(members: _Members) -> Any:
     return header
 
 
-def _field_kind(default: Any) -> tuple:
-    """The JSON types a dataclass field accepts in a file, from its default value."""
+def _field_kind(f: dataclasses.Field) -> tuple:
+    """The JSON types a dataclass field accepts in a file: from its annotation, else from its default."""
+    ann = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    default = f.default if f.default is not dataclasses.MISSING else None
+    kinds: list[type] = []
+    if "str" in ann:
+        kinds.append(str)
+    if "bool" in ann:
+        kinds.append(bool)
+    if "int" in ann or "float" in ann:
+        kinds += [int, float]
+    if kinds:
+        if "None" in ann:
+            kinds.append(type(None))
+        return tuple(kinds)
     if isinstance(default, bool):
         return (bool,)
     if isinstance(default, str):
@@ -365,14 +378,13 @@ def _field_kind(default: Any) -> tuple:
 
 
 def _check_record(h: _Header, cls: type, record: dict, where: str) -> None:
-    """Scalars of a model/synapse record must have the JSON type of the field's default."""
+    """Scalars of a model/synapse record must have the JSON type of the field (its annotation or default)."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for k in record:
         f = fields.get(k)
         if f is None:
             raise h.error(where, f"unknown parameter {k!r} of {cls.__name__}; allowed: {sorted(fields)}")
-        default = f.default if f.default is not dataclasses.MISSING else None
-        h.get(record, k, _field_kind(default), where)
+        h.get(record, k, _field_kind(f), where)
 
 
 def _wrap(h: _Header, where: str, exc: Exception) -> FileFormatError:

@@ -462,3 +462,24 @@ def test_stale_temps_of_dead_writers_are_removed_for_nir_and_lava_exports(tmp_pa
     (stale_dir / "run.py").write_text("partial")
     assert snn.io.remove_stale_temps(tmp_path, ".deploy.tmp-") == [stale_dir.name]
     assert not stale_dir.exists()
+
+
+def test_fixed_point_models_and_synapses_round_trip_and_their_fields_are_typed(tmp_path):
+    loihi = pytest.importorskip("hardware.loihi")
+    net = snn.Network()
+    net.add_population("a", 3, loihi.LoihiLIF(du=100, dv=200, vth=50, bias_mant=np.array([1, 2, 3])))
+    net.add_population("s", 2, loihi.LoihiSigmaDelta(vth=2, act_mode="relu", cum_error=True))
+    syn = loihi.LoihiSynapse(weight_exp=-2, num_weight_bits=7, sign_mode="mixed")
+    net.add_projection("a", "s", weights=np.array([[10.0, -20.0, 0.0], [0.0, 30.0, 40.0]]), delay_steps=2, synapse=syn)
+    path = tmp_path / "fixed.npz"
+    snn.save(net, path)
+    _same(net, snn.load(path))
+    h = _header(path)
+    for where, value, needle in (
+        (["projections", 0, "synapse", "record", "sign_mode"], 5, "sign_mode"),
+        (["projections", 0, "synapse", "record", "weight_exp"], "-2", "weight_exp"),
+        (["populations", 1, "scalars", "cum_error"], 1, "cum_error"),
+        (["populations", 0, "scalars", "du"], 1e30, "populations[0]"),
+    ):
+        crafted = _with(json.loads(json.dumps(h)), where, value)
+        _refused(_rewrite(path, tmp_path, header=crafted), "member 'header'", needle)
