@@ -275,11 +275,21 @@ class LoihiLIF(snn.NeuronModel):
         object.__setattr__(self, "bias_exp", _int_scalar_or_array("bias_exp", self.bias_exp, *BIAS_EXP_RANGE, " (3-bit bias exponent)"))
 
     def check_state(self, var: str, values: np.ndarray) -> None:
-        """An initial ``u`` must be a 24-bit current ``[-2**23, 2**23]``, ``v`` a voltage ``[-(2**23 - 1), 2**23 - 1]``."""
-        lo, hi = (-_P23, _P23) if var == "u" else (-(_P23 - 1), _P23 - 1)
+        """An initial ``u``/``v`` must fit Lava's int32 Vars.
+
+        Values beyond the 24-bit registers are allowed (Lava wraps them on the
+        first step, and the kernel reproduces that); beyond int32 Lava could not
+        hold them at all.
+        """
+        lo, hi = -(2**31), 2**31 - 1
         bad = (values < lo) | (values > hi)
         if bad.any():
-            raise bad_value(QuantizationError, f"initial_state[{var!r}]", int(values[bad][0]), f"LoihiLIF.{var} is a 24-bit register: allowed [{lo}, {hi}]")
+            raise bad_value(
+                QuantizationError,
+                f"initial_state[{var!r}]",
+                int(values[bad][0]),
+                f"LoihiLIF.{var} is an int32 Var in Lava: allowed [{lo}, {hi}]",
+            )
 
     def effective_bias(self, n: int) -> np.ndarray:
         """``bias_mant << bias_exp`` in int32, as Lava's ``scale_bias``, int64 ``(n,)``."""
@@ -663,7 +673,9 @@ def _quantize_weights(w_eff: np.ndarray, mode: str) -> tuple[np.ndarray, int]:
     else:
         need = big / 255.0
     if not need > 0.0:  # the largest |weight| / 255 underflows (denormal weights): nothing to scale
-        raise QuantizationError(f"weights of magnitude {big:g} are too small to quantize (they would all be 0; the smallest Loihi weight is 2**{WEIGHT_EXP_RANGE[0]})")
+        raise QuantizationError(
+            f"weights of magnitude {big:g} are too small to quantize (they would all be 0; the smallest Loihi weight is 2**{WEIGHT_EXP_RANGE[0]})"
+        )
     we = max(WEIGHT_EXP_RANGE[0], math.ceil(math.log2(need)))
     while True:
         if we > WEIGHT_EXP_RANGE[1]:
@@ -687,7 +699,9 @@ def _message_scale(value_max: float, message_bits: int, what: str = "value_max")
     top = 2**message_bits - 1
     smallest = top * 2.0**-1023  # below it the scale 2**k is no longer a finite float
     if not value_max >= smallest:
-        raise bad_value(QuantizationError, what, value_max, f"is too small to scale to {message_bits}-bit messages; allowed: 0 or >= {smallest:.3g}")
+        raise bad_value(
+            QuantizationError, what, value_max, f"is too small to scale to {message_bits}-bit messages; allowed: 0 or >= {smallest:.3g}"
+        )
     return 2.0 ** math.floor(math.log2(top / value_max))
 
 
@@ -1301,7 +1315,9 @@ class FixedPointSimulator:
         structure = snn.state.structure_of(network)
         inputs = dict(inputs or {})
         if state is not None and not isinstance(state, snn.SimState):
-            raise SNNTypeError(f"state={type(state).__name__}: must be the state of a run of this simulator, or a snn.SimState of the network")
+            raise SNNTypeError(
+                f"state={type(state).__name__}: must be the state of a run of this simulator, or a snn.SimState of the network"
+            )
         if isinstance(state, FixedPointState):
             stage = self._stages.get(state.stage)
             if stage is None or state.fixed is None or stage.owner is not self:
@@ -1315,7 +1331,9 @@ class FixedPointSimulator:
                 diff = snn.state.structure_difference(stage.float_structure, network)
                 raise bad_value(QuantizationError, "network", network, f"does not fit the state's network: {diff}")
             if seed is not _SEED_DEFAULT and seed != state.seed:
-                raise bad_value(QuantizationError, "seed", seed, f"the run continues state (seed {state.seed}); leave seed out or pass the same one")
+                raise bad_value(
+                    QuantizationError, "seed", seed, f"the run continues state (seed {state.seed}); leave seed out or pass the same one"
+                )
             seed = state.seed
             qnet, report = self._stage_network(stage, network)
             qstate = state.fixed
@@ -1323,7 +1341,12 @@ class FixedPointSimulator:
             if state is not None:
                 state = check_float_state(state, network)
                 if seed is not _SEED_DEFAULT and seed != state.seed:
-                    raise bad_value(QuantizationError, "seed", seed, f"the run starts from state (seed {state.seed}); leave seed out or pass the same one")
+                    raise bad_value(
+                        QuantizationError,
+                        "seed",
+                        seed,
+                        f"the run starts from state (seed {state.seed}); leave seed out or pass the same one",
+                    )
                 seed = state.seed
             seed = 0 if seed is _SEED_DEFAULT else seed
             if seed is None:
@@ -1730,7 +1753,9 @@ class FixedPointState(snn.SimState):
 
     def as_float(self) -> snn.SimState:
         """This state as a plain float :class:`snn.SimState` of the network (any simulator may start from it)."""
-        return snn.SimState(t=self.t, seed=self.seed, dt_ms=self.dt_ms, populations=self.populations, in_flight=self.in_flight, structure=self.structure)
+        return snn.SimState(
+            t=self.t, seed=self.seed, dt_ms=self.dt_ms, populations=self.populations, in_flight=self.in_flight, structure=self.structure
+        )
 
 
 @dataclass(eq=False)
