@@ -1,4 +1,4 @@
-"""Sparse coding (non-negative LASSO) with a spiking locally competitive algorithm.
+"""Sparse coding (non-negative and signed LASSO) with a spiking locally competitive algorithm.
 
 Run: .venv/bin/python examples/lasso.py
 """
@@ -24,3 +24,12 @@ try:
     )
 except ImportError:
     print("(install torch for the dense baseline)")
+
+# the signed LASSO: positive=False; the [A, -A] split (two neurons per atom) is done inside solve
+signed = lasso.random_problem(128, positive=False, seed=1)
+res = lasso.solve(signed, rtol=1e-2, engine=engine)
+print(
+    f"signed: {res.message}: {res.n_steps} steps, objective {res.info['objective']:.6f} vs scikit-learn "
+    f"{res.info['objective_reference']:.6f}; atoms > 0: {int((res.x > 0).sum())}, < 0: {int((res.x < 0).sum())} "
+    f"(reference {int((res.reference > 0).sum())}, {int((res.reference < 0).sum())})"
+)

@@ -320,9 +320,29 @@ def compare_expected(folder, manifest, arrays, out):
     return lines, ok
 
 
+def _remove_stale_results(folder):
+    """Remove ``.lava_results.<pid>.<random>.tmp`` files of runs that were killed (their process is gone)."""
+    for name in os.listdir(folder):
+        parts = name.split(".")
+        if not (name.startswith(".lava_results.") and name.endswith(".tmp") and len(parts) == 5 and parts[2].isdigit()):
+            continue
+        try:
+            os.kill(int(parts[2]), 0)
+            continue  # still running
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue
+        try:
+            os.unlink(os.path.join(folder, name))
+        except OSError:
+            pass
+
+
 def _write_npz(path, arrays):
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".lava_results.", suffix=".tmp", dir=folder)
+    _remove_stale_results(folder)
+    fd, tmp = tempfile.mkstemp(prefix=f".lava_results.{os.getpid()}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)

@@ -272,6 +272,13 @@ class LoihiLIF(snn.NeuronModel):
         )
         object.__setattr__(self, "bias_exp", _int_scalar_or_array("bias_exp", self.bias_exp, *BIAS_EXP_RANGE, " (3-bit bias exponent)"))
 
+    def check_state(self, var: str, values: np.ndarray) -> None:
+        """An initial ``u`` must be a 24-bit current ``[-2**23, 2**23]``, ``v`` a voltage ``[-(2**23 - 1), 2**23 - 1]``."""
+        lo, hi = (-_P23, _P23) if var == "u" else (-(_P23 - 1), _P23 - 1)
+        bad = (values < lo) | (values > hi)
+        if bad.any():
+            raise bad_value(QuantizationError, f"initial_state[{var!r}]", int(values[bad][0]), f"LoihiLIF.{var} is a 24-bit register: allowed [{lo}, {hi}]")
+
     def effective_bias(self, n: int) -> np.ndarray:
         """``bias_mant << bias_exp`` in int32, as Lava's ``scale_bias``, int64 ``(n,)``."""
         return _wrap32(_full(self.bias_mant, n) << _full(self.bias_exp, n))
@@ -640,6 +647,8 @@ def _quantize_weights(w_eff: np.ndarray, mode: str) -> tuple[np.ndarray, int]:
         need = max(pos / 254.0, neg / 256.0)
     else:
         need = big / 255.0
+    if not need > 0.0:  # the largest |weight| / 255 underflows (denormal weights): nothing to scale
+        raise QuantizationError(f"weights of magnitude {big:g} are too small to quantize (they would all be 0; the smallest Loihi weight is 2**{WEIGHT_EXP_RANGE[0]})")
     we = max(WEIGHT_EXP_RANGE[0], math.ceil(math.log2(need)))
     while True:
         if we > WEIGHT_EXP_RANGE[1]:
@@ -648,14 +657,23 @@ def _quantize_weights(w_eff: np.ndarray, mode: str) -> tuple[np.ndarray, int]:
         mant = (2 * np.rint(x / 2.0) if mode == "mixed" else np.rint(x)).astype(np.int64)
         lo, hi = {"mixed": (-256, 254), "excitatory": (0, 255), "inhibitory": (-255, 0)}[mode]
         if mant.min() >= lo and mant.max() <= hi:
+            if not mant.any():
+                raise QuantizationError(
+                    f"weights of magnitude {big:g} are too small to quantize (they would all be 0; the smallest Loihi weight is 2**{WEIGHT_EXP_RANGE[0]})"
+                )
             return mant, we
         we += 1
 
 
-def _message_scale(value_max: float, message_bits: int) -> float:
+def _message_scale(value_max: float, message_bits: int, what: str = "value_max") -> float:
+    """The largest power of two ``m`` with ``value_max * m <= 2**message_bits - 1`` (1 for ``value_max == 0``)."""
     if value_max <= 0:
         return 1.0
-    return 2.0 ** math.floor(math.log2((2**message_bits - 1) / value_max))
+    top = 2**message_bits - 1
+    smallest = top * 2.0**-1023  # below it the scale 2**k is no longer a finite float
+    if not value_max >= smallest:
+        raise bad_value(QuantizationError, what, value_max, f"is too small to scale to {message_bits}-bit messages; allowed: 0 or >= {smallest:.3g}")
+    return 2.0 ** math.floor(math.log2(top / value_max))
 
 
 def quantize(
@@ -769,14 +787,16 @@ def quantize(
                 vmax = input_max.get(p.name, float(np.max(np.abs(np.asarray(m.amplitude, dtype=np.float64)))))
             else:
                 vmax = input_max.get(p.name, 1.0)
-            msg_scale[p.name] = input_scales[p.name] = _message_scale(vmax, message_bits)
+            what = f"input_max[{p.name!r}]" if p.name in input_max else f"population {p.name!r}: largest |amplitude|"
+            msg_scale[p.name] = input_scales[p.name] = _message_scale(vmax, message_bits, what)
             msg_max[p.name] = max(vmax * msg_scale[p.name], 1.0)
         elif isinstance(m, snn.SigmaDelta):
             vmax = value_max.get(p.name)
             if vmax is None:
                 s0 = p.state0()
                 vmax = 8.0 * max(float(np.max(np.abs(np.asarray(v, dtype=np.float64)))) for v in (m.bias, m.vth, s0["sigma"], s0["ref"]))
-            msg_scale[p.name] = _message_scale(vmax, value_bits)
+            what = f"value_max[{p.name!r}]" if p.name in value_max else f"population {p.name!r}: 8 x its largest |bias|, |vth| or state"
+            msg_scale[p.name] = _message_scale(vmax, value_bits, what)
             msg_max[p.name] = max(vmax * msg_scale[p.name], 1.0)
         else:
             msg_scale[p.name] = msg_max[p.name] = 1.0
@@ -1141,8 +1161,8 @@ class FixedPointSimulator:
     ) -> snn.RunResult:
         """Run ``network`` in fixed point for ``n_steps`` (see the class notes).
 
-        Without ``state`` (or with a fresh :func:`snn.init_state`) a new *stage*
-        starts: the network is calibrated (once) and quantized.  With the
+        Without ``state`` (or with a state at rest, :func:`snn.init_state`, possibly
+        ``.replace(t=k)`` to start at step ``k``) a new *stage* starts: the network is calibrated (once) and quantized.  With the
         ``state`` of a run of this simulator the run continues that stage
         exactly, in integers: the quantized network is reused (re-quantized with
         the stage's scales when only parameters changed) and the integer state
@@ -1168,21 +1188,25 @@ class FixedPointSimulator:
             qnet, report = self._stage_network(stage, network)
             qstate = state.fixed
         else:
-            if state is not None:  # a fresh float state: only its seed and start step matter
-                if state.owner or state.t != 0 or not state.equals(snn.init_state(network, seed=state.seed)):
+            t_start = 0
+            if state is not None:  # a state at rest (the network's initial state, nothing in flight): its seed and step
+                rest = snn.init_state(network, seed=state.seed)
+                if state.owner or not state.equals(rest.replace(t=state.t)):
                     raise bad_value(
                         QuantizationError,
                         "state",
                         state,
-                        "a float network's state cannot be converted to fixed point; pass snn.init_state(network) or the state of a run of this simulator",
+                        "a float network's state cannot be converted to fixed point; pass a state at rest (snn.init_state(network), optionally .replace(t=k)) or the state of a run of this simulator",
                     )
-                seed = state.seed
+                seed, t_start = state.seed, state.t
             seed = 0 if seed is _SEED_DEFAULT else seed
             if seed is None:
                 seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
             stage = self._new_stage(network, structure, n_steps, engine=engine, seed=seed, inputs=inputs)
             qnet, report = stage.qnet, stage.report
             qstate = snn.init_state(qnet, seed=seed)
+            if t_start:
+                qstate = qstate.replace(t=t_start)
         self.report = report
         scaled = {name: np.rint(np.asarray(v, dtype=np.float64) * report.input_scales.get(name, 1.0)) for name, v in inputs.items()}
         spikes, rec_state, outputs = parse_record(network, record)
@@ -1331,8 +1355,8 @@ def _to_float_result(
     fixed = res.state
     view = {name: _float_view(report.populations.get(name), vars_) for name, vars_ in fixed.populations.items()}
     for p in network.populations:  # the float model's dtypes (e.g. a refractory counter)
-        defaults = p.model.initial_state(1)
-        view[p.name] = {v: np.asarray(view[p.name][v], dtype=defaults[v].dtype) for v in p.model.state_vars}
+        dtypes = snn.state.state_dtypes(p)
+        view[p.name] = {v: np.asarray(view[p.name][v], dtype=dtypes[v]) for v in p.model.state_vars}
     end = FixedPointState(
         t=fixed.t,
         seed=fixed.seed,

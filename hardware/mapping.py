@@ -65,6 +65,8 @@ _TOPOLOGIES = ("2d", "3d")
 _PLACEMENTS = ("locality", "sequential")
 _HILBERT_BITS = 10
 _MAX_FANOUT_ROUNDS = 64
+# split cores to this fraction of the fan-out limit, leaving room for the destinations later splits add
+_FANOUT_FILL = 0.75
 
 
 class MappingError(SNNError, ValueError):
@@ -649,14 +651,22 @@ def map_network(
                     f"destination cores exceeds fanout_axons_per_core={lim.fanout} of chip {lim.chip!r} "
                     "(with cores filled greedily; its targets are spread over too many cores)"
                 )
-            # greedy contiguous pieces whose summed fan-out stays within the limit
-            start = 0
+            # Contiguous pieces of about equal fan-out, each at most _FANOUT_FILL of the limit.  Peeling
+            # off only the excess (pieces filled to the limit) does not settle: splitting a core adds
+            # destinations to the neurons that reach it, so the full pieces go over again next round and
+            # shed a few neurons each time (a 48^3 grid with a distance rule needed > 64 rounds).
             cs = np.cumsum(f)
-            while start < ids.shape[0]:
-                base = cs[start - 1] if start else 0
-                end = int(np.searchsorted(cs, base + lim.fanout, side="right"))
-                new_lists.append((pi, ids[start:end]))
-                start = end
+            pieces = max(2, -(-int(cs[-1]) // max(1, int(lim.fanout * _FANOUT_FILL))))
+            cuts = np.searchsorted(cs, cs[-1] * np.arange(1, pieces) / pieces, side="left") + 1
+            bounds = np.unique(np.concatenate(([0], np.clip(cuts, 1, ids.shape[0]), [ids.shape[0]])))
+            for a, b in zip(bounds[:-1], bounds[1:]):
+                piece_cs = cs[a:b] - (cs[a - 1] if a else 0)
+                start = 0
+                while start < b - a:  # a piece still over the limit (one heavy neuron): greedy within it
+                    base = piece_cs[start - 1] if start else 0
+                    end = max(start + 1, int(np.searchsorted(piece_cs, base + lim.fanout, side="right")))
+                    new_lists.append((pi, ids[a + start : a + end]))
+                    start = end
         core_lists = new_lists
     else:  # pragma: no cover - the core count only grows and is bounded by n_neurons
         raise MappingError(f"fan-out splitting did not settle within {_MAX_FANOUT_ROUNDS} rounds")

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from snn.errors import check_seed
+
 xp = np
 
 _M32 = 0xFFFFFFFF
@@ -46,5 +48,6 @@ def uniform(key, step, idx):
 
 def stream_key(seed: int, population_index: int, stream: int = 0) -> int:
     """A 32-bit key for one population's random stream, derived from the run seed."""
-    ss = np.random.SeedSequence([int(seed) & 0xFFFFFFFFFFFFFFFF, int(population_index), int(stream)])
+    # a seed outside [0, 2**64) is refused, never reduced: two different seeds must not give one stream
+    ss = np.random.SeedSequence([check_seed(seed), int(population_index), int(stream)])
     return int(ss.generate_state(1, dtype=np.uint32)[0])

@@ -27,10 +27,16 @@ Within one population (``same_population=True``) autapses ``i -> i`` are left
 out unless the rule's ``allow_autapses`` is true (``one_to_one`` and
 ``explicit`` connect exactly what they are asked to).  Distances are Euclidean,
 or minimum-image distances in a periodic box for the rules that take
-``periodic_box_um``; the distance-dependent rules search neighbours with
-:class:`scipy.spatial.cKDTree` in chunks of postsynaptic neurons, so their cost
-grows with the number of candidate pairs within the cutoff, not with
-``n_pre * n_post``.
+``periodic_box_um``; the distance-dependent rules search neighbours with a
+cell list, so their cost grows with the number of candidate pairs near the
+cutoff, not with ``n_pre * n_post``.
+
+The distance rules, ``fixed_probability`` and the fixed-degree rules also have
+``build_csr``: compiled (numba), parallel over rows, writing the CSR arrays
+directly (no per-synapse Python objects, int32 indices), with a tqdm bar when
+``progress=True``.  Their random choices are counter-based functions of
+``(seed, row)`` or ``(seed, post, pre)``, so the same seed gives the same
+network whatever the number of threads.
 
 Examples
 --------
@@ -48,14 +54,15 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+import numba
 import numpy as np
 import scipy.sparse
 from scipy.spatial import cKDTree
 
+from snn import _connect_kernels as _k
 from snn.errors import ConnectError, SNNTypeError, bad_value
 from snn.layout import as_positions
 
@@ -88,6 +95,9 @@ __all__ = [
     "conduction_delay",
     "resolve_values",
     "resolve_delays",
+    "as_generator",
+    "check_pairs",
+    "make_projection",
 ]
 
 #: ``(post_idx int64 (m,), pre_idx int64 (m,), distance_um float64 (m,))``.
@@ -95,6 +105,11 @@ Pairs = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 # Work is cut into pieces of about this many candidate pairs (memory ~ 24 B each).
 _CHUNK_PAIRS = 1 << 21
+# Rows handed to one compiled call (one tick of the progress bar); the result does not depend on it.
+_ROW_BLOCK = 1 << 16
+# Synapses per block when weights and delays are resolved in Network.connect.
+_SYN_BLOCK = 1 << 22
+_MAX_FLOAT = float(np.finfo(np.float64).max)
 
 
 @runtime_checkable
@@ -217,48 +232,100 @@ def _empty() -> Pairs:
     return _pairs(np.empty(0), np.empty(0), np.empty(0))
 
 
-def _sort(post_idx: np.ndarray, pre_idx: np.ndarray, n_pre: int) -> np.ndarray:
-    """Order that sorts the pairs by (post, pre)."""
-    return np.argsort(post_idx * np.int64(n_pre) + pre_idx, kind="stable")
+# --------------------------------------------------------------------------- CSR machinery
 
 
-def _choose_k(rng: np.random.Generator, n_rows: int, n_cols: int, k: int, skip_self: bool) -> np.ndarray:
-    """For each row, ``k`` distinct columns drawn uniformly without replacement.
+def as_generator(seed: object, name: str = "seed") -> np.random.Generator:
+    """A Generator from ``None``, a non-negative int, a ``SeedSequence`` or a Generator (used as is)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, np.random.SeedSequence):
+        return np.random.default_rng(seed)
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise SNNTypeError(f"{name}={seed!r}: expected None, a non-negative int or a numpy.random.Generator, got {type(seed).__name__}")
+    if seed < 0:
+        raise bad_value(ConnectError, name, seed, "must be a non-negative integer (or None, or a numpy.random.Generator)")
+    return np.random.default_rng(int(seed))
 
-    With ``skip_self`` row ``i`` never gets column ``i`` (requires ``n_rows ==
-    n_cols``).  Returns ``(n_rows, k)`` int64, each row sorted ascending.
 
-    Small ``k`` (``2k < population``): draw ``k`` with replacement, then redraw
-    the duplicates of the few rows that have any until no row has one.  The
-    procedure treats all column labels alike and always ends with ``k``
-    distinct columns, so every ``k``-subset is equally likely.  Large ``k``:
-    keep the ``k`` smallest of i.i.d. uniform keys, row chunk by row chunk.
+def _rule_seed(rng: np.random.Generator) -> np.uint64:
+    """The 64-bit key of a rule's counter-based draws (one draw from ``rng``)."""
+    return np.uint64(int(rng.integers(0, 2**63, dtype=np.int64)))
+
+
+def _index_dtype(n_cols: int, nnz: int) -> type:
+    return np.int32 if max(n_cols, nnz) < 2**31 else np.int64
+
+
+def _progress(progress: bool, total: int, desc: str):
+    from tqdm.auto import tqdm  # a dependency; imported only when a rule runs
+
+    return tqdm(total=total, disable=not progress, unit="row", desc=desc, leave=True)
+
+
+def _two_pass(n_post: int, n_cols: int, count, fill, progress: bool, desc: str) -> tuple[np.ndarray, np.ndarray]:
+    """CSR ``(indptr int64 (n_post + 1,), indices int32/int64 (m,))`` from a count and a fill kernel over row blocks."""
+    counts = np.zeros(n_post, dtype=np.int64)
+    with _progress(progress, 2 * n_post, desc) as bar:
+        for r0 in range(0, n_post, _ROW_BLOCK):
+            r1 = min(n_post, r0 + _ROW_BLOCK)
+            with numba.parallel_chunksize(256):
+                count(r0, r1, counts[r0:r1])
+            bar.update(r1 - r0)
+        indptr = np.zeros(n_post + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        del counts
+        indices = np.empty(int(indptr[-1]), dtype=_index_dtype(n_cols, int(indptr[-1])))
+        for r0 in range(0, n_post, _ROW_BLOCK):
+            r1 = min(n_post, r0 + _ROW_BLOCK)
+            with numba.parallel_chunksize(256):
+                fill(r0, r1, indptr, indices)
+            bar.update(r1 - r0)
+    return indptr, indices
+
+
+def _csr_pairs(indptr: np.ndarray, indices: np.ndarray, post: np.ndarray, pre: np.ndarray, box: tuple[float, float, float] | None) -> Pairs:
+    """``(post_idx, pre_idx, distance_um)`` of a CSR pattern (the :meth:`ConnectionRule.build` form)."""
+    n_post = indptr.shape[0] - 1
+    post_idx = np.repeat(np.arange(n_post, dtype=np.int64), np.diff(indptr))
+    pre_idx = indices.astype(np.int64)
+    return _pairs(post_idx, pre_idx, _csr_distances(indptr, indices, 0, n_post, post, pre, box))
+
+
+def _csr_distances(
+    indptr: np.ndarray, indices: np.ndarray, r0: int, r1: int, post: np.ndarray, pre: np.ndarray, box: tuple[float, float, float] | None
+) -> np.ndarray:
+    """Distances ``(indptr[r1] - indptr[r0],)`` float64 of the synapses of rows ``r0..r1`` (minimum image in ``box``)."""
+    out = np.empty(int(indptr[r1] - indptr[r0]), dtype=np.float64)
+    if out.size:
+        if box is not None:
+            post, pre = _wrap(post, box), _wrap(pre, box)
+        b = np.asarray(box if box is not None else (1.0, 1.0, 1.0), dtype=np.float64)
+        _k.row_distances(indptr, indices, r0, r1, np.ascontiguousarray(post), np.ascontiguousarray(pre), b, box is not None, out)
+    return out
+
+
+def _choose_k_csr(seed: np.uint64, n_rows: int, n_pop: int, k: int, skip_self: bool, dtype: type, progress: bool, desc: str) -> np.ndarray:
+    """For each row, ``k`` distinct columns of ``0..n_pop-1`` drawn uniformly without replacement, sorted.
+
+    With ``skip_self`` row ``i`` never gets column ``i`` (columns ``>= i`` are
+    shifted by one, so ``n_pop`` is the population less one).  Returns
+    ``(n_rows * k,)`` of ``dtype``, row after row.  Small ``k`` (``2k <
+    n_pop``): draw ``k`` with replacement, sort, redraw the duplicates until
+    none is left (every label is treated alike, so every ``k``-subset is
+    equally likely); large ``k``: a partial Fisher-Yates shuffle.  Each row has
+    its own counter-based stream.
     """
-    n_pop = n_cols - int(skip_self)
+    out = np.empty(n_rows * k, dtype=dtype)
     if k == 0 or n_rows == 0:
-        return np.empty((n_rows, 0), dtype=np.int64)
-    if 2 * k >= n_pop:
-        cols = np.empty((n_rows, k), dtype=np.int64)
-        step = max(1, _CHUNK_PAIRS // n_pop)
-        for s in range(0, n_rows, step):
-            keys = rng.random((min(step, n_rows - s), n_pop))
-            part = np.argpartition(keys, k - 1, axis=1)[:, :k] if k < n_pop else np.argsort(keys, axis=1)
-            cols[s : s + step] = np.sort(part, axis=1)
-    else:
-        cols = np.sort(rng.integers(0, n_pop, (n_rows, k)), axis=1)
-        redo = np.flatnonzero((cols[:, 1:] == cols[:, :-1]).any(axis=1))
-        sub = cols[redo]
-        while sub.shape[0]:
-            dup = np.zeros(sub.shape, dtype=bool)
-            dup[:, 1:] = sub[:, 1:] == sub[:, :-1]
-            sub[dup] = rng.integers(0, n_pop, int(dup.sum()))
-            sub.sort(axis=1)
-            again = (sub[:, 1:] == sub[:, :-1]).any(axis=1)
-            cols[redo[~again]] = sub[~again]
-            redo, sub = redo[again], sub[again]
-    if skip_self:
-        cols += cols >= np.arange(n_rows, dtype=np.int64)[:, None]
-    return cols
+        return out
+    with _progress(progress, n_rows, desc) as bar:
+        for r0 in range(0, n_rows, _ROW_BLOCK):
+            r1 = min(n_rows, r0 + _ROW_BLOCK)
+            with numba.parallel_chunksize(256):
+                _k.choose_k_rows(r0, r1, n_pop, k, seed, skip_self, out[r0 * k : r1 * k])
+            bar.update(r1 - r0)
+    return out
 
 
 # --------------------------------------------------------------------------- simple rules
@@ -334,34 +401,41 @@ class FixedProbability:
 
     def build(self, pre_pos_um: np.ndarray, post_pos_um: np.ndarray, rng: np.random.Generator, *, same_population: bool) -> Pairs:
         """See :meth:`ConnectionRule.build`."""
+        pre, post, _ = _inputs(pre_pos_um, post_pos_um, rng, same_population)
+        return _csr_pairs(*self.build_csr(pre, post, rng, same_population=same_population), post, pre, None)
+
+    def build_csr(
+        self, pre_pos_um: np.ndarray, post_pos_um: np.ndarray, rng: np.random.Generator, *, same_population: bool, progress: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The synapses as CSR rows: ``(indptr int64 (n_post + 1,), indices (m,))``, pres ascending per row.
+
+        Row ``i`` is sampled by geometric gaps from its own counter-based
+        stream, so the result does not depend on the thread count; any ``p > 0``
+        (down to the smallest float) is exact and takes O(1) memory per row.
+        """
         pre, post, same = _inputs(pre_pos_um, post_pos_um, rng, same_population)
+        seed = _rule_seed(rng)
         n_pre, n_post = pre.shape[0], post.shape[0]
         skip_self = same and not self.allow_autapses
         n_cols = n_pre - int(skip_self)
-        total = n_post * n_cols
-        if self.p == 0.0 or total <= 0:
-            return _empty()
+        if self.p == 0.0 or n_cols <= 0 or n_post == 0:
+            return np.zeros(n_post + 1, dtype=np.int64), np.empty(0, dtype=np.int32)
         if self.p == 1.0:
-            flat = np.arange(total, dtype=np.int64)
-        else:
-            pieces = []
-            last = np.int64(-1)  # flat index of the latest synapse
-            while True:
-                expected = (total - 1 - int(last)) * self.p
-                size = int(min(_CHUNK_PAIRS, max(1024, expected + 5 * math.sqrt(expected) + 16)))
-                flat = last + np.cumsum(rng.geometric(self.p, size), dtype=np.int64)
-                done = flat[-1] >= total
-                if done:
-                    flat = flat[flat < total]
-                pieces.append(flat)
-                if done:
-                    break
-                last = flat[-1]
-            flat = np.concatenate(pieces)
-        post_idx, pre_idx = np.divmod(flat, np.int64(n_cols))
-        if skip_self:
-            pre_idx += pre_idx >= post_idx
-        return _pairs(post_idx, pre_idx, _distances(post, pre, post_idx, pre_idx))
+            indptr = np.arange(n_post + 1, dtype=np.int64) * n_cols
+            cols = np.arange(n_cols, dtype=_index_dtype(n_pre, n_post * n_cols))
+            indices = np.tile(cols, n_post)
+            if skip_self:
+                indices += (indices >= np.repeat(np.arange(n_post, dtype=indices.dtype), n_cols)).astype(indices.dtype)
+            return indptr, indices
+        log1m_p = math.log1p(-self.p)
+
+        def count(r0, r1, out):
+            _k.probability_rows(r0, r1, n_cols, log1m_p, seed, skip_self, False, out, out, out)
+
+        def fill(r0, r1, indptr, indices):
+            _k.probability_rows(r0, r1, n_cols, log1m_p, seed, skip_self, True, indptr, indptr, indices)
+
+        return _two_pass(n_post, n_pre, count, fill, progress, f"fixed_probability({self.p:g})")
 
 
 @dataclass(frozen=True)
@@ -387,7 +461,15 @@ class FixedIndegree:
 
     def build(self, pre_pos_um: np.ndarray, post_pos_um: np.ndarray, rng: np.random.Generator, *, same_population: bool) -> Pairs:
         """See :meth:`ConnectionRule.build`."""
+        pre, post, _ = _inputs(pre_pos_um, post_pos_um, rng, same_population)
+        return _csr_pairs(*self.build_csr(pre, post, rng, same_population=same_population), post, pre, None)
+
+    def build_csr(
+        self, pre_pos_um: np.ndarray, post_pos_um: np.ndarray, rng: np.random.Generator, *, same_population: bool, progress: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The synapses as CSR rows ``(indptr int64 (n_post + 1,), indices (n_post * k,))``, pres ascending per row."""
         pre, post, same = _inputs(pre_pos_um, post_pos_um, rng, same_population)
+        seed = _rule_seed(rng)
         n_pre, n_post = pre.shape[0], post.shape[0]
         skip_self = same and not self.allow_autapses
         n_avail = n_pre - int(skip_self)
@@ -396,10 +478,10 @@ class FixedIndegree:
                 f"k={self.k}: fixed_indegree needs k <= {n_avail} distinct presynaptic "
                 f"neurons (n_pre={n_pre}{', no autapses' if skip_self else ''})"
             )
-        cols = _choose_k(rng, n_post, n_pre, self.k, skip_self)
-        post_idx = np.repeat(np.arange(n_post, dtype=np.int64), self.k)
-        pre_idx = cols.reshape(-1)
-        return _pairs(post_idx, pre_idx, _distances(post, pre, post_idx, pre_idx))
+        indices = _choose_k_csr(
+            seed, n_post, n_avail, self.k, skip_self, _index_dtype(n_pre, n_post * self.k), progress, f"fixed_indegree({self.k})"
+        )
+        return np.arange(n_post + 1, dtype=np.int64) * self.k, indices
 
 
 @dataclass(frozen=True)
@@ -423,7 +505,15 @@ class FixedOutdegree:
 
     def build(self, pre_pos_um: np.ndarray, post_pos_um: np.ndarray, rng: np.random.Generator, *, same_population: bool) -> Pairs:
         """See :meth:`ConnectionRule.build`."""
+        pre, post, _ = _inputs(pre_pos_um, post_pos_um, rng, same_population)
+        return _csr_pairs(*self.build_csr(pre, post, rng, same_population=same_population), post, pre, None)
+
+    def build_csr(
+        self, pre_pos_um: np.ndarray, post_pos_um: np.ndarray, rng: np.random.Generator, *, same_population: bool, progress: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The synapses as CSR rows by post ``(indptr int64 (n_post + 1,), indices (n_pre * k,))``, pres ascending per row."""
         pre, post, same = _inputs(pre_pos_um, post_pos_um, rng, same_population)
+        seed = _rule_seed(rng)
         n_pre, n_post = pre.shape[0], post.shape[0]
         skip_self = same and not self.allow_autapses
         n_avail = n_post - int(skip_self)
@@ -432,75 +522,190 @@ class FixedOutdegree:
                 f"k={self.k}: fixed_outdegree needs k <= {n_avail} distinct postsynaptic "
                 f"neurons (n_post={n_post}{', no autapses' if skip_self else ''})"
             )
-        targets = _choose_k(rng, n_pre, n_post, self.k, skip_self)
-        pre_idx = np.repeat(np.arange(n_pre, dtype=np.int64), self.k)
-        post_idx = targets.reshape(-1)
-        order = _sort(post_idx, pre_idx, n_pre)
-        post_idx, pre_idx = post_idx[order], pre_idx[order]
-        return _pairs(post_idx, pre_idx, _distances(post, pre, post_idx, pre_idx))
+        dtype = _index_dtype(max(n_pre, n_post), n_pre * self.k)
+        targets = _choose_k_csr(seed, n_pre, n_avail, self.k, skip_self, dtype, progress, f"fixed_outdegree({self.k})")
+        indptr = np.empty(n_post + 1, dtype=np.int64)
+        indices = np.empty(targets.shape[0], dtype=dtype)
+        _k.transpose_degree(targets, n_pre, self.k, n_post, indptr, indices)
+        return indptr, indices
 
 
 # --------------------------------------------------------------------------- distance rules
 
 
-def _neighbour_chunks(
+def _cell_list(
+    pre: np.ndarray, post: np.ndarray, cutoff: float, box: tuple[float, float, float] | None, reach: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Bin the pre positions into cells of edge ``>= cutoff / reach``.
+
+    Returns ``(pre_sorted (n_pre, 3), order (n_pre,) int64, cell_start (n_cells + 1,) int64,
+    ncell (3,) int64, origin (3,), cell (3,))``.  The number of cells stays below about
+    ``8 n_pre`` (cells grow when the cutoff is tiny compared with the extent).
+    """
+    n_pre = pre.shape[0]
+    limit = 8.0 * n_pre + 64.0
+    h = max(cutoff / reach, 1e-300)
+    if box is not None:
+        b = np.asarray(box, dtype=np.float64)
+        origin = np.zeros(3)
+        while True:
+            nf = np.maximum(1.0, np.floor(np.minimum(b / h, 1e6)))
+            if float(np.prod(nf)) <= limit:
+                break
+            h *= 1.25 * (float(np.prod(nf)) / limit) ** (1.0 / 3.0)
+        ncell = nf.astype(np.int64)
+        cell = b / nf
+    else:
+        origin = np.minimum(pre.min(axis=0), post.min(axis=0))
+        ext = np.maximum(pre.max(axis=0), post.max(axis=0)) - origin
+        while True:
+            nf = np.floor(np.minimum(ext / h, 1e6)) + 1.0
+            if float(np.prod(nf)) <= limit:
+                break
+            h *= 1.25 * (float(np.prod(nf)) / limit) ** (1.0 / 3.0)
+        ncell = nf.astype(np.int64)
+        cell = np.full(3, h)
+    c = np.clip(np.floor((pre - origin) / cell), 0, ncell - 1).astype(np.int64)
+    ids = (c[:, 0] * ncell[1] + c[:, 1]) * ncell[2] + c[:, 2]
+    order = np.argsort(ids, kind="stable")
+    cell_start = np.zeros(int(np.prod(ncell)) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(ids, minlength=int(np.prod(ncell))), out=cell_start[1:])
+    return np.ascontiguousarray(pre[order]), order.astype(np.int64), cell_start, ncell, origin, cell
+
+
+def _probability_bounds(rule: DistanceGaussian | DistanceExponential, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Upper and lower bounds of the (decreasing) connection probability over ``n_bins`` equal bins of d^2.
+
+    Bin ``b`` covers ``d^2`` in ``[b w, (b + 1) w)``, ``w = cutoff^2 (1 + 1e-9) / n_bins``; the
+    bounds are widened by a relative 1e-9 so rounding can never make a bound wrong.
+    """
+    cut2 = rule.cutoff_um * rule.cutoff_um * (1.0 + 1e-9)
+    edges = np.sqrt(np.arange(n_bins + 1, dtype=np.float64) * (cut2 / n_bins)) if math.isfinite(cut2) else np.zeros(n_bins + 1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        p = rule.probability(np.minimum(edges, rule.cutoff_um))
+    p_hi = np.minimum(p[:-1] * (1.0 + 1e-9) + 1e-300, 1.0 if rule.p_max == 1.0 else rule.p_max * (1.0 + 1e-9))
+    p_lo = p[1:] * (1.0 - 1e-9)
+    if not math.isfinite(cut2):  # a cutoff near the largest float: decide every pair exactly
+        p_hi[:] = 1.0
+        p_lo[:] = 0.0
+    return np.ascontiguousarray(p_hi), np.ascontiguousarray(p_lo)
+
+
+def _distance_csr(
+    rule: DistanceGaussian | DistanceExponential,
     pre: np.ndarray,
     post: np.ndarray,
-    cutoff: float,
-    box: tuple[float, float, float] | None,
-    skip_self: bool,
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """All pairs with distance ``<= cutoff``, chunk by chunk of post neurons.
-
-    Yields ``(post_idx, pre_idx, distance_um)`` per chunk, sorted by (post, pre);
-    chunks come in increasing post order.  Uses one cKDTree over ``pre`` and one
-    over each chunk of ``post`` (``sparse_distance_matrix``), with ``boxsize``
-    for periodic boxes.
-    """
+    rng: np.random.Generator,
+    same: bool,
+    progress: bool,
+    desc: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    seed = _rule_seed(rng)
+    skip_self = same and not rule.allow_autapses
     n_pre, n_post = pre.shape[0], post.shape[0]
-    if n_pre == 0 or n_post == 0:
-        return
+    if n_pre == 0 or n_post == 0 or rule.p_max == 0.0:
+        return np.zeros(n_post + 1, dtype=np.int64), np.empty(0, dtype=np.int32)
+    box = rule.periodic_box_um
     if box is not None:
         pre, post = _wrap(pre, box), _wrap(post, box)
-    tree = cKDTree(pre, boxsize=box)
-    # Size the chunks from the mean neighbour count of a few post neurons.
-    probe = post[:: max(1, n_post // 256)]
-    mean = float(np.mean(tree.query_ball_point(probe, cutoff, return_length=True)))
-    step = int(max(1, min(n_post, _CHUNK_PAIRS // max(mean, 1.0))))
-    for s in range(0, n_post, step):
-        sub = cKDTree(post[s : s + step], boxsize=box)
-        found = sub.sparse_distance_matrix(tree, cutoff, output_type="ndarray")
-        post_idx = found["i"].astype(np.int64) + s
-        pre_idx = found["j"].astype(np.int64)
-        dist = found["v"].astype(np.float64)
-        keep = dist <= cutoff
-        if skip_self:
-            keep &= post_idx != pre_idx
-        post_idx, pre_idx, dist = post_idx[keep], pre_idx[keep], dist[keep]
-        order = _sort(post_idx, pre_idx, n_pre)
-        yield post_idx[order], pre_idx[order], dist[order]
+    reach = 3
+    pre_sorted, order, cell_start, ncell, origin, cell = _cell_list(pre, post, rule.cutoff_um, box, reach)
+    b = np.asarray(box if box is not None else (1.0, 1.0, 1.0), dtype=np.float64)
+    kind, scale = (0, rule.sigma_um) if isinstance(rule, DistanceGaussian) else (1, rule.lambda_um)
+    post = np.ascontiguousarray(post)
+    p_hi, p_lo = _probability_bounds(rule, 4096)
+    args = (
+        post,
+        pre_sorted,
+        order,
+        cell_start,
+        ncell,
+        origin,
+        cell,
+        reach,
+        b,
+        box is not None,
+        rule.cutoff_um,
+        kind,
+        rule.p_max,
+        scale,
+        seed,
+        n_pre,
+        skip_self,
+        p_hi,
+        p_lo,
+    )
+
+    return _buffered_rows(
+        n_post, n_pre, lambda r0, r1, sub, cap, counts, buf: _k.distance_block(r0, r1, sub, cap, *args, counts, buf), progress, desc
+    )
 
 
-def _build_distance_rule(
-    rule: DistanceGaussian | DistanceExponential,
-    pre_pos_um: object,
-    post_pos_um: object,
-    rng: object,
-    same_population: object,
-) -> Pairs:
-    pre, post, same = _inputs(pre_pos_um, post_pos_um, rng, same_population)
-    skip_self = same and not rule.allow_autapses
-    out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    for post_idx, pre_idx, dist in _neighbour_chunks(pre, post, rule.cutoff_um, rule.periodic_box_um, skip_self):
-        keep = rng.random(dist.shape[0]) < rule.probability(dist)
-        out.append((post_idx[keep], pre_idx[keep], dist[keep]))
-    if not out:
-        return _empty()
-    return _pairs(*(np.concatenate(parts) for parts in zip(*out)))
+def _buffered_rows(n_post: int, n_cols: int, kernel, progress: bool, desc: str) -> tuple[np.ndarray, np.ndarray]:
+    """CSR of rows computed once each: sub-blocks of rows write into slices of a block buffer sized from
+    the counts seen so far; a sub-block that overflows its slice is redone alone at its exact size."""
+    sub = 64
+    blocks: list[np.ndarray] = []
+    counts = np.zeros(n_post, dtype=np.int64)
+    cap = 64 * sub  # entries per sub-block; grows with the mean row length seen so far
+    dtype = np.int32 if n_cols < 2**31 else np.int64
+    total = 0
+    with _progress(progress, n_post, desc) as bar:
+        for r0 in range(0, n_post, _ROW_BLOCK):
+            r1 = min(n_post, r0 + _ROW_BLOCK)
+            n_sub = -(-(r1 - r0) // sub)
+            buf = np.empty(n_sub * cap, dtype=dtype)
+            with numba.parallel_chunksize(4):  # dynamic chunks: a busy core does not hold the others up
+                kernel(r0, r1, sub, cap, counts[r0:r1], buf)
+            pad = np.zeros(n_sub * sub, dtype=np.int64)
+            pad[: r1 - r0] = counts[r0:r1]
+            used = pad.reshape(n_sub, sub).sum(axis=1)
+            offsets = np.zeros(n_sub, dtype=np.int64)
+            np.cumsum(used[:-1], out=offsets[1:])
+            out = np.empty(int(used.sum()), dtype=dtype)
+            fits = used <= cap
+            _k.compact(buf, cap, np.where(fits, used, 0), offsets, out)
+            for b in np.flatnonzero(~fits):  # rare: redo the sub-block with room for exactly its rows
+                s0, s1 = r0 + int(b) * sub, min(r1, r0 + (int(b) + 1) * sub)
+                exact = np.empty(int(used[b]), dtype=dtype)
+                kernel(s0, s1, s1 - s0, exact.shape[0], counts[s0:s1], exact)
+                out[offsets[b] : offsets[b] + used[b]] = exact
+            blocks.append(out)
+            total += out.shape[0]
+            mean = total / r1
+            cap = int(sub * mean * 1.2 + 6 * math.sqrt(sub * mean + 1) + 64)
+            bar.update(r1 - r0)
+    indptr = np.zeros(n_post + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    indices = np.concatenate(blocks) if blocks else np.empty(0, dtype=dtype)
+    if indices.shape[0] >= 2**31 and indices.dtype != np.int64:
+        indices = indices.astype(np.int64)
+    return indptr, indices
+
+
+class _DistanceRule:
+    """What the two distance rules share: the CSR build and the pairs form."""
+
+    def build(self, pre_pos_um: np.ndarray, post_pos_um: np.ndarray, rng: np.random.Generator, *, same_population: bool) -> Pairs:
+        """See :meth:`ConnectionRule.build`."""
+        pre, post, _ = _inputs(pre_pos_um, post_pos_um, rng, same_population)
+        return _csr_pairs(*self.build_csr(pre, post, rng, same_population=same_population), post, pre, self.periodic_box_um)
+
+    def build_csr(
+        self, pre_pos_um: np.ndarray, post_pos_um: np.ndarray, rng: np.random.Generator, *, same_population: bool, progress: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The synapses as CSR rows: ``(indptr int64 (n_post + 1,), indices (m,))``, pres ascending per row.
+
+        Pairs within the cutoff are found with a cell list and each is kept
+        with its probability by a counter-based draw keyed by ``(post, pre)``:
+        the result does not depend on the thread count.
+        """
+        pre, post, same = _inputs(pre_pos_um, post_pos_um, rng, same_population)
+        return _distance_csr(self, pre, post, rng, same, progress, type(self).__name__)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
-class DistanceGaussian:
+class DistanceGaussian(_DistanceRule):
     """Connect with probability ``p_max * exp(-d^2 / (2 sigma_um^2))`` for ``d <= cutoff_um``.
 
     Attributes
@@ -527,7 +732,7 @@ class DistanceGaussian:
 
     def __post_init__(self) -> None:
         sigma = _positive(self.sigma_um, "sigma_um")
-        cutoff = 3.0 * sigma if self.cutoff_um is None else _positive(self.cutoff_um, "cutoff_um")
+        cutoff = min(3.0 * sigma, _MAX_FLOAT) if self.cutoff_um is None else _positive(self.cutoff_um, "cutoff_um")
         box = _box(self.periodic_box_um, "periodic_box_um")
         _check_cutoff_in_box(cutoff, box)
         object.__setattr__(self, "sigma_um", sigma)
@@ -539,16 +744,13 @@ class DistanceGaussian:
     def probability(self, distance_um: np.ndarray) -> np.ndarray:
         """Connection probability at each distance, ``(m,)`` float64 (0 beyond the cutoff)."""
         d = np.asarray(distance_um, dtype=np.float64)
-        p = self.p_max * np.exp(-(d * d) / (2.0 * self.sigma_um**2))
+        x = d / self.sigma_um  # never sigma**2: it under/overflows for sigma < 1e-154 or > 1e154
+        p = self.p_max * np.exp(-0.5 * x * x)
         return np.where(d <= self.cutoff_um, p, 0.0)
-
-    def build(self, pre_pos_um: np.ndarray, post_pos_um: np.ndarray, rng: np.random.Generator, *, same_population: bool) -> Pairs:
-        """See :meth:`ConnectionRule.build`."""
-        return _build_distance_rule(self, pre_pos_um, post_pos_um, rng, same_population)
 
 
 @dataclass(frozen=True)
-class DistanceExponential:
+class DistanceExponential(_DistanceRule):
     """Connect with probability ``p_max * exp(-d / lambda_um)`` for ``d <= cutoff_um``.
 
     Attributes
@@ -573,7 +775,7 @@ class DistanceExponential:
 
     def __post_init__(self) -> None:
         lam = _positive(self.lambda_um, "lambda_um")
-        cutoff = 5.0 * lam if self.cutoff_um is None else _positive(self.cutoff_um, "cutoff_um")
+        cutoff = min(5.0 * lam, _MAX_FLOAT) if self.cutoff_um is None else _positive(self.cutoff_um, "cutoff_um")
         box = _box(self.periodic_box_um, "periodic_box_um")
         _check_cutoff_in_box(cutoff, box)
         object.__setattr__(self, "lambda_um", lam)
@@ -587,10 +789,6 @@ class DistanceExponential:
         d = np.asarray(distance_um, dtype=np.float64)
         p = self.p_max * np.exp(-d / self.lambda_um)
         return np.where(d <= self.cutoff_um, p, 0.0)
-
-    def build(self, pre_pos_um: np.ndarray, post_pos_um: np.ndarray, rng: np.random.Generator, *, same_population: bool) -> Pairs:
-        """See :meth:`ConnectionRule.build`."""
-        return _build_distance_rule(self, pre_pos_um, post_pos_um, rng, same_population)
 
 
 @dataclass(frozen=True)
@@ -1136,3 +1334,102 @@ def resolve_delays(
             f"{name}: value {int(steps[i])} for synapse {i} (post={int(post[i])}, pre={int(pre[i])}): delays must be >= {min_steps} steps"
         )
     return steps
+
+
+# --------------------------------------------------------------------------- projections (Network.connect)
+
+
+def _streamable(value: object) -> bool:
+    """A weight/delay that can be resolved block by block: a scalar, a callable or a random value."""
+    if callable(value) or callable(getattr(value, "draw", None)):
+        return True
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def check_pairs(pairs: object, n_pre: int, n_post: int, rule: object) -> Pairs:
+    """Validate the ``(post_idx, pre_idx, distance_um)`` a rule's ``build`` returned; sort them by (post, pre).
+
+    Raises
+    ------
+    ConnectError
+        On wrong shapes, indices out of range or a pair given twice (a synapse
+        is one (post, pre) pair: duplicates are refused, never merged).
+    """
+    if not isinstance(pairs, tuple) or len(pairs) != 3:
+        raise ConnectError(f"rule={rule!r}: build must return (post_idx, pre_idx, distance_um), got {type(pairs).__name__}")
+    post, pre, dist = _index_arrays(*pairs)
+    if post.size and (post.min() < 0 or post.max() >= n_post or pre.min() < 0 or pre.max() >= n_pre):
+        raise ConnectError(f"rule={rule!r}: indices out of range for n_post={n_post}, n_pre={n_pre}")
+    key = post * np.int64(n_pre) + pre
+    if key.size > 1 and not np.all(key[1:] > key[:-1]):
+        order = np.argsort(key, kind="stable")
+        post, pre, dist, key = post[order], pre[order], dist[order], key[order]
+        dup = np.flatnonzero(key[1:] == key[:-1])
+        if dup.size:
+            i = int(dup[0])
+            raise ConnectError(
+                f"rule={rule!r}: pair (post={int(post[i])}, pre={int(pre[i])}) returned {int(np.sum(key == key[i]))} times; "
+                "each (post, pre) pair may be a synapse once (one weight, one delay)"
+            )
+    return post, pre, dist
+
+
+def make_projection(
+    rule: Any,
+    pre_pos_um: np.ndarray,
+    post_pos_um: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    same_population: bool,
+    weight: object,
+    delay_steps: object,
+    progress: bool = False,
+) -> tuple[scipy.sparse.csr_matrix, np.ndarray]:
+    """The CSR weights ``(n_post, n_pre)`` and the aligned int64 delays of one ``Network.connect`` call.
+
+    Rules with ``build_csr`` and scalar, callable or random weights and delays
+    are built in blocks of rows: no ``(m,)`` index or distance arrays beyond the
+    CSR itself.  Other rules go through ``build``, whose pairs are checked
+    (:func:`check_pairs`); array weights and delays must then match the
+    populations' ``(n_post, n_pre)`` shape.
+    """
+    n_pre, n_post = int(np.shape(pre_pos_um)[0]), int(np.shape(post_pos_um)[0])
+    shape = (n_post, n_pre)
+    use_matrix = hasattr(rule, "weights_for") and isinstance(weight, numbers.Real) and weight == 1.0
+    if hasattr(rule, "build_csr") and not use_matrix and _streamable(weight) and _streamable(delay_steps):
+        indptr, indices = rule.build_csr(pre_pos_um, post_pos_um, rng, same_population=same_population, progress=progress)
+        m = int(indptr[-1])
+        w = np.empty(m, dtype=np.float64)
+        d = np.empty(m, dtype=np.int64)
+        need_dist = not (isinstance(weight, numbers.Real) and isinstance(delay_steps, numbers.Real))
+        box = getattr(rule, "periodic_box_um", None)
+        post = np.ascontiguousarray(_wrap(post_pos_um, box) if box is not None else post_pos_um, dtype=np.float64)
+        pre = np.ascontiguousarray(_wrap(pre_pos_um, box) if box is not None else pre_pos_um, dtype=np.float64)
+        lengths = np.diff(indptr)
+        r0 = 0
+        while r0 < n_post:
+            r1 = int(np.searchsorted(indptr, indptr[r0] + _SYN_BLOCK, side="right")) - 1
+            r1 = min(n_post, max(r1, r0 + 1))
+            lo, hi = int(indptr[r0]), int(indptr[r1])
+            if hi > lo:
+                post_idx = np.repeat(np.arange(r0, r1, dtype=np.int64), lengths[r0:r1])
+                pre_idx = indices[lo:hi]
+                dist = _csr_distances(indptr, indices, r0, r1, post, pre, None) if need_dist else np.zeros(hi - lo)
+                w[lo:hi] = resolve_values(weight, post_idx, pre_idx, dist, rng, name="weight", shape=shape)
+                d[lo:hi] = resolve_delays(delay_steps, post_idx, pre_idx, dist, name="delay_steps", min_steps=0, shape=shape)
+            r0 = r1
+        mat = scipy.sparse.csr_matrix((w, indices, indptr), shape=shape, copy=False)
+        mat.has_sorted_indices = True
+        return mat, d
+    post_idx, pre_idx, dist = check_pairs(rule.build(pre_pos_um, post_pos_um, rng, same_population=same_population), n_pre, n_post, rule)
+    if use_matrix:
+        w = np.asarray(rule.weights_for(post_idx, pre_idx), dtype=np.float64)
+    else:
+        w = resolve_values(weight, post_idx, pre_idx, dist, rng, name="weight", shape=shape)
+    d = resolve_delays(delay_steps, post_idx, pre_idx, dist, name="delay_steps", min_steps=0, shape=shape)
+    indptr = np.zeros(n_post + 1, dtype=np.int64)
+    np.cumsum(np.bincount(post_idx, minlength=n_post), out=indptr[1:])
+    indices = pre_idx.astype(_index_dtype(n_pre, post_idx.shape[0]))
+    mat = scipy.sparse.csr_matrix((w, indices, indptr), shape=shape, copy=False)
+    mat.has_sorted_indices = True
+    return mat, d

@@ -117,6 +117,19 @@ def _shape(value: object, name: str, *, max_len: int = 3) -> tuple[int, ...]:
     return dims + (1,) * (max_len - len(dims))
 
 
+def _finite(pos: np.ndarray, layout: str, **args: object) -> np.ndarray:
+    """``pos`` if every coordinate is finite; else a LayoutError naming the arguments (float overflow)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        ok = bool(np.all(np.isfinite(pos)))
+    if not ok:
+        given = ", ".join(f"{k}={v!r}" for k, v in args.items())
+        raise LayoutError(
+            f"{layout}({given}): positions overflow the float64 range (|x| > {np.finfo(np.float64).max:.3g} um); "
+            "allowed are values whose positions stay finite"
+        )
+    return pos
+
+
 # --------------------------------------------------------------------------- layouts
 
 
@@ -152,7 +165,7 @@ def grid(
     spacing = _vec3(spacing_um, "spacing_um", positive=True)
     origin = _vec3(origin_um, "origin_um", positive=False)
     index = np.indices(dims, dtype=np.float64).reshape(3, -1).T
-    return origin + index * spacing
+    return _finite(origin + index * spacing, "grid", spacing_um=spacing_um, origin_um=origin_um)
 
 
 def random_box(
@@ -184,7 +197,7 @@ def random_box(
     size = _vec3(size_um, "size_um", positive=True)
     origin = _vec3(origin_um, "origin_um", positive=False)
     rng = _as_rng(seed)
-    return origin + rng.random((n, 3)) * size
+    return _finite(origin + rng.random((n, 3)) * size, "random_box", size_um=size_um, origin_um=origin_um)
 
 
 def random_sphere(
@@ -225,7 +238,7 @@ def random_sphere(
     # A zero Gaussian vector has probability 0; guard anyway so it maps to the centre.
     direction = np.divide(direction, norm, out=np.zeros_like(direction), where=norm > 0)
     r = radius * np.cbrt(rng.random((n, 1)))
-    return center + direction * r
+    return _finite(center + direction * r, "random_sphere", radius_um=radius_um, center_um=center_um)
 
 
 def columns(
@@ -318,7 +331,7 @@ def columns(
         theta = rng.uniform(0.0, 2.0 * np.pi, n)
         pos[:, 0] += r * np.cos(theta)
         pos[:, 1] += r * np.sin(theta)
-    return pos + origin
+    return _finite(pos + origin, "columns", origin_um=origin_um)
 
 
 # --------------------------------------------------------------------------- validation

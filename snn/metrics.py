@@ -17,8 +17,13 @@ definitions:
 ``ActivationSparsity``
     ``1 - messages / (neurons x steps)`` over the non-source populations.
 ``MembraneUpdates``
-    Per neuron: its first step, then every step whose recorded ``v`` differs
-    from the previous one (needs ``record=("v", ...)``).
+    Per neuron: its first step, then every step whose membrane differs from
+    the previous one (needs ``record=("v", ...)``).  The membrane is the one
+    snnTorch stores: the recorded ``v``, except for a delta-synapse ``LIF`` with
+    an immediate zero reset (an imported feed-forward ``Leaky`` with
+    ``reset_mechanism="zero"``), whose stored ``mem`` of a spiking step is the
+    value *before* the reset (snnTorch zeroes it in the next step); that value
+    is rebuilt from the recorded ``v`` and the step's input.
 ``ConnectionSparsity``
     Zero weights over all weights of the projections (dense), rounded to 4 decimals.
 ``Footprint``
@@ -27,7 +32,15 @@ definitions:
     population its decays (``beta``; ``alpha`` with a synaptic current) and
     threshold, one value per neuron or one when shared, plus snnTorch's two
     per-layer scalars (``graded_spikes_factor`` float32, ``reset_mechanism_val``
-    int64).  State buffers are empty before a run and count nothing.
+    int64).  NeuroBench also counts the module's hidden-state buffers as they
+    are when it measures: empty on a module that has never run, ``(batch, n)``
+    after a forward pass (``snntorch.utils.reset`` keeps that shape), one
+    buffer per neuron for ``mem``, one more for ``syn`` (a synaptic current) and
+    one more for ``spk`` (a recurrent layer, i.e. a population projecting to
+    itself).  ``hidden_batch`` says which: 1 (default) for the module that
+    was exported to NIR (snnTorch's exporter runs it on one sample) or
+    evaluated sample by sample, 0 for a module that never ran, the training
+    batch size right after training.
 
 Constant inputs (biases: :class:`snn.CurrentSource` populations and model
 ``bias``) are not synaptic operations (as in NeuroBench) and count in the
@@ -40,9 +53,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
-from snn.errors import SimulationError, SNNTypeError
-from snn.models import CurrentSource
+from snn.errors import SimulationError, SNNTypeError, bad_value
+from snn.models import LIF, CurrentSource
 from snn.network import Network
 from snn.results import RunResult
 
@@ -58,14 +72,68 @@ def _values(result: RunResult, pop) -> np.ndarray:
     if not pop.model.graded and pop.name in result.spikes:
         return np.asarray(result.spikes[pop.name], dtype=np.float64)
     what = "'outputs'" if pop.model.graded else "'spikes' or 'outputs'"
-    raise SimulationError(f"population {pop.name!r} was not recorded: pass record=({what}, 'v', ...) to snn.simulate for snn.metrics.neurobench")
+    raise SimulationError(
+        f"population {pop.name!r} was not recorded: pass record=({what}, 'v', ...) to snn.simulate for snn.metrics.neurobench"
+    )
 
 
 def _n_values(value: Any, n: int) -> int:
     return n if np.ndim(value) else 1
 
 
-def neurobench(result: RunResult, network: Network, *, param_bytes: int = 4) -> dict[str, Any]:
+def _input_of(result: RunResult, network: Network, name: str, n_steps: int, cache: dict) -> np.ndarray:
+    """What the projections deliver to population ``name`` in each step, ``(n_steps, n)`` float64."""
+    pops = {p.name: p for p in network.populations}
+    x = np.zeros((n_steps, pops[name].n))
+    for pr in network.projections:
+        if pr.post != name:
+            continue
+        src = pops[pr.pre]
+        if isinstance(src.model, CurrentSource):
+            vals = np.broadcast_to(np.asarray(src.model.amplitude, dtype=np.float64), (n_steps, src.n))
+        else:
+            if pr.pre not in cache:
+                cache[pr.pre] = _values(result, src)
+            vals = cache[pr.pre]
+        for d in np.unique(pr.delays):
+            d = int(d)
+            if d >= n_steps:
+                continue
+            w = sp.csr_matrix((pr.weights.data * (pr.delays == d), pr.weights.indices, pr.weights.indptr), shape=pr.weights.shape)
+            x[d:] += (w @ vals[: n_steps - d].T).T
+    return x
+
+
+def _stored_membrane(result: RunResult, network: Network, pop, v: np.ndarray, cache: dict) -> np.ndarray:
+    """The membrane snnTorch stores in each step (see the module documentation), ``(n_steps, n)``."""
+    m = pop.model
+    immediate_zero = (
+        isinstance(m, LIF)
+        and m.tau_syn_ms is None
+        and m.reset == "zero"
+        and m.reset_timing == "immediate"
+        and not np.any(np.asarray(m.refractory_steps))
+    )
+    spikes = result.spikes.get(pop.name)
+    if not immediate_zero or spikes is None or not np.any(spikes):
+        return v
+    a_vv, _, a_vx, drive = m.params(pop.n, network.dt_ms)[:4]
+    x = _input_of(result, network, pop.name, v.shape[0], cache)
+    prev = np.vstack([pop.state0()["v"][None, :], v[:-1]])
+    before_reset = a_vv * prev + a_vx * x + drive
+    return np.where(np.asarray(spikes, dtype=bool), before_reset, v)
+
+
+def _hidden_buffers(network: Network, pop) -> int:
+    """snnTorch's hidden-state buffers per neuron of the layer ``pop`` is: mem, syn (current synapses), spk (recurrent)."""
+    m = pop.model
+    count = 1 + (getattr(m, "tau_syn_ms", None) is not None)
+    if any(pr.pre == pop.name and pr.post == pop.name for pr in network.projections):
+        count += 1
+    return count
+
+
+def neurobench(result: RunResult, network: Network, *, param_bytes: int = 4, hidden_batch: int = 1) -> dict[str, Any]:
     """NeuroBench's metrics of ``result`` (a run of ``network``), one sample.
 
     Parameters
@@ -77,6 +145,12 @@ def neurobench(result: RunResult, network: Network, *, param_bytes: int = 4) -> 
         The network that was run.
     param_bytes : int
         Bytes per stored parameter for ``Footprint`` (4: float32, as snnTorch).
+    hidden_batch : int
+        The batch shape of the snnTorch module's hidden-state buffers when
+        NeuroBench measures its ``Footprint`` (see the module documentation).
+        1 (default): the module as ``snntorch.export_nir.export_to_nir(net,
+        torch.zeros(1, n_in))`` leaves it, or after evaluating single samples;
+        0: a module that never ran; the batch size right after training in batches.
 
     Returns
     -------
@@ -88,6 +162,11 @@ def neurobench(result: RunResult, network: Network, *, param_bytes: int = 4) -> 
         raise SNNTypeError(f"result={result!r}: must be a snn.RunResult")
     if not isinstance(network, Network):
         raise SNNTypeError(f"network={network!r}: must be a snn.Network")
+    if isinstance(hidden_batch, bool) or not isinstance(hidden_batch, (int, np.integer)) or hidden_batch < 0:
+        raise bad_value(
+            SimulationError, "hidden_batch", hidden_batch, "must be an int >= 0 (the batch of the module's last forward pass; 0: never ran)"
+        )
+    hidden_batch = int(hidden_batch)
     n_steps = result.n_steps
     pops = {p.name: p for p in network.populations}
     if set(result.counts.spikes_per_population) != set(pops):
@@ -140,12 +219,13 @@ def neurobench(result: RunResult, network: Network, *, param_bytes: int = 4) -> 
         if hasattr(m, "v_th"):
             per += _n_values(m.v_th, p.n)
         footprint += per * param_bytes + _LAYER_SCALARS_BYTES
+        footprint += hidden_batch * p.n * _hidden_buffers(network, p) * param_bytes
         if "v" in p.model.state_vars:
             v = result.traces.get(name, {}).get("v")
             if v is None:
                 raise SimulationError(f"population {name!r}: its 'v' was not recorded; pass record=('spikes', 'v') for MembraneUpdates")
-            v = np.asarray(v)
-            updates += p.n + int(np.count_nonzero(v[1:] != v[:-1]))
+            mem = _stored_membrane(result, network, p, np.asarray(v, dtype=np.float64), cache)
+            updates += p.n + int(np.count_nonzero(mem[1:] != mem[:-1]))
     activation_sparsity = 0.0 if neurons == 0 else (neurons * n_steps - sent) / (neurons * n_steps)
     return {
         "Effective_ACs": acs,

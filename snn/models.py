@@ -12,7 +12,6 @@ decorating the class with :func:`register_model` (so saved networks can name it)
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -20,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from snn import kernels
-from snn.errors import ModelError, SNNTypeError, bad_value
+from snn.errors import ModelError, SNNTypeError, bad_value, check_array, check_real
 
 __all__ = [
     "NeuronModel",
@@ -72,17 +71,14 @@ def _scalar_or_array(name: str, value: Any, *, allow_none: bool = False) -> Any:
         if allow_none:
             return None
         raise bad_value(ModelError, name, value, "must be a number or a per-neuron array, not None")
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_)):
         raise SNNTypeError(f"{name}={value!r}: must be a number or a per-neuron array, not a bool")
     if isinstance(value, (int, float, np.integer, np.floating)):
-        v = float(value)
-        if math.isnan(v):
-            raise bad_value(ModelError, name, value, "must not be NaN")
-        return v
-    try:
-        arr = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise SNNTypeError(f"{name}={value!r}: must be a number or a 1-D array of numbers") from None
+        # NaN and numbers too large for a float are refused here; finiteness is each parameter's own rule
+        return check_real(value, name, finite=False, cls=ModelError)
+    # the dtype is judged before any conversion: strings, bytes, complex numbers and bools are refused
+    # (as a plain bool is), never parsed or truncated
+    arr = check_array(value, name, finite=False, cls=ModelError)
     if arr.ndim == 0:
         return _scalar_or_array(name, float(arr))
     if arr.ndim != 1:
@@ -136,12 +132,30 @@ class NeuronModel:
         """Initial state arrays ``{var: (n,)}``; zeros unless a model says otherwise."""
         return {v: np.zeros(n, dtype=self.dtype) for v in self.state_vars}
 
+    def check_dt(self, dt_ms: float) -> None:
+        """Raise if the model cannot run with the step ``dt_ms`` (called when a population is added).
+
+        The default accepts every step; models whose parameters are only valid for
+        some steps (a spike probability per step, an explicit integration scheme)
+        override it.
+        """
+
+    def check_state(self, var: str, values: np.ndarray) -> None:
+        """Raise if ``values`` (an ``(n,)`` array of the variable's dtype) is not a valid initial ``var``.
+
+        Called by :meth:`snn.Network.add_population` for each ``initial_state``
+        entry, after the dtype check; models with bounded state (fixed-point
+        registers) override it.  The default accepts every value.
+        """
+
     def check_size(self, n: int) -> None:
         """Raise if an array parameter does not fit a population of ``n`` neurons."""
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if isinstance(value, np.ndarray) and value.ndim == 1 and value.shape != (n,):
-                raise bad_value(ModelError, f.name, f"array of shape {value.shape}", f"must be a scalar or have shape ({n},) for a population of {n}")
+                raise bad_value(
+                    ModelError, f.name, f"array of shape {value.shape}", f"must be a scalar or have shape ({n},) for a population of {n}"
+                )
 
     # --- serialisation: scalars to JSON, arrays to the .npz -----------------------------
     def to_record(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -213,6 +227,27 @@ def _lif_params(n, dt_ms, m, *, integration, tau_syn_ms, late):
     )
 
 
+def _check_euler_stable(model: Any, dt_ms: float) -> None:
+    """Refuse forward-Euler time constants below ``dt_ms / 2``, where ``x' = (1 - dt/tau) x`` grows without bound."""
+    if model.integration == "exact":
+        return
+    for name in ("tau_mem_ms", "tau_syn_ms"):
+        tau = getattr(model, name)
+        if tau is None:
+            continue
+        arr = np.asarray(tau, dtype=np.float64)
+        bad = arr < dt_ms / 2.0
+        if np.any(bad):
+            shown = tau if np.ndim(tau) == 0 else f"array with offending value {float(arr[bad].ravel()[0])!r}"
+            raise bad_value(
+                ModelError,
+                name,
+                shown,
+                f"forward Euler (integration={model.integration!r}) diverges when tau < dt/2; with dt_ms={dt_ms} it must be >= {dt_ms / 2.0} ms "
+                "(or use integration='exact', or a smaller dt_ms)",
+            )
+
+
 def _check_integration(integration: str) -> None:
     if integration not in INTEGRATIONS:
         raise bad_value(ModelError, "integration", integration, f"must be one of {list(INTEGRATIONS)}")
@@ -223,7 +258,12 @@ def _check_reset(reset: str, refractory_steps: Any, reset_timing: str = "immedia
         raise bad_value(ModelError, "reset", reset, "must be 'zero' (reset to v_reset) or 'subtract' (v -= v_th)")
     _check("refractory_steps", refractory_steps, lambda a: (a >= 0) & (a == np.round(a)), "must be a non-negative whole number of steps")
     if reset_timing not in ("immediate", "next_step"):
-        raise bad_value(ModelError, "reset_timing", reset_timing, "must be 'immediate' or 'next_step' (snnTorch's default: the reset is applied one step late)")
+        raise bad_value(
+            ModelError,
+            "reset_timing",
+            reset_timing,
+            "must be 'immediate' or 'next_step' (snnTorch's default: the reset is applied one step late)",
+        )
     if reset_timing == "next_step" and np.any(np.asarray(refractory_steps) > 0):
         raise bad_value(ModelError, "refractory_steps", refractory_steps, "must be 0 when reset_timing='next_step'")
 
@@ -278,6 +318,9 @@ class LIF(NeuronModel):
         for name in ("v_th", "v_reset", "v_leak", "r", "bias"):
             _check(name, getattr(self, name), np.isfinite, "must be finite")
         _check_reset(self.reset, self.refractory_steps, self.reset_timing)
+
+    def check_dt(self, dt_ms: float) -> None:
+        _check_euler_stable(self, dt_ms)
 
     def params(self, n: int, dt_ms: float) -> tuple[np.ndarray, ...]:
         return _lif_params(n, dt_ms, self, integration=self.integration, tau_syn_ms=self.tau_syn_ms, late=self.reset_timing == "next_step")
@@ -358,6 +401,9 @@ class LI(NeuronModel):
         for name in ("v_leak", "r", "bias"):
             _check(name, getattr(self, name), np.isfinite, "must be finite")
 
+    def check_dt(self, dt_ms: float) -> None:
+        _check_euler_stable(self, dt_ms)
+
     def params(self, n: int, dt_ms: float) -> tuple[np.ndarray, ...]:
         return _lif_coefficients(n, dt_ms, self, integration=self.integration, tau_syn_ms=self.tau_syn_ms)
 
@@ -427,10 +473,12 @@ class Boltzmann(NeuronModel):
         _check("bias", self.bias, np.isfinite, "must be finite")
         _check("temperature", self.temperature, lambda a: np.isfinite(a) & (a > 0), "must be a positive, finite temperature")
         _check("update_prob", self.update_prob, lambda a: (a >= 0) & (a <= 1), "must be a probability in [0, 1]")
-        if not (isinstance(self.cooling, (int, float)) and 0 < self.cooling <= 1):
-            raise bad_value(ModelError, "cooling", self.cooling, "must be a number in (0, 1] (geometric cooling per step)")
-        if not (isinstance(self.min_temperature, (int, float)) and self.min_temperature > 0):
-            raise bad_value(ModelError, "min_temperature", self.min_temperature, "must be a positive number")
+        object.__setattr__(
+            self, "cooling", check_real(self.cooling, "cooling", min_value=0.0, min_open=True, max_value=1.0, cls=ModelError)
+        )
+        object.__setattr__(
+            self, "min_temperature", check_real(self.min_temperature, "min_temperature", min_value=0.0, min_open=True, cls=ModelError)
+        )
 
     def params(self, n: int, dt_ms: float) -> tuple[np.ndarray, ...]:
         return (
@@ -457,10 +505,21 @@ class PoissonSource(NeuronModel):
         object.__setattr__(self, "rate_hz", _scalar_or_array("rate_hz", self.rate_hz))
         _check("rate_hz", self.rate_hz, lambda a: np.isfinite(a) & (a >= 0), "must be a finite rate >= 0 Hz")
 
+    def check_dt(self, dt_ms: float) -> None:
+        rate = np.asarray(self.rate_hz, dtype=np.float64)
+        bad = rate * dt_ms / 1000.0 > 1.0
+        if np.any(bad):
+            shown = self.rate_hz if np.ndim(self.rate_hz) == 0 else f"array with offending value {float(rate[bad].ravel()[0])!r}"
+            raise bad_value(
+                ModelError,
+                "rate_hz",
+                shown,
+                f"a spike probability rate_hz * dt_ms / 1000 above 1 per step; the limit is 1000/dt_ms = {1000.0 / dt_ms} Hz with dt_ms={dt_ms}",
+            )
+
     def params(self, n: int, dt_ms: float) -> tuple[np.ndarray, ...]:
+        self.check_dt(dt_ms)
         prob = _broadcast("rate_hz", self.rate_hz, n) * dt_ms / 1000.0
-        if np.any(prob > 1.0):
-            raise bad_value(ModelError, "rate_hz", self.rate_hz, f"rate * dt must be <= 1 (at most {1000.0 / dt_ms} Hz with dt_ms={dt_ms})")
         return (np.arange(n, dtype=np.int64), prob)
 
 
@@ -475,7 +534,7 @@ class SpikeSource(NeuronModel):
     kernel: ClassVar[Callable] = staticmethod(kernels.spike_source_kernel)
 
     def __post_init__(self) -> None:
-        arr = np.asarray(self.raster)
+        arr = check_array(self.raster, "raster", dtype=None, kinds="biuf", finite=False, cls=ModelError)
         if arr.ndim != 2 or arr.shape[0] < 1:
             raise bad_value(ModelError, "raster", f"array of shape {arr.shape}", "must be a 2-D array (n_steps, n) of spikes (bool or 0/1)")
         if arr.dtype != np.bool_:
@@ -488,7 +547,9 @@ class SpikeSource(NeuronModel):
 
     def check_size(self, n: int) -> None:
         if self.raster.shape[1] != n:
-            raise bad_value(ModelError, "raster", f"array of shape {self.raster.shape}", f"must have {n} columns, one per neuron of the population")
+            raise bad_value(
+                ModelError, "raster", f"array of shape {self.raster.shape}", f"must have {n} columns, one per neuron of the population"
+            )
 
     def params(self, n: int, dt_ms: float) -> tuple[np.ndarray, ...]:
         self.check_size(n)

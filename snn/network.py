@@ -12,7 +12,6 @@ neuron) with one integer delay in steps per stored synapse, aligned with
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -23,13 +22,14 @@ import scipy.sparse as sp
 
 from snn import connect as _connect
 from snn import layout as _layout
-from snn.errors import NetworkError, SNNTypeError, bad_value
+from snn.errors import NetworkError, SNNTypeError, bad_value, check_array, check_delays, check_int, check_real, check_seed
 from snn.models import NeuronModel
 from snn.synapses import Synapse
 
 __all__ = ["Network", "Population", "Projection"]
 
 _MAX_NAME = 128
+#: the largest delay that survives the float64 delay matrices exactly
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -107,14 +107,6 @@ def _check_name(name: Any, what: str) -> str:
     return name
 
 
-def _as_int_steps(value: Any, name: str, min_steps: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != int(value):
-        raise bad_value(NetworkError, name, value, f"must be a whole number of steps >= {min_steps}")
-    if int(value) < min_steps:
-        raise bad_value(NetworkError, name, value, f"must be >= {min_steps} step(s)")
-    return int(value)
-
-
 class Network:
     """A spiking network description.
 
@@ -132,12 +124,30 @@ class Network:
     """
 
     def __init__(self, dt_ms: float = 1.0) -> None:
-        if isinstance(dt_ms, bool) or not isinstance(dt_ms, numbers.Real) or not np.isfinite(dt_ms) or dt_ms <= 0:
-            raise bad_value(NetworkError, "dt_ms", dt_ms, "must be a positive, finite number of milliseconds")
-        self.dt_ms = float(dt_ms)
+        self.dt_ms = check_real(dt_ms, "dt_ms", min_value=0.0, min_open=True, cls=NetworkError)
         self._populations: dict[str, Population] = {}
         self._projections: dict[str, Projection] = {}
-        self.outputs: tuple[str, ...] = ()
+        self._outputs: tuple[str, ...] = ()
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """Names of the populations that are the network's outputs (e.g. NIR ``Output`` nodes)."""
+        return self._outputs
+
+    @outputs.setter
+    def outputs(self, names: Any) -> None:
+        if isinstance(names, str) or not isinstance(names, (list, tuple)):
+            raise SNNTypeError(f"outputs={names!r}: must be a list or tuple of population names")
+        seen: list[str] = []
+        for name in names:
+            if not isinstance(name, str):
+                raise SNNTypeError(f"outputs: {name!r} must be a population name (str)")
+            if name not in self._populations:
+                raise bad_value(NetworkError, "outputs", name, f"unknown population; known: {sorted(self._populations)}")
+            if name in seen:
+                raise bad_value(NetworkError, "outputs", name, "named twice; each output population once")
+            seen.append(name)
+        self._outputs = tuple(seen)
 
     # ------------------------------------------------------------------ queries
     @property
@@ -189,30 +199,33 @@ class Network:
         _check_name(name, "name")
         if name in self._populations:
             raise bad_value(NetworkError, "name", name, "a population with this name exists already; names must be unique")
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise bad_value(NetworkError, "n", n, "must be a positive int (the number of neurons)")
-        n = int(n)
+        n = check_int(n, "n", min_value=1, cls=NetworkError)
         if not isinstance(model, NeuronModel):
             raise SNNTypeError(f"model={model!r}: must be a neuron model such as snn.LIF(...)")
         model.check_size(n)
-        pos = np.zeros((n, 3)) if positions is None else np.array(positions, dtype=np.float64)
-        pos = _layout.as_positions(pos, n, name="positions")
+        model.check_dt(self.dt_ms)
+        # positions go to the layout check as given: their dtype is judged before any conversion
+        pos = _layout.as_positions(np.zeros((n, 3)) if positions is None else positions, n, name="positions")
+        if initial_state is not None and not isinstance(initial_state, Mapping):
+            raise bad_value(SNNTypeError, "initial_state", initial_state, "must be None or a dict {state variable: scalar or (n,) array}")
         init: dict[str, np.ndarray] = {}
         defaults = model.initial_state(n)
         for var, value in (initial_state or {}).items():
             if var not in defaults:
-                raise bad_value(NetworkError, "initial_state", var, f"unknown state variable of {type(model).__name__}; allowed: {list(defaults)}")
-            arr = np.asarray(value)
+                raise bad_value(
+                    NetworkError, "initial_state", var, f"unknown state variable of {type(model).__name__}; allowed: {list(defaults)}"
+                )
+            what = f"initial_state[{var!r}]"
+            dtype = defaults[var].dtype
+            # real numbers only (bools where the variable is bool); integer state must be whole and
+            # fit its dtype (1e30 is refused, not wrapped to -2**63)
+            arr = check_array(value, what, dtype=dtype, kinds="biuf" if dtype.kind == "b" else "iuf", cls=NetworkError)
             if arr.ndim == 0:
                 arr = np.full(n, arr)
             if arr.shape != (n,):
-                raise bad_value(NetworkError, f"initial_state[{var!r}]", f"array of shape {arr.shape}", f"must be a scalar or have shape ({n},)")
-            if not np.all(np.isfinite(arr.astype(np.float64))):
-                raise bad_value(NetworkError, f"initial_state[{var!r}]", "array with NaN or inf", "must be finite")
-            dtype = defaults[var].dtype
-            if np.issubdtype(dtype, np.integer) and not np.all(arr == np.round(arr.astype(np.float64))):
-                raise bad_value(NetworkError, f"initial_state[{var!r}]", "non-integer values", f"{type(model).__name__}.{var} holds integers")
-            init[var] = _readonly(arr.astype(dtype))
+                raise bad_value(NetworkError, what, f"array of shape {arr.shape}", f"must be a scalar or have shape ({n},)")
+            model.check_state(var, arr)
+            init[var] = _readonly(arr)
         pop = Population(name, n, model, pos, init)
         self._populations[name] = pop
         return pop
@@ -228,26 +241,36 @@ class Network:
         seed: Any = None,
         synapse: Synapse | None = None,
         name: str | None = None,
+        progress: bool = False,
     ) -> Projection:
         """Connect ``pre`` to ``post`` with a connection rule from :mod:`snn.connect`.
 
-        ``weight`` and ``delay_steps`` are scalars, per-synapse arrays, or functions
-        of the pre-post distance in µm (see :func:`snn.connect.conduction_delay`).
-        ``seed`` (int or ``numpy.random.Generator``) makes the random choices.
+        ``weight`` and ``delay_steps`` are scalars, per-synapse arrays, ``(n_post, n_pre)``
+        matrices, or functions of the pre-post distance in µm (see
+        :func:`snn.connect.conduction_delay`).  ``seed`` (int >= 0 or
+        ``numpy.random.Generator``) makes the random choices; ``progress=True``
+        shows a tqdm bar while a large rule is built (see :func:`snn.connect.make_projection`).
         """
         pre_pop, post_pop = self.population(pre), self.population(post)
         if not hasattr(rule, "build"):
             raise SNNTypeError(f"rule={rule!r}: must be a connection rule from snn.connect, e.g. snn.connect.fixed_probability(0.1)")
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        post_idx, pre_idx, dist = rule.build(pre_pop.positions_um, post_pop.positions_um, rng, same_population=(pre == post))
-        if hasattr(rule, "weights_for") and isinstance(weight, numbers.Real) and weight == 1.0:
-            w = np.asarray(rule.weights_for(post_idx, pre_idx), dtype=np.float64)
-        else:
-            w = _connect.resolve_values(weight, post_idx, pre_idx, dist, rng, name="weight")
-        d = _connect.resolve_delays(delay_steps, post_idx, pre_idx, dist, name="delay_steps", min_steps=0)
-        mat = sp.csr_matrix((w, (post_idx, pre_idx)), shape=(post_pop.n, pre_pop.n))
-        dmat = sp.csr_matrix((d.astype(np.float64), (post_idx, pre_idx)), shape=(post_pop.n, pre_pop.n))
-        return self._store(pre, post, mat, dmat, synapse, name)
+        if not (seed is None or isinstance(seed, np.random.Generator)):
+            seed = check_seed(seed, "seed", cls=NetworkError)
+        if not (callable(delay_steps) or hasattr(delay_steps, "draw") or sp.issparse(delay_steps)):
+            # before the rule resolves them: 2**63 or 10**30 must be refused, never wrapped to int64
+            check_delays(delay_steps, "delay_steps", cls=NetworkError)
+        rng = _connect.as_generator(seed, "seed")
+        mat, delays = _connect.make_projection(
+            rule,
+            pre_pop.positions_um,
+            post_pop.positions_um,
+            rng,
+            same_population=(pre == post),
+            weight=weight,
+            delay_steps=delay_steps,
+            progress=bool(progress),
+        )
+        return self._store_arrays(pre, post, mat, delays, synapse, name)
 
     def add_projection(
         self,
@@ -263,7 +286,9 @@ class Network:
 
         Dense arrays store their non-zero entries; sparse matrices store every
         stored entry (duplicates are summed).  ``delay_steps`` is an int, or an
-        array of the weights' shape giving each synapse's delay.
+        array of the weights' shape giving each synapse's delay, or a scipy.sparse
+        matrix storing exactly the weights' synapses (one delay each, explicit
+        zeros included).
         """
         pre_pop, post_pop = self.population(pre), self.population(post)
         shape = (post_pop.n, pre_pop.n)
@@ -282,18 +307,27 @@ class Network:
             raise bad_value(NetworkError, "weights", f"matrix of shape {mat.shape}", f"must have shape (n_post, n_pre) = {shape}")
         if not np.all(np.isfinite(mat.data)):
             raise bad_value(NetworkError, "weights", "matrix with NaN or inf", "must be finite")
-        if np.ndim(delay_steps) == 0:
-            steps = _as_int_steps(delay_steps, "delay_steps", 0)
+        if sp.issparse(delay_steps):
+            dsp = sp.csr_matrix(delay_steps, copy=True)
+            if dsp.shape != shape:
+                raise bad_value(NetworkError, "delay_steps", f"sparse matrix of shape {dsp.shape}", f"must have the weights' shape {shape}")
+            mat.sort_indices()
+            if not dsp.has_canonical_format or not (np.array_equal(dsp.indptr, mat.indptr) and np.array_equal(dsp.indices, mat.indices)):
+                raise NetworkError(
+                    "delay_steps: a sparse matrix of delays must store exactly the weights' synapses (the same pattern, no duplicates)"
+                )
+            vals = check_delays(dsp.data, "delay_steps", cls=NetworkError).astype(np.float64)
+            dmat = sp.csr_matrix((vals, dsp.indices, dsp.indptr), shape=shape)
+        elif np.ndim(delay_steps) == 0:
+            steps = int(check_delays(delay_steps, "delay_steps", cls=NetworkError))
             dmat = mat.copy()
             dmat.data = np.full(mat.nnz, float(steps))
         else:
-            darr = np.asarray(delay_steps, dtype=np.float64)
+            darr = check_delays(delay_steps, "delay_steps", cls=NetworkError)
             if darr.shape != shape:
                 raise bad_value(NetworkError, "delay_steps", f"array of shape {darr.shape}", f"must be an int or an array of shape {shape}")
             coo = mat.tocoo()
-            vals = darr[coo.row, coo.col]
-            if not np.all((vals == np.round(vals)) & (vals >= 0)):
-                raise bad_value(NetworkError, "delay_steps", vals[~((vals == np.round(vals)) & (vals >= 0))][0], "delays must be whole numbers of steps >= 0")
+            vals = darr[coo.row, coo.col].astype(np.float64)
             dmat = sp.csr_matrix((vals, (coo.row, coo.col)), shape=shape)
         return self._store(pre, post, mat, dmat, synapse, name)
 
@@ -352,7 +386,9 @@ class Network:
     def _store(self, pre, post, mat, dmat, synapse, name) -> Projection:
         post_pop = self.population(post)
         if post_pop.model.is_source:
-            raise bad_value(NetworkError, "post", post, f"population is a {type(post_pop.model).__name__} (a source) and cannot receive synapses")
+            raise bad_value(
+                NetworkError, "post", post, f"population is a {type(post_pop.model).__name__} (a source) and cannot receive synapses"
+            )
         if synapse is not None and not isinstance(synapse, Synapse):
             raise SNNTypeError(f"synapse={synapse!r}: must be None or a snn.Synapse (e.g. hardware.loihi.LoihiSynapse)")
         mat = sp.csr_matrix(mat)
@@ -362,6 +398,17 @@ class Network:
         if mat.nnz != dmat.nnz or not (np.array_equal(mat.indptr, dmat.indptr) and np.array_equal(mat.indices, dmat.indices)):
             # explicit zero weights: the pattern of the delay matrix is the truth
             raise NetworkError("internal: weights and delays disagree on the synapse pattern")
+        return self._store_arrays(pre, post, mat, check_delays(dmat.data, "delay_steps", cls=NetworkError), synapse, name)
+
+    def _store_arrays(self, pre, post, mat, delays, synapse, name) -> Projection:
+        """Store CSR weights (sorted indices) and the int64 delays aligned with ``mat.data``."""
+        post_pop = self.population(post)
+        if post_pop.model.is_source:
+            raise bad_value(
+                NetworkError, "post", post, f"population is a {type(post_pop.model).__name__} (a source) and cannot receive synapses"
+            )
+        if synapse is not None and not isinstance(synapse, Synapse):
+            raise SNNTypeError(f"synapse={synapse!r}: must be None or a snn.Synapse (e.g. hardware.loihi.LoihiSynapse)")
         if name is None:
             base = f"{pre}->{post}"
             name, k = base, 2
@@ -372,7 +419,8 @@ class Network:
             raise bad_value(NetworkError, "name", name, "a projection with this name exists already")
         for arr in (mat.data, mat.indices, mat.indptr):
             arr.setflags(write=False)
-        delays = _readonly(dmat.data.astype(np.int64))
+        # the one bound of every delay (also what the engines and the loader check)
+        delays = _readonly(check_delays(np.asarray(delays), "delay_steps", cls=NetworkError))
         if delays.size and delays.min() == 0:
             cycle = self._zero_delay_cycle(extra=(pre, post))
             if cycle:

@@ -72,11 +72,12 @@ connection keeps at least one).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,7 @@ def _load(source: Any):
         path = Path(source)
         if not path.is_file():
             raise FileNotFoundError(f"path={str(source)!r}: no such NIR file")
+        _check_hdf5(path)
         try:
             return nir.read(str(path))
         except Exception as exc:  # h5py and nir raise many kinds
@@ -132,16 +134,63 @@ def _load(source: Any):
     raise SNNTypeError(f"source={source!r}: must be a path to a .nir file or a nir.NIRGraph")
 
 
-def _flatten_graph(graph, prefix: str = "") -> tuple[dict[str, Any], list[tuple[str, str]]]:
+#: bounds on what a file may declare (a declared size is not backed by data in the file)
+MAX_DECLARED_SIZE = 1 << 24
+MAX_CONV_SYNAPSES = 1 << 27
+_MAX_NESTING = 32
+_MAX_INFLATION = 1100  # gzip/deflate expand at most ~1032:1
+
+
+def _check_hdf5(path: Path) -> None:
+    """Refuse an HDF5 file whose datasets declare more data than the file can hold, or that nests too deep."""
+    try:
+        import h5py
+    except ImportError:  # pragma: no cover - nir needs h5py
+        return
+    limit = _MAX_INFLATION * path.stat().st_size + (1 << 20)
+    total = 0
+    try:
+        with h5py.File(str(path), "r") as f:
+            stack = [(f, 0)]
+            while stack:
+                group, depth = stack.pop()
+                if depth > _MAX_NESTING:
+                    raise NIRError(f"path={str(path)!r}: groups nested more than {_MAX_NESTING} deep")
+                for key in group:
+                    item = group.get(key, getlink=False)
+                    if isinstance(item, h5py.Group):
+                        stack.append((item, depth + 1))
+                    elif isinstance(item, h5py.Dataset):
+                        itemsize = item.dtype.itemsize
+                        if item.dtype.kind == "O" or item.dtype.fields is not None:
+                            if item.dtype.kind != "O" or h5py.check_string_dtype(item.dtype) is None:
+                                raise NIRError(f"path={str(path)!r}, dataset {item.name!r}: dtype {item.dtype} is not a NIR array")
+                            itemsize = 16  # strings (node types, edges, metadata): at least a pointer and a few bytes each
+                        total += int(item.size) * itemsize
+                        if total > limit:
+                            raise NIRError(
+                                f"path={str(path)!r}, dataset {item.name!r}: the datasets declare more than {limit} bytes, more than this file can hold"
+                            )
+    except NIRError:
+        raise
+    except Exception as exc:  # h5py raises OSError, KeyError, ValueError, RuntimeError ... on damaged files
+        raise NIRError(f"path={str(path)!r}: not a readable NIR file ({type(exc).__name__}: {exc})") from exc
+
+
+def _flatten_graph(graph, prefix: str = "", depth: int = 0) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Inline nested ``NIRGraph`` nodes; their ``Input``/``Output`` nodes become pass-throughs."""
     nir = _nir()
+    if depth > _MAX_NESTING:
+        raise NIRError(f"graph {prefix[:-1]!r}: nested graphs more than {_MAX_NESTING} deep")
+    if not isinstance(getattr(graph, "nodes", None), dict) or not isinstance(getattr(graph, "edges", None), (list, tuple)):
+        raise NIRError(f"graph {prefix[:-1] or 'top'!r}: a NIRGraph needs a dict of nodes and a list of edges")
     nodes: dict[str, Any] = {}
     edges: list[tuple[str, str]] = []
     inner_io: dict[str, tuple[list[str], list[str]]] = {}
     for name, node in graph.nodes.items():
         full = prefix + str(name)
         if isinstance(node, nir.NIRGraph):
-            sub_nodes, sub_edges = _flatten_graph(node, full + ".")
+            sub_nodes, sub_edges = _flatten_graph(node, full + ".", depth + 1)
             ins = sorted(k for k, v in node.nodes.items() if isinstance(v, nir.Input))
             outs = sorted(k for k, v in node.nodes.items() if isinstance(v, nir.Output))
             for k in ins + outs:
@@ -161,8 +210,10 @@ def _flatten_graph(graph, prefix: str = "") -> tuple[dict[str, Any], list[tuple[
             return choices[0]
         return end
 
-    for a, b in graph.edges:
-        a, b = prefix + str(a), prefix + str(b)
+    for edge in graph.edges:
+        if not (isinstance(edge, (list, tuple)) and len(edge) == 2):
+            raise NIRError(f"edge {edge!r}: an edge is a pair (source, target) of node names")
+        a, b = prefix + str(edge[0]), prefix + str(edge[1])
         edges.append((resolve(a, 1), resolve(b, 0)))
     for a, b in edges:
         for end in (a, b):
@@ -178,25 +229,61 @@ class _PassThrough:
     inner: Any
 
 
-def _arr(value: Any) -> np.ndarray:
-    if value is None:
-        return None
+def _numbers(value: Any, where: str, attr: str) -> np.ndarray:
+    """``value`` as a float64 array of finite real numbers, or a :class:`NIRError` naming the node and field."""
     if hasattr(value, "detach"):
         value = value.detach().cpu().numpy()
-    return np.asarray(value, dtype=np.float64).reshape(-1)
+    if isinstance(value, (str, bytes, np.str_, np.bytes_)):
+        raise NIRError(f"node {where!r}: {attr}={_short(value)} must be numbers, not a string")
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise NIRError(f"node {where!r}: {attr} is not an array of numbers ({exc})") from None
+    if raw.dtype.kind not in "biuf":
+        raise NIRError(f"node {where!r}: {attr} holds {raw.dtype} values; must be real numbers")
+    arr = raw.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise NIRError(f"node {where!r}: {attr} holds NaN or inf")
+    return arr
 
 
-def _shape_size(t: Any) -> int | None:
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _arr(value: Any, where: str = "?", attr: str = "value") -> np.ndarray:
+    if value is None:
+        return None
+    return _numbers(value, where, attr).reshape(-1)
+
+
+def _whole(value: Any, where: str, attr: str, lo: int) -> tuple[int, ...]:
+    """Whole numbers ``>= lo`` (a tuple), e.g. a shape, a stride or a padding."""
+    arr = _numbers(value, where, attr).reshape(-1)
+    if not np.all(arr == np.round(arr)) or np.any(arr < lo) or np.any(arr > MAX_DECLARED_SIZE):
+        raise NIRError(f"node {where!r}: {attr}={_short(value)} must be whole numbers in [{lo}, {MAX_DECLARED_SIZE}]")
+    return tuple(int(x) for x in arr)
+
+
+def _shape_size(t: Any, where: str = "?") -> int | None:
     if t is None:
         return None
     if isinstance(t, dict):
         t = next(iter(t.values()), None)
         if t is None:
             return None
-    arr = np.asarray(t).reshape(-1)
-    if arr.size == 0 or arr.dtype == object:
+    if isinstance(t, np.ndarray) and t.dtype == object:
         return None
-    return int(np.prod(arr.astype(np.int64)))
+    dims = _whole(t, where, "input_type", 1)
+    if not dims:
+        return None
+    size = math.prod(dims)
+    if size > MAX_DECLARED_SIZE:
+        raise NIRError(
+            f"node {where!r}: input_type {list(dims)} declares {size} neurons; at most {MAX_DECLARED_SIZE} (snn.nir.MAX_DECLARED_SIZE)"
+        )
+    return size
 
 
 # --- operators ---------------------------------------------------------------------------------
@@ -237,33 +324,40 @@ def _conv_matrix(weight: np.ndarray, in_spatial: tuple[int, ...], stride, paddin
     c_out, c_in_g = weight.shape[:2]
     ksize = weight.shape[2:]
 
-    def tup(v, what):
-        if isinstance(v, str):
-            return v
-        t = tuple(int(x) for x in np.atleast_1d(np.asarray(v)).reshape(-1))
+    def tup(v, what, lo):
+        t = _whole(v, name, what, lo)
         if len(t) == 1:
             t = t * nd
         if len(t) != nd:
             raise NIRError(f"node {name!r}: {what}={v!r} must have {nd} entries")
         return t
 
-    stride, dilation = tup(stride, "stride"), tup(dilation, "dilation")
+    stride, dilation = tup(stride, "stride", 1), tup(dilation, "dilation", 1)
     if isinstance(padding, (bytes, np.bytes_)):
-        padding = padding.decode()
+        padding = padding.decode(errors="replace")
+    if isinstance(padding, np.ndarray) and padding.dtype.kind in "SU" and padding.size == 1:
+        padding = str(padding.reshape(-1)[0])
     if isinstance(padding, str):
         if padding == "valid":
             pads = [(0, 0)] * nd
         elif padding == "same":
-            pads = [(dilation[k] * (ksize[k] - 1) // 2, dilation[k] * (ksize[k] - 1) - dilation[k] * (ksize[k] - 1) // 2) for k in range(nd)]
+            pads = [
+                (dilation[k] * (ksize[k] - 1) // 2, dilation[k] * (ksize[k] - 1) - dilation[k] * (ksize[k] - 1) // 2) for k in range(nd)
+            ]
         else:
             raise NIRError(f"node {name!r}: padding={padding!r} must be 'same', 'valid' or integers")
     else:
-        pads = [(p, p) for p in tup(padding, "padding")]
+        pads = [(p, p) for p in tup(padding, "padding", 0)]
     out_spatial = tuple((in_spatial[k] + sum(pads[k]) - dilation[k] * (ksize[k] - 1) - 1) // stride[k] + 1 for k in range(nd))
     if any(o < 1 for o in out_spatial):
         raise NIRError(f"node {name!r}: the convolution of an input of shape {in_spatial} has no output")
     c_in = c_in_g * groups
     per_group = c_out // groups
+    work = c_out * math.prod(out_spatial) * c_in_g * math.prod(ksize)
+    if work > MAX_CONV_SYNAPSES:
+        raise NIRError(
+            f"node {name!r}: the convolution would make {work} synapses; at most {MAX_CONV_SYNAPSES} (snn.nir.MAX_CONV_SYNAPSES)"
+        )
     rows, cols, vals = [], [], []
     out_pos = np.indices(out_spatial).reshape(nd, -1)  # (nd, P)
     out_flat = np.ravel_multi_index(tuple(out_pos), out_spatial)
@@ -293,12 +387,12 @@ def _conv_matrix(weight: np.ndarray, in_spatial: tuple[int, ...], stride, paddin
 
 
 def _op_affine(node, name, sig: _Signal, ctx) -> _Signal:
-    w = np.asarray(_to_np(node.weight), dtype=np.float64)
+    w = _numbers(node.weight, name, "weight")
     if w.ndim != 2:
         raise NIRError(f"node {name!r} ({type(node).__name__}): weight of shape {w.shape}: only 2-D weights (n_out, n_in) are supported")
     if w.shape[1] != sig.n:
         raise NIRError(f"node {name!r}: weight of shape {w.shape} does not take an input of size {sig.n}")
-    bias = _arr(getattr(node, "bias", None))
+    bias = _arr(getattr(node, "bias", None), name, "bias")
     if bias is not None and not np.any(bias):
         bias = None
     if bias is not None and bias.shape != (w.shape[0],):
@@ -307,7 +401,7 @@ def _op_affine(node, name, sig: _Signal, ctx) -> _Signal:
 
 
 def _op_scale(node, name, sig, ctx):
-    s = _arr(node.scale)
+    s = _arr(node.scale, name, "scale")
     if s.size == 1:
         s = np.full(sig.n, s[0])
     if s.size != sig.n:
@@ -320,7 +414,7 @@ def _op_identity(node, name, sig, ctx):
 
 
 def _op_delay(node, name, sig, ctx):
-    d_s = _arr(node.delay)
+    d_s = _arr(node.delay, name, "delay")
     if d_s.size == 1:
         d_s = np.full(sig.n, d_s[0])
     if d_s.size != sig.n:
@@ -345,20 +439,33 @@ def _op_delay(node, name, sig, ctx):
 
 
 def _op_conv(node, name, sig, ctx):
-    w = np.asarray(_to_np(node.weight), dtype=np.float64)
-    nd = w.ndim - 2
-    c_in = w.shape[1] * int(node.groups)
+    w = _numbers(node.weight, name, "weight")
+    nd = {"Conv1d": 1, "Conv2d": 2}[_type_name(node)]
+    if w.ndim != nd + 2 or 0 in w.shape:
+        raise NIRError(
+            f"node {name!r} ({_type_name(node)}): weight of shape {w.shape} must be (C_out, C_in/groups, {', '.join(['K'] * nd)})"
+        )
+    (groups,) = _whole(node.groups, name, "groups", 1) if np.size(node.groups) == 1 else (0,)
+    if groups < 1 or w.shape[0] % groups:
+        raise NIRError(f"node {name!r}: groups={node.groups!r} must be a whole number >= 1 that divides the {w.shape[0]} output channels")
+    c_in = w.shape[1] * groups
     in_shape = getattr(node, "input_shape", None)
     if in_shape is None:
         if nd == 1 and sig.n % c_in == 0:
             in_shape = (sig.n // c_in,)
         else:
-            raise NIRError(f"node {name!r} ({type(node).__name__}): input_shape is not given and cannot be inferred from an input of size {sig.n}")
-    in_spatial = tuple(int(x) for x in np.atleast_1d(np.asarray(in_shape)).reshape(-1))
+            raise NIRError(
+                f"node {name!r} ({type(node).__name__}): input_shape is not given and cannot be inferred from an input of size {sig.n}"
+            )
+    in_spatial = _whole(in_shape, name, "input_shape", 1)
+    if len(in_spatial) != nd:
+        raise NIRError(f"node {name!r}: input_shape={in_shape!r} must have {nd} entries")
     if c_in * int(np.prod(in_spatial)) != sig.n:
         raise NIRError(f"node {name!r}: input of size {sig.n} does not match {c_in} channels of shape {in_spatial}")
-    m, out_spatial = _conv_matrix(w, in_spatial, node.stride, node.padding, node.dilation, int(node.groups), name)
-    bias = _arr(node.bias)
+    m, out_spatial = _conv_matrix(w, in_spatial, node.stride, node.padding, node.dilation, groups, name)
+    bias = _arr(node.bias, name, "bias")
+    if bias is not None and bias.size not in (1, w.shape[0]):
+        raise NIRError(f"node {name!r}: bias of {bias.size} values for {w.shape[0]} output channels")
     if bias is not None and np.any(bias):
         bias = np.repeat(bias, int(np.prod(out_spatial)))
     else:
@@ -406,7 +513,7 @@ class _Ctx:
 
 
 def _param(node, attr: str, n: int, name: str) -> np.ndarray:
-    a = _arr(getattr(node, attr))
+    a = _arr(getattr(node, attr, None), name, attr)
     if a is None:
         raise NIRError(f"node {name!r}: parameter {attr} is missing")
     if a.size == 1 and n > 1:
@@ -504,7 +611,11 @@ def _h_cubalif(node, name, n, ctx: _Ctx) -> _Neuron:
 
 def _h_if(node, name, n, ctx: _Ctx) -> _Neuron:
     reset = ctx.reset or ("subtract" if ctx.convention == "snntorch" else "zero")
-    model = IF(v_th=_compact(_param(node, "v_threshold", n, name), node, "v_threshold"), v_reset=_compact(_param(node, "v_reset", n, name), node, "v_reset"), reset=reset)
+    model = IF(
+        v_th=_compact(_param(node, "v_threshold", n, name), node, "v_threshold"),
+        v_reset=_compact(_param(node, "v_reset", n, name), node, "v_reset"),
+        reset=reset,
+    )
     return _Neuron(model, in_scale=_param(node, "r", n, name), bias_mode="model", bias_factor=np.ones(n))
 
 
@@ -512,7 +623,12 @@ def _h_li(node, name, n, ctx: _Ctx) -> _Neuron:
     r = _param(node, "r", n, name)
     integ = _integration(node, ctx, cuba=False)
     model_r = np.ones(n) if integ == "exact" else r
-    model = LI(tau_mem_ms=_compact(_tau_ms(node, "tau", n, name, ctx), node, "tau"), v_leak=_compact(_param(node, "v_leak", n, name), node, "v_leak"), r=_compact(model_r, node, "r"), integration=integ)
+    model = LI(
+        tau_mem_ms=_compact(_tau_ms(node, "tau", n, name, ctx), node, "tau"),
+        v_leak=_compact(_param(node, "v_leak", n, name), node, "v_leak"),
+        r=_compact(model_r, node, "r"),
+        integration=integ,
+    )
     mode, factor = _delta_bias(model_r, integ)
     return _Neuron(model, in_scale=r / model_r, bias_mode=mode, bias_factor=factor)
 
@@ -565,7 +681,9 @@ def from_nir(graph: Any, *, dt_ms: float, convention: str = "nir", reset: str | 
         raise bad_value(NIRError, "reset", reset, "allowed: None (the convention's default), 'zero' or 'subtract'")
     net = Network(dt_ms=dt_ms)  # validates dt_ms
     nodes, edges = _flatten_graph(graph)
-    unsupported = sorted(f"{k!r} ({_type_name(v)})" for k, v in nodes.items() if _type_name(v) not in NEURON_TYPES and _type_name(v) not in _OPERATORS)
+    unsupported = sorted(
+        f"{k!r} ({_type_name(v)})" for k, v in nodes.items() if _type_name(v) not in NEURON_TYPES and _type_name(v) not in _OPERATORS
+    )
     if unsupported:
         raise NIRError(
             f"the graph has nodes this reader does not support: {', '.join(unsupported)}; supported: {sorted(set(NEURON_TYPES) | set(OPERATOR_TYPES) - {'NIRGraph'})} and nested graphs"
@@ -588,12 +706,15 @@ def from_nir(graph: Any, *, dt_ms: float, convention: str = "nir", reset: str | 
         node = nodes[k]
         t = _type_name(node)
         if t == "Input":
-            size = _shape_size(getattr(node, "input_type", None))
+            size = _shape_size(getattr(node, "input_type", None), k)
             if size is None:
                 raise NIRError(f"node {k!r} (Input): its input_type gives no size")
             sizes[k] = size
         else:
-            sizes[k] = _arr(getattr(node, _SIZE_ATTR[t])).size
+            values = _arr(getattr(node, _SIZE_ATTR[t], None), k, _SIZE_ATTR[t])
+            if values is None or values.size == 0:
+                raise NIRError(f"node {k!r} ({t}): parameter {_SIZE_ATTR[t]} is missing or empty")
+            sizes[k] = values.size
 
     # neuron nodes with scalar parameters take their size from what feeds them
     def static_size(k: str, seen: frozenset = frozenset()) -> int | None:
@@ -601,9 +722,12 @@ def from_nir(graph: Any, *, dt_ms: float, convention: str = "nir", reset: str | 
         if k in sizes and sizes[k] > 1:
             return sizes[k]
         if t in ("Affine", "Linear"):
-            return int(np.shape(_to_np(node.weight))[0])
-        if t in ("Scale", "Delay") and _arr(getattr(node, t.lower())).size > 1:
-            return _arr(getattr(node, t.lower())).size
+            shape = np.shape(_numbers(node.weight, k, "weight"))
+            if len(shape) != 2:
+                raise NIRError(f"node {k!r} ({t}): weight of shape {shape}: only 2-D weights (n_out, n_in) are supported")
+            return int(shape[0])
+        if t in ("Scale", "Delay") and _arr(getattr(node, t.lower()), k, t.lower()).size > 1:
+            return _arr(getattr(node, t.lower()), k, t.lower()).size
         if k in seen or t in NEURON_TYPES:
             return None
         for p in sorted(preds[k]):
@@ -694,10 +818,12 @@ def from_nir(graph: Any, *, dt_ms: float, convention: str = "nir", reset: str | 
             name = k
         pop_name[k] = name
         if _type_name(node) == "Input":
-            net.add_population(name, sizes[k], ExternalInput())
+            with _as_nir_error(k, node):
+                net.add_population(name, sizes[k], ExternalInput())
             continue
         ctx = _Ctx(dt_ms=float(dt_ms), convention=convention, reset=reset, recurrent=k in on_cycle)
-        spec = _NEURONS[_type_name(node)](node, k, sizes[k], ctx)
+        with _as_nir_error(k, node):
+            spec = _NEURONS[_type_name(node)](node, k, sizes[k], ctx)
         specs[k] = spec
         bias = inputs_of[k].bias
         model = spec.model
@@ -706,11 +832,14 @@ def from_nir(graph: Any, *, dt_ms: float, convention: str = "nir", reset: str | 
         if bias is not None and spec.bias_mode == "model":
             model = _with_bias(model, spec.bias_factor * spec.in_scale * bias)
             bias = None
-        net.add_population(name, sizes[k], model)
-        if bias is not None:
-            bname = f"{name}.bias"
-            net.add_population(bname, 1, CurrentSource(amplitude=1.0))
-            net.add_projection(bname, name, weights=sp.csr_matrix((spec.in_scale * bias)[:, None]), delay_steps=0, name=f"{bname}->{name}")
+        with _as_nir_error(k, node):
+            net.add_population(name, sizes[k], model)
+            if bias is not None:
+                bname = f"{name}.bias"
+                net.add_population(bname, 1, CurrentSource(amplitude=1.0))
+                net.add_projection(
+                    bname, name, weights=sp.csr_matrix((spec.in_scale * bias)[:, None]), delay_steps=0, name=f"{bname}->{name}"
+                )
 
     for k in order:
         if k not in inputs_of:
@@ -727,7 +856,8 @@ def from_nir(graph: Any, *, dt_ms: float, convention: str = "nir", reset: str | 
                 pname = base if delay == (1 if recurrent(s, k) else 0) else f"{base}@{delay}"
                 while pname in {p.name for p in net.projections}:
                     pname += "'"
-                net.add_projection(pop_name[s], pop_name[k], weights=w, delay_steps=delay, name=pname)
+                with _as_nir_error(k, nodes[k]):
+                    net.add_projection(pop_name[s], pop_name[k], weights=w, delay_steps=delay, name=pname)
 
     def out_key(item):
         meta = getattr(item[1], "metadata", None) or {}
@@ -748,6 +878,17 @@ def from_nir(graph: Any, *, dt_ms: float, convention: str = "nir", reset: str | 
                 outs.append(pop_name[s])
     net.outputs = tuple(outs)
     return net
+
+
+@contextlib.contextmanager
+def _as_nir_error(name: str, node: Any) -> Iterator[None]:
+    """Errors of the API (a model's or the network's validation) as a NIRError naming the node."""
+    try:
+        yield
+    except NIRError:
+        raise
+    except (SNNError, ValueError, TypeError, OverflowError, ZeroDivisionError) as exc:
+        raise NIRError(f"node {name!r} ({_type_name(node)}): {type(exc).__name__}: {exc}") from exc
 
 
 def _with_bias(model: NeuronModel, bias: np.ndarray) -> NeuronModel:
@@ -830,7 +971,13 @@ def read(source: Any, *, dt_ms: float, convention: str = "nir", reset: str | Non
     NIRError
         For unsupported nodes (all named), inconsistent shapes, algebraic loops.
     """
-    return from_nir(_load(source), dt_ms=dt_ms, convention=convention, reset=reset)
+    graph = _load(source)
+    if not isinstance(source, (str, os.PathLike)):
+        return from_nir(graph, dt_ms=dt_ms, convention=convention, reset=reset)
+    try:
+        return from_nir(graph, dt_ms=dt_ms, convention=convention, reset=reset)
+    except NIRError as exc:
+        raise NIRError(f"path={str(source)!r}: {exc}") from exc
 
 
 # ---------------------------------------------------------------------------------------------
@@ -859,7 +1006,9 @@ def _same(value, n) -> np.ndarray:
 
 
 def _refuse(pop, what: str) -> NIRError:
-    return NIRError(f"population {pop.name!r} ({type(pop.model).__name__}): {what}; NIR cannot express it, and write() does not approximate")
+    return NIRError(
+        f"population {pop.name!r} ({type(pop.model).__name__}): {what}; NIR cannot express it, and write() does not approximate"
+    )
 
 
 def _neuron_node(pop, dt_ms: float):
@@ -948,7 +1097,9 @@ def to_nir(network: Network):
             continue
         src = pops[pr.pre]
         if np.any(pr.delays != 0):
-            raise NIRError(f"projection {pr.name!r}: a CurrentSource becomes an Affine bias, which acts without delay; its delays must be 0")
+            raise NIRError(
+                f"projection {pr.name!r}: a CurrentSource becomes an Affine bias, which acts without delay; its delays must be 0"
+            )
         dense = pr.weights.toarray() @ _same(src.model.amplitude, src.n)
         pending_bias[pr.post] = pending_bias.get(pr.post, 0.0) + dense
 
@@ -998,7 +1149,9 @@ def to_nir(network: Network):
             if d == implied:
                 edges.append((key, names[pr.post]))
             elif rec and d == 0:
-                raise NIRError(f"projection {pr.name!r}: a zero delay on a recurrent cycle cannot be written (NIR readers add one step there)")
+                raise NIRError(
+                    f"projection {pr.name!r}: a zero delay on a recurrent cycle cannot be written (NIR readers add one step there)"
+                )
             else:
                 dkey = f"{key}_delay"
                 nodes[dkey] = nir.Delay(delay=np.full(pops[pr.post].n, d * network.dt_ms * _S_PER_MS))
@@ -1015,7 +1168,9 @@ def to_nir(network: Network):
             edges += [(names[src.name], key), (key, names[post])]
         missing = []
     if missing:
-        raise NIRError(f"populations {missing}: a bias (or CurrentSource) needs an incoming projection without an explicit Delay to become an Affine bias")
+        raise NIRError(
+            f"populations {missing}: a bias (or CurrentSource) needs an incoming projection without an explicit Delay to become an Affine bias"
+        )
     outs = list(network.outputs)
     for i, name in enumerate(outs):
         if name not in pops or name in sources:
@@ -1036,11 +1191,7 @@ def write(network: Network, path: str | os.PathLike) -> None:
     """Write ``network`` to ``path`` as a NIR (HDF5) file, atomically (see :func:`to_nir`)."""
     nir = _nir()
     graph = to_nir(network)
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    from snn.io import atomic_path
+
+    with atomic_path(path) as tmp:
         nir.write(str(tmp), graph)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 
 from snn.engines.plan import build_plan
-from snn.errors import SimulationError, SNNTypeError, bad_value
+from snn.errors import SimulationError, SNNTypeError, bad_value, check_seed
 from snn.network import Network
 from snn.results import RunResult
-from snn.state import SimState, check_seed, init_state
+from snn.state import SimState, init_state
 
 __all__ = ["simulate", "engine_names", "select_neurons"]
 
@@ -71,8 +71,8 @@ def simulate(
         ``reference`` is plain numpy (the oracle); the others must agree with it.
     seed : int or None
         Seed of every random draw (Poisson sources, stochastic neurons), an int in
-        ``[0, 2**63 - 1]`` (default 0).  ``None`` draws a fresh seed, reported in
-        ``RunResult.seed``.  With ``state`` the seed is the state's (passing a
+        ``[0, 2**64)`` (others are refused, not reduced; default 0).  ``None`` draws a fresh
+        seed, reported in ``RunResult.seed``.  With ``state`` the seed is the state's (passing a
         different one is an error).
     state : snn.SimState, optional
         Where to start: :func:`snn.init_state` or the ``state`` of an earlier
@@ -117,7 +117,7 @@ def simulate(
     else:
         if not isinstance(state, SimState):
             raise SNNTypeError(f"state={type(state).__name__}: must be a snn.SimState (snn.init_state(net) or a RunResult.state)")
-        if seed is not _SEED_DEFAULT and (seed is None or check_seed(seed) != state.seed):
+        if seed is not _SEED_DEFAULT and (seed is None or check_seed(seed, "seed", cls=SimulationError) != state.seed):
             raise bad_value(
                 SimulationError, "seed", seed, f"the run continues state (seed {state.seed}); leave seed out or pass the same one"
             )

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import numbers
 import os
 import weakref
 import zipfile
@@ -45,27 +44,21 @@ from typing import Any
 
 import numpy as np
 
-from snn.errors import FileFormatError, SimulationError, SNNTypeError, bad_value
-from snn.network import Network, Projection
+from snn.errors import MAX_DELAY_STEPS, FileFormatError, SimulationError, SNNTypeError, bad_value, check_delays, check_seed
+from snn.network import Network, Population, Projection
 
-__all__ = ["SimState", "StateError", "init_state", "save_state", "load_state", "structure_of", "check_seed", "MAX_SEED"]
+__all__ = ["SimState", "StateError", "init_state", "save_state", "load_state", "structure_of"]
 
 FORMAT = "snn-toolkit.state"
 VERSION = 1
-
-#: seeds are integers in [0, MAX_SEED] (they are not reduced modulo anything)
-MAX_SEED = 2**63 - 1
 
 
 class StateError(SimulationError):
     """A run state does not fit the network or the run it is used for."""
 
 
-def check_seed(seed: Any, name: str = "seed") -> int:
-    """``seed`` as an int in ``[0, MAX_SEED]``, or an error naming it."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= int(seed) <= MAX_SEED:
-        raise bad_value(SimulationError, name, seed, "must be an int in [0, 2**63 - 1]")
-    return int(seed)
+def _seed(seed: Any) -> int:
+    return check_seed(seed, "seed", cls=SimulationError)
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -166,6 +159,17 @@ def _pattern_digest(pr: Projection) -> str:
     return hit
 
 
+_DTYPES_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def state_dtypes(pop: Population) -> dict[str, np.dtype]:
+    """``{state variable: dtype}`` of a population's model (cached: populations are immutable)."""
+    hit = _DTYPES_CACHE.get(pop)
+    if hit is None:
+        hit = _DTYPES_CACHE[pop] = {v: a.dtype for v, a in pop.model.initial_state(pop.n).items()}
+    return hit
+
+
 def ring_dtype(pr: Projection) -> np.dtype:
     """The dtype of a projection's in-flight sums (its synapse type's, float64 without one)."""
     return np.dtype(pr.synapse.dtype) if pr.synapse is not None else np.dtype(np.float64)
@@ -174,8 +178,8 @@ def ring_dtype(pr: Projection) -> np.dtype:
 def _structure_items(network: Network) -> dict[str, list]:
     pops = []
     for p in network.populations:
-        defaults = p.model.initial_state(1)
-        pops.append([p.name, p.n, type(p.model).__name__, [[v, str(defaults[v].dtype)] for v in p.model.state_vars]])
+        dtypes = state_dtypes(p)
+        pops.append([p.name, p.n, type(p.model).__name__, [[v, str(dtypes[v])] for v in p.model.state_vars]])
     projs = []
     for pr in network.projections:
         n_post, n_pre = pr.weights.shape
@@ -218,6 +222,14 @@ def structure_difference(expected: str, network: Network) -> str | None:
 # making and checking states
 
 
+def _flight_rows(pr: Projection) -> int:
+    """Rows of a projection's in-flight record (its largest delay), its delays checked first (a crafted network)."""
+    lo, hi = pr.delay_range
+    if pr.delays.dtype.kind not in "iu" or lo < 0 or hi > MAX_DELAY_STEPS:
+        check_delays(pr.delays, f"projection {pr.name!r} delays", cls=SimulationError)
+    return int(hi)
+
+
 def init_state(network: Network, *, seed: int | None = 0) -> SimState:
     """The state before step 0: every population's initial state, nothing in flight.
 
@@ -227,12 +239,12 @@ def init_state(network: Network, *, seed: int | None = 0) -> SimState:
         raise SNNTypeError(f"network={network!r}: must be a snn.Network")
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
-    seed = check_seed(seed)
+    seed = _seed(seed)
     pops = {}
     for p in network.populations:
         s0 = p.state0()
         pops[p.name] = {v: np.asarray(s0[v]) for v in p.model.state_vars}
-    flight = {pr.name: np.zeros((pr.delay_range[1], pr.weights.shape[0]), ring_dtype(pr)) for pr in network.projections}
+    flight = {pr.name: np.zeros((_flight_rows(pr), pr.weights.shape[0]), ring_dtype(pr)) for pr in network.projections}
     return SimState(t=0, seed=seed, dt_ms=network.dt_ms, populations=pops, in_flight=flight, structure=structure_of(network))
 
 
@@ -258,15 +270,15 @@ def check_state(state: Any, network: Network, structure: str | None = None) -> S
         d = state.populations.get(p.name)
         if d is None or set(d) != set(p.model.state_vars):
             raise bad_value(StateError, f"state.populations[{p.name!r}]", sorted(d or ()), f"must hold {list(p.model.state_vars)}")
-        defaults = p.model.initial_state(1)
+        dtypes = state_dtypes(p)
         for v in p.model.state_vars:
             a = d[v]
-            if a.shape != (p.n,) or a.dtype != defaults[v].dtype:
+            if a.shape != (p.n,) or a.dtype != dtypes[v]:
                 raise bad_value(
                     StateError,
                     f"state.populations[{p.name!r}][{v!r}]",
                     f"{a.dtype} array of shape {a.shape}",
-                    f"must be {defaults[v].dtype} of shape ({p.n},)",
+                    f"must be {dtypes[v]} of shape ({p.n},)",
                 )
             if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
                 raise bad_value(StateError, f"state.populations[{p.name!r}][{v!r}]", "array with NaN or inf", "must be finite")
@@ -371,7 +383,7 @@ def load_state(path: str | os.PathLike, network: Network | None = None) -> SimSt
             pops_h, projs_h, structure = header["populations"], header["projections"], header["structure"]
             if isinstance(t, bool) or not isinstance(t, int) or t < 0:
                 raise ValueError(f"t={t!r} must be an int >= 0")
-            check_seed(seed)
+            _seed(seed)
             if isinstance(dt_ms, bool) or not isinstance(dt_ms, (int, float)) or not np.isfinite(dt_ms) or dt_ms <= 0:
                 raise ValueError(f"dt_ms={dt_ms!r} must be a positive number")
             if not isinstance(structure, str) or not isinstance(pops_h, list) or not isinstance(projs_h, list):

@@ -1,8 +1,12 @@
-"""Non-negative LASSO by a spiking locally competitive algorithm (LCA).
+"""LASSO (non-negative or signed) by a spiking locally competitive algorithm (LCA).
 
 Problem::
 
-    minimize_x  F(x) = 0.5 * ||b - A x||_2^2 + lam * ||x||_1   subject to  x >= 0
+    minimize_x  F(x) = 0.5 * ||b - A x||_2^2 + lam * ||x||_1   subject to  x >= 0   (positive=True)
+    minimize_x  F(x) = 0.5 * ||b - A x||_2^2 + lam * ||x||_1                        (positive=False)
+
+The signed problem is solved as the non-negative one on the split dictionary
+``[A, -A]`` (``x = x_+ - x_-``), done here for the user.
 
 Spiking LCA (Tang, Lin and Davies 2017, "Sparse coding by spiking neural
 networks: convergence theory and computational results", arXiv:1705.05475;
@@ -34,14 +38,24 @@ from typing import Any
 import numpy as np
 
 import snn
-from tasks._common import CONVERGED, MAXITER, STATUS_MESSAGES, BaselineResult, SolveResult, TaskError, finite_array, run_chunked
+from tasks._common import (
+    CONVERGED,
+    STATUS_MESSAGES,
+    BaselineResult,
+    SolveResult,
+    TaskError,
+    check_callback,
+    check_device,
+    final_status,
+    real_array,
+)
 
 __all__ = ["Problem", "random_problem", "objective", "duality_gap", "solve", "reference", "dense_baseline"]
 
 
 @dataclass(frozen=True, eq=False)
 class Problem:
-    """Non-negative LASSO ``min 0.5 ||b - A x||^2 + lam ||x||_1, x >= 0``.
+    """LASSO ``min 0.5 ||b - A x||^2 + lam ||x||_1``, with ``x >= 0`` when ``positive``.
 
     Parameters
     ----------
@@ -50,20 +64,27 @@ class Problem:
     b : (n_samples,) array
     lam : float
         The l1 weight, ``>= 0``.
+    positive : bool
+        ``True`` (default): the non-negative LASSO; ``False``: the signed one
+        (scikit-learn's ``Lasso(positive=False)``).
     """
 
     A: Any
     b: Any
     lam: Any
+    positive: bool = True
 
     def __post_init__(self) -> None:
-        A = finite_array("A", self.A, ndim=2)
+        if not isinstance(self.positive, (bool, np.bool_)):
+            raise TaskError(f"positive={self.positive!r}: must be True (x >= 0) or False (signed LASSO)")
+        object.__setattr__(self, "positive", bool(self.positive))
+        A = real_array("A", self.A, ndim=2)
         if A.shape[0] < 1 or A.shape[1] < 1:
             raise TaskError(f"A: must have at least one row and one column, got shape {A.shape}")
         norms = np.linalg.norm(A, axis=0)
         if np.any(norms == 0):
             raise TaskError(f"A: column {int(np.argmin(norms))} is zero; every atom (column) must be non-zero")
-        b = finite_array("b", self.b, ndim=1)
+        b = real_array("b", self.b, ndim=1)
         if b.shape != (A.shape[0],):
             raise TaskError(f"b: must have shape ({A.shape[0]},) to match A of shape {A.shape}, got {b.shape}")
         if isinstance(self.lam, bool) or not isinstance(self.lam, numbers.Real):
@@ -95,14 +116,16 @@ def random_problem(
     sparsity: float = 0.06,
     lam_ratio: float = 0.1,
     noise: float = 0.01,
+    positive: bool = True,
     seed: int | np.random.Generator | None = None,
 ) -> Problem:
-    """A sparse-coding instance: Gaussian unit-norm dictionary, sparse non-negative code.
+    """A sparse-coding instance: Gaussian unit-norm dictionary, sparse code.
 
     ``n_samples`` defaults to ``n_atoms // 2`` (an overcomplete dictionary);
     ``round(sparsity * n_atoms)`` (at least 1) atoms are active with weights
-    uniform in [0.5, 1.5]; ``b = A x_true + noise * N(0, 1)``;
-    ``lam = lam_ratio * max(A^T b)``.
+    uniform in [0.5, 1.5] (``positive=False``: times a random sign);
+    ``b = A x_true + noise * N(0, 1)``; ``lam = lam_ratio * max(A^T b)``
+    (``max |A^T b|`` for the signed problem).
     """
     for name, value in (("n_atoms", n_atoms), ("n_samples", n_samples)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1):
@@ -121,8 +144,12 @@ def random_problem(
     x = np.zeros(n_atoms)
     x[rng.choice(n_atoms, size=k, replace=False)] = rng.uniform(0.5, 1.5, size=k)
     b = A @ x + noise * rng.standard_normal(m)
-    lam = lam_ratio * float(np.max(A.T @ b))
-    return Problem(A, b, max(lam, 0.0))
+    if not positive:
+        x = x * rng.choice([-1.0, 1.0], size=n_atoms)
+        b = A @ x + noise * rng.standard_normal(m)
+    atb = A.T @ b
+    lam = lam_ratio * float(np.max(atb if positive else np.abs(atb)))
+    return Problem(A, b, max(lam, 0.0), positive=bool(positive))
 
 
 def objective(problem: Problem, x: np.ndarray) -> float:
@@ -132,15 +159,17 @@ def objective(problem: Problem, x: np.ndarray) -> float:
 
 
 def duality_gap(problem: Problem, x: np.ndarray) -> float:
-    """``F(x) - D(theta) >= F(x) - F*`` for ``x >= 0``: a certificate of sub-optimality.
+    """``F(x) - D(theta) >= F(x) - F*`` (for ``x >= 0`` when ``positive``): a certificate of sub-optimality.
 
-    ``theta = s r`` with ``r = b - A x`` and ``s = min(1, lam / max_i (A^T r)_i)``
-    (1 when that maximum is <= 0) is feasible for the dual
-    ``max 0.5 ||b||^2 - 0.5 ||b - theta||^2  s.t.  A^T theta <= lam``.
+    ``theta = s r`` with ``r = b - A x`` and ``s = min(1, lam / c)``,
+    ``c = max_i (A^T r)_i`` (signed problem: ``max_i |A^T r|_i``; ``s = 1`` when
+    ``c <= 0``), is feasible for the dual
+    ``max 0.5 ||b||^2 - 0.5 ||b - theta||^2  s.t.  A^T theta <= lam`` (signed: ``|A^T theta| <= lam``).
     """
     A, b, lam = problem.A, problem.b, problem.lam
     r = b - A @ x
-    c = float(np.max(A.T @ r))
+    atr = A.T @ r
+    c = float(np.max(atr if problem.positive else np.abs(atr)))
     s = min(1.0, lam / c) if c > 0 else 1.0
     theta = s * r
     dual = 0.5 * float(b @ b) - 0.5 * float((b - theta) @ (b - theta))
@@ -149,19 +178,22 @@ def duality_gap(problem: Problem, x: np.ndarray) -> float:
 
 
 def reference(problem: Problem) -> np.ndarray:
-    """scikit-learn's coordinate descent ``Lasso(positive=True)``.
+    """scikit-learn's coordinate descent ``Lasso(positive=problem.positive)``.
 
     scikit-learn minimises ``1/(2 n_samples) ||b - A x||^2 + alpha ||x||_1``;
     with ``alpha = lam / n_samples`` that is ``F / n_samples``, the same minimiser.
+    ``lam = 0``: :func:`scipy.optimize.nnls` (non-negative) or the least-norm least squares.
     """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import Lasso
 
     if problem.lam == 0:
+        if not problem.positive:
+            return np.linalg.lstsq(problem.A, problem.b, rcond=None)[0]
         from scipy.optimize import nnls
 
         return nnls(problem.A, problem.b)[0]
-    model = Lasso(alpha=problem.lam / problem.n_samples, positive=True, fit_intercept=False, tol=1e-12, max_iter=200_000)
+    model = Lasso(alpha=problem.lam / problem.n_samples, positive=problem.positive, fit_intercept=False, tol=1e-12, max_iter=200_000)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(np.array(problem.A), np.array(problem.b))
@@ -187,12 +219,13 @@ def _sparse_relative_gap(problem: Problem, x: np.ndarray, gram: np.ndarray, atb:
     k = int(support.size)
     xs = x[support]
     r = b - A[:, support] @ xs
-    c = float(np.max(atb - gram[:, support] @ xs))
+    atr = atb - gram[:, support] @ xs
+    c = float(np.max(atr if problem.positive else np.abs(atr)))
     s = min(1.0, lam / c) if c > 0 else 1.0
     theta = s * r
-    primal = 0.5 * float(r @ r) + lam * float(xs.sum())
+    primal = 0.5 * float(r @ r) + lam * float(np.abs(xs).sum())
     dual = 0.5 * float(b @ b) - 0.5 * float((b - theta) @ (b - theta))
-    flops = 2 * m * k + 2 * n * k + 10 * m + 3 * n
+    flops = 2 * m * k + 2 * n * k + 10 * m + 3 * n + (0 if problem.positive else n)
     return ((primal - dual) / primal if primal > 0 else 0.0), flops
 
 
@@ -204,28 +237,30 @@ def solve(
     engine: str = "event",
     simulate: Callable[..., Any] | None = None,
     seed: int | None = None,
-    callback: Callable[[np.ndarray], Any] | None = None,
+    callback: Callable[[int, np.ndarray], Any] | None = None,
     dt: float | None = None,
     rate_max: float | None = None,
     burn_in: float = 0.25,
     check_every: int = 100,
     reset: str = "subtract",
 ) -> SolveResult:
-    """Solve the non-negative LASSO with a spiking LCA network (see the module docstring).
+    """Solve the LASSO with a spiking LCA network (see the module docstring).
 
-    The network is one :class:`snn.IF` population ``"x"`` (``n_atoms``
-    neurons, threshold 1, reset by subtraction, bias ``dt * (A^T b - lam) / d``)
-    and one recurrent projection ``-(G - I)`` (lateral inhibition between
-    atoms, ``G`` the Gram matrix of the unit-norm atoms).  It runs in chunks of
-    ``check_every`` steps; each chunk starts from the state before the previous
-    chunk's last step and re-executes it, so the network itself re-sends the
-    spikes that were in flight (exact; see :func:`tasks._common.run_chunked`).
+    The network is one :class:`snn.IF` population ``"x"`` (one neuron per
+    atom of the dictionary ``D``: ``A``, or ``[A, -A]`` for the signed problem;
+    threshold 1, bias ``dt * (D^T b - lam) / d``) and one recurrent projection
+    ``"inhibition"``: ``-(G - I)`` (lateral inhibition between atoms, ``G`` the
+    Gram matrix of the unit-norm atoms).  It is one continuous run
+    (:func:`snn.simulate` with ``state=``), checked every ``check_every`` steps;
+    nothing about the network changes between pieces, so the run does not
+    depend on ``check_every`` (only where it may stop does).
 
-    Decoding, after a chunk ending at step ``T``: with ``C_i(t)`` the spike
-    count of neuron ``i`` up to step ``t`` and ``t_w`` the last chunk boundary
-    ``<= burn_in * T``::
+    Decoding, at a check after ``T`` steps: with ``C_i(t)`` the spike count of
+    neuron ``i`` in steps ``[0, t)`` and ``t_w = floor(burn_in * T)``::
 
-        x_i = (C_i(T) - C_i(t_w)) / ((T - t_w) * dt * d_i)
+        u_i = (C_i(T) - C_i(t_w)) / ((T - t_w) * dt * d_i)
+
+    and ``x = u`` (``x = u[:n] - u[n:]`` for the signed problem).
 
     Stopping rule (the relative duality gap of :func:`duality_gap`, which
     bounds the relative sub-optimality, ``(F(x) - F*) / F(x) <= gap / F(x)``)::
@@ -240,12 +275,11 @@ def solve(
     rtol : float
         Relative duality gap of the stopping rule.
     engine, simulate, seed
-        As :func:`tasks.linear.solve`; the RunResult must hold the ``spikes``
-        and the ``final_state`` (``v``, ``i``, ``refractory``) of ``"x"``.
+        As :func:`tasks.linear.solve`; the RunResult must hold the ``spikes`` of ``"x"``.
     callback : callable, optional
-        ``callback(x)`` after every chunk, with the decoded ``(n_atoms,)`` solution.
+        ``callback(t, x)`` at every check, ``t`` the steps so far and ``x`` the decoded ``(n_atoms,)`` solution.
     dt : float, optional
-        LCA time per step.  Default ``rate_max / max_i((A^T b - lam)_i / d_i)``:
+        LCA time per step.  Default ``rate_max / max_i((D^T b - lam)_i / d_i)``:
         the most strongly driven neuron starts at ``rate_max`` spikes per step.
         Smaller ``dt`` resolves rates more finely but needs more steps.
     rate_max : float, optional
@@ -253,7 +287,7 @@ def solve(
     burn_in : float
         Fraction of the run excluded from the rate window.
     check_every : int
-        Steps per chunk.
+        Steps between checks of the stopping rule.
     reset : {"subtract", "zero"}
         The neurons' reset.  ``"subtract"`` (``v -= 1``) keeps the overshoot
         and makes the rate exact.  ``"zero"`` is Loihi's LIF reset, which
@@ -266,13 +300,16 @@ def solve(
     Returns
     -------
     SolveResult
+        ``status`` ``CONVERGED``, ``MAXITER`` or ``NONFINITE`` (never a success);
         ``errors``: ``rel_objective`` ``(F(x) - F(x_ref)) / F(x_ref)``,
         ``rel_error`` (2-norm, against :func:`reference`) and ``rel_gap``;
-        ``info``: ``dt``, ``history`` (step, relative gap, spikes per chunk),
-        ``host_flops`` of the stopping-rule checks (``2 (m + n) k + 10 m + 3 n``
-        each, ``k`` the non-zeros of the decoded ``x``: the gap is evaluated on
-        the support, with ``A^T b`` and ``A^T A`` from the set-up), ``setup_flops``
-        (``A^T A`` and ``A^T b`` for the weights and bias: ``2 m n^2 + 2 m n``).
+        ``info``: ``dt``, ``history`` (step, relative gap, spikes since the
+        previous check), ``host_flops`` of the stopping-rule checks
+        (``2 (m + n) k + 10 m + 3 n`` each, ``k`` the non-zeros of the decoded
+        ``x``, plus ``n`` for the signed problem's ``|A^T r|``: the gap is
+        evaluated on the support, with ``A^T b`` and ``A^T A`` from the set-up),
+        ``setup_flops`` (``A^T A`` and ``A^T b`` for the weights and bias:
+        ``2 m n^2 + 2 m n``).
     """
     if not isinstance(problem, Problem):
         raise TaskError(f"problem: must be a tasks.lasso.Problem, got {type(problem).__name__}")
@@ -290,76 +327,53 @@ def solve(
         raise TaskError(f"rate_max={rate_max!r}: must be in (0, 1] spikes per step")
     if not (isinstance(burn_in, numbers.Real) and 0 <= burn_in < 1):
         raise TaskError(f"burn_in={burn_in!r}: must be in [0, 1)")
+    check_callback(callback)
     sim = simulate if simulate is not None else snn.simulate
     A, b, lam = problem.A, problem.b, problem.lam
     m, n = A.shape
-    d = np.linalg.norm(A, axis=0)
-    An = A / d
-    G = An.T @ An
-    drive = (An.T @ b) - lam / d
+    D = A if problem.positive else np.hstack([A, -A])  # the signed problem: the [A, -A] split
+    n_net = D.shape[1]
+    d = np.linalg.norm(D, axis=0)
+    Dn = D / d
+    G = Dn.T @ Dn
+    drive = (Dn.T @ b) - lam / d
     if dt is None:
         top = float(drive.max())
         dt = rate_max / top if top > 0 else 1.0
     elif not (isinstance(dt, numbers.Real) and math.isfinite(dt) and dt > 0):
         raise TaskError(f"dt={dt!r}: must be a positive finite time step")
     dt = float(dt)
-    W = -(G - np.diag(np.diag(G)))
-    model = snn.IF(v_th=1.0, v_reset=0.0, bias=dt * drive, reset=reset)
-
-    # cumulative spike counts C(t) (spikes in steps [0, t) of the continuous run) at the checks
-    counts_at: dict[int, np.ndarray] = {0: np.zeros(n, dtype=np.int64)}
-    history: list[tuple[int, float, int]] = []
-    state: dict[str, Any] = {"x": np.zeros(n), "t": 0, "last": np.zeros(n, dtype=np.int64), "host_flops": 0}
+    net = snn.Network(dt_ms=1.0)
+    net.add_population("x", n_net, snn.IF(v_th=1.0, v_reset=0.0, bias=dt * drive, reset=reset))
+    net.add_projection("x", "x", weights=-(G - np.diag(np.diag(G))), delay_steps=1, name="inhibition")
     gram, atb = A.T @ A, A.T @ b
 
-    def decode(t_end: int) -> np.ndarray:
-        t_w = max(t for t in counts_at if t <= burn_in * t_end)
-        if t_w >= t_end:
-            t_w = 0
-        rate = (counts_at[t_end] - counts_at[t_w]) / float(t_end - t_w)
-        return rate / dt / d
-
-    def build(t: int, carry: Any) -> snn.Network:
-        net = snn.Network(dt_ms=1.0)
-        init = None if carry is None else {"v": carry[0], "i": carry[1], "refractory": carry[2]}
-        net.add_population("x", n, model, initial_state=init)
-        net.add_projection("x", "x", weights=W, delay_steps=1, name="inhibition")
-        return net
-
-    def on_chunk(t_end: int, net: snn.Network, run: Any, carry: Any) -> tuple[Any, bool]:
-        spikes = np.asarray(run.spikes["x"])
-        # a continued chunk re-executes the previous chunk's last step: count it once
-        start = counts_at[state["t"]] - (state["last"] if carry is not None else 0)
-        counts_at[t_end] = start + spikes.sum(axis=0).astype(np.int64)
-        state["t"], state["last"] = t_end, spikes[-1].astype(np.int64)
-        final = run.final_state["x"]
-        # continue by re-executing the last step, from a v that gives the same spikes and the same v after it:
-        # IF: v_after = v_before + input + bias, minus v_th (subtract) or set to 0 (zero) where it spiked;
-        # for a zero reset any v_before + bias > 1 spikes and ends at 0 (1.5 is well clear of the threshold)
-        fired = spikes[-1].astype(np.float64)
-        v_after = np.asarray(final["v"], dtype=np.float64)
-        v = (v_after + fired if reset == "subtract" else np.where(fired > 0, 1.5, v_after)) - dt * drive
-        x = decode(t_end)
+    n_steps, check_every = int(n_steps), int(check_every)
+    cum = np.zeros((n_steps + 1, n_net), dtype=np.int64)  # cum[t] = C(t): spikes of each neuron in steps [0, t)
+    state = snn.init_state(net, seed=seed)
+    runs: list[Any] = []
+    history: list[tuple[int, float, int]] = []
+    host_flops = 0
+    x = np.zeros(n)
+    t = 0
+    stopped = False
+    while t < n_steps and not stopped:
+        k = min(check_every, n_steps - t)
+        run = sim(net, k, engine=engine, state=state, record={"x": ("spikes",)})
+        state = run.state
+        runs.append(run)
+        cum[t + 1 : t + k + 1] = cum[t] + np.cumsum(np.asarray(run.spikes["x"], dtype=np.int64), axis=0)
+        t += k
+        t_w = int(math.floor(burn_in * t))
+        u = (cum[t] - cum[t_w]) / float(t - t_w) / dt / d
+        x = u if problem.positive else u[:n] - u[n:]
         gap, flops = _sparse_relative_gap(problem, x, gram, atb)
-        state["host_flops"] += flops
-        state["x"] = x
-        history.append((t_end, gap, int(run.counts.spikes)))
+        host_flops += flops
+        history.append((t, gap, int(run.counts.spikes)))
         if callback is not None:
-            callback(x.copy())
-        # IF neurons keep no synaptic current (i = 0) and no refractory period
-        return (v, np.zeros(n), np.zeros(n)), gap <= rtol
-
-    chunked = run_chunked(
-        build,
-        on_chunk,
-        n_steps=int(n_steps),
-        chunk_steps=int(check_every),
-        simulate=sim,
-        engine=engine,
-        seed=seed,
-        record={"x": ("spikes",)},
-    )
-    x = state["x"]
+            callback(t, x.copy())
+        stopped = gap <= rtol
+    merged = snn.RunResult.concat(runs)
     x_ref = reference(problem)
     f_ref = objective(problem, x_ref)
     nref = float(np.linalg.norm(x_ref))
@@ -368,15 +382,16 @@ def solve(
         "rel_error": float(np.linalg.norm(x - x_ref) / nref) if nref > 0 else float(np.linalg.norm(x)),
         "rel_gap": _relative_gap(problem, x),
     }
-    status = CONVERGED if chunked.stopped else MAXITER
+    status = final_status(stopped, x, errors)
     info = {
         "dt": dt,
         "reset": reset,
+        "positive": problem.positive,
         "history": history,
-        "n_chunks": chunked.n_chunks,
-        "host_flops": int(state["host_flops"]),
+        "n_chunks": len(runs),
+        "host_flops": int(host_flops),
         "setup_flops": int(2 * m * n * n + 2 * m * n),
-        "synaptic_events": int(chunked.run.counts.synaptic_events),
+        "synaptic_events": int(merged.counts.synaptic_events),
         "objective": objective(problem, x),
         "objective_reference": f_ref,
     }
@@ -385,10 +400,10 @@ def solve(
         success=status == CONVERGED,
         status=status,
         message=STATUS_MESSAGES[status],
-        n_steps=chunked.n_steps,
+        n_steps=t,
         errors=errors,
-        run=chunked.run,
-        network=chunked.network,
+        run=merged,
+        network=net,
         reference=x_ref,
         info=info,
     )
@@ -403,7 +418,7 @@ def dense_baseline(
     check_every: int = 10,
     dtype: str = "float32",
 ) -> BaselineResult:
-    """FISTA (Beck and Teboulle 2009) with the non-negative soft threshold, in dense torch.
+    """FISTA (Beck and Teboulle 2009) with the soft threshold (non-negative when ``positive``), in dense torch.
 
     Step ``1/L`` with ``L = ||A||_2^2`` from 50 power iterations (counted).
     Stops when the relative duality gap of :func:`duality_gap` (computed in
@@ -412,10 +427,12 @@ def dense_baseline(
     Counting (``A`` is ``m x n``, ``s`` bytes per element):
 
     - FLOPs per iteration: ``A y`` ``2mn``, ``- b`` ``m``, ``A^T (.)`` ``2mn``,
-      momentum ``3n``, prox step ``4n``: ``4mn + m + 7n``; per gap check
-      ``4mn + 8m + 3n``; per power iteration ``4mn + 3n``.
+      momentum ``3n``, prox step ``4n`` (signed: ``7n``, the sign and the
+      magnitude): ``4mn + m + 7n`` (signed ``4mn + m + 10n``); per gap check
+      ``4mn + 8m + 3n`` (signed ``+ 2n``, the absolute values); per power iteration ``4mn + 3n``.
     - bytes per iteration: ``A`` read twice ``2 s m n`` plus vectors
-      ``s (5m + 12n)``; per gap check ``2 s m n + s (6m + 4n)``; per power iteration ``2 s m n + s (2m + 4n)``.
+      ``s (5m + 12n)`` (signed ``+ 6 s n``); per gap check ``2 s m n + s (6m + 4n)``
+      (signed ``+ 4 s n``); per power iteration ``2 s m n + s (2m + 4n)``.
     """
     import torch
 
@@ -423,9 +440,10 @@ def dense_baseline(
         raise TaskError(f"problem: must be a tasks.lasso.Problem, got {type(problem).__name__}")
     if dtype not in ("float32", "float64"):
         raise TaskError(f"dtype={dtype!r}: must be 'float32' or 'float64'")
+    dev = torch.device(check_device(device))
     m, n = problem.A.shape
+    positive = problem.positive
     tdtype = getattr(torch, dtype)
-    dev = torch.device(device)
     A = torch.tensor(np.array(problem.A), dtype=tdtype, device=dev)
     b = torch.tensor(np.array(problem.b), dtype=tdtype, device=dev)
     lam = float(problem.lam)
@@ -437,10 +455,11 @@ def dense_baseline(
 
     def rel_gap(x: Any) -> float:
         r = b - A @ x
-        c = float(torch.max(A.T @ r))
+        atr = A.T @ r
+        c = float(torch.max(atr if positive else torch.abs(atr)))
         s = min(1.0, lam / c) if c > 0 else 1.0
         theta = s * r
-        primal = 0.5 * float(r @ r) + lam * float(x.sum())
+        primal = 0.5 * float(r @ r) + lam * float(x.sum() if positive else torch.abs(x).sum())
         dual = 0.5 * float(b @ b) - 0.5 * float((b - theta) @ (b - theta))
         return (primal - dual) / primal if primal > 0 else 0.0
 
@@ -464,7 +483,11 @@ def dense_baseline(
         y = x + ((t - 1.0) / t_next) * (x - x_prev)
         grad = A.T @ (A @ y - b)
         x_prev = x
-        x = torch.clamp(y - (grad + lam) / L, min=0.0)
+        if positive:
+            x = torch.clamp(y - (grad + lam) / L, min=0.0)
+        else:
+            z = y - grad / L
+            x = torch.sign(z) * torch.clamp(torch.abs(z) - lam / L, min=0.0)
         t = t_next
         k += 1
         if k % check_every == 0:
@@ -473,10 +496,13 @@ def dense_baseline(
     sync()
     wall = time.perf_counter() - t0
     s = 4 if dtype == "float32" else 8
-    flops = k * (4 * m * n + m + 7 * n) + n_checks * (4 * m * n + 8 * m + 3 * n) + n_power * (4 * m * n + 3 * n)
+    extra = 0 if positive else 1  # the signed prox and gap's absolute values
+    flops = (
+        k * (4 * m * n + m + 7 * n + 3 * n * extra) + n_checks * (4 * m * n + 8 * m + 3 * n + 2 * n * extra) + n_power * (4 * m * n + 3 * n)
+    )
     bytes_moved = (
-        k * (2 * s * m * n + s * (5 * m + 12 * n))
-        + n_checks * (2 * s * m * n + s * (6 * m + 4 * n))
+        k * (2 * s * m * n + s * (5 * m + 12 * n + 6 * n * extra))
+        + n_checks * (2 * s * m * n + s * (6 * m + 4 * n + 4 * n * extra))
         + n_power * (2 * s * m * n + s * (2 * m + 4 * n))
     )
     x_np = x.detach().cpu().numpy().astype(np.float64)

@@ -37,7 +37,17 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 import snn
-from tasks._common import CONVERGED, MAXITER, STATUS_MESSAGES, BaselineResult, SolveResult, TaskError, finite_array, run_chunked
+from tasks._common import (
+    CONVERGED,
+    STATUS_MESSAGES,
+    BaselineResult,
+    SolveResult,
+    TaskError,
+    check_callback,
+    check_device,
+    final_status,
+    real_array,
+)
 
 __all__ = ["Problem", "random_problem", "solve", "reference", "dense_baseline", "iteration"]
 
@@ -48,6 +58,8 @@ _DENSE_LIMIT = 3000
 def _as_matrix(name: str, value: Any) -> np.ndarray | sp.csr_matrix:
     """A dense float64 array or a CSR matrix, finite, or a TaskError naming ``name``."""
     if sp.issparse(value):
+        if value.dtype.kind == "c":
+            raise TaskError(f"{name}: complex values are not allowed (the imaginary part would be dropped); pass a real matrix")
         try:
             mat = sp.csr_matrix(value, dtype=np.float64, copy=True)
         except (TypeError, ValueError):
@@ -58,7 +70,7 @@ def _as_matrix(name: str, value: Any) -> np.ndarray | sp.csr_matrix:
         for arr in (mat.data, mat.indices, mat.indptr):
             arr.setflags(write=False)
         return mat
-    arr = finite_array(name, value, ndim=2)
+    arr = real_array(name, value, ndim=2)
     arr.setflags(write=False)
     return arr
 
@@ -102,7 +114,7 @@ class Problem:
     def __post_init__(self) -> None:
         A = _as_matrix("A", self.A)
         _check_spd("A", A)
-        b = finite_array("b", self.b, ndim=1)
+        b = real_array("b", self.b, ndim=1)
         if b.shape != (A.shape[0],):
             raise TaskError(f"b: must have shape ({A.shape[0]},) to match A of shape {A.shape}, got {b.shape}")
         b.setflags(write=False)
@@ -213,16 +225,28 @@ def iteration(problem: Problem, *, method: str = "richardson", omega: float | No
     else:
         W = -(omega * minv)[:, None] * A
         np.fill_diagonal(W, diag_w)
-    return Iteration(W=W, c=omega * minv * b, omega=omega, rate=float(rate), d_max=float(d.max()), method=method, d=d)
+    with np.errstate(over="ignore"):  # an overflowing bias is refused by solve, naming the scale
+        c = omega * minv * b
+    return Iteration(W=W, c=c, omega=omega, rate=float(rate), d_max=float(d.max()), method=method, d=d)
 
 
-def _check_solver_args(n_steps: Any, rtol: Any, check_every: Any) -> None:
+def _check_solver_args(n_steps: Any, rtol: Any, check_every: Any, vth_every: Any) -> None:
     if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral) or n_steps < 1:
         raise TaskError(f"n_steps={n_steps!r}: must be a positive int")
     if isinstance(rtol, bool) or not isinstance(rtol, numbers.Real) or not (0 < rtol < 1):
         raise TaskError(f"rtol={rtol!r}: must be a number in (0, 1)")
     if isinstance(check_every, bool) or not isinstance(check_every, numbers.Integral) or check_every < 1:
         raise TaskError(f"check_every={check_every!r}: must be a positive int (steps between checks of the stopping rule)")
+    if isinstance(vth_every, bool) or not isinstance(vth_every, numbers.Integral) or vth_every < 1:
+        raise TaskError(f"vth_every={vth_every!r}: must be a positive int (steps between threshold updates)")
+
+
+def _norm(v: np.ndarray) -> float:
+    """``||v||_2`` without overflow or underflow (scaled by ``max |v|``)."""
+    top = float(np.max(np.abs(v))) if v.size else 0.0
+    if top == 0.0 or not math.isfinite(top):
+        return top
+    return top * float(np.linalg.norm(v / top))
 
 
 def solve(
@@ -233,12 +257,13 @@ def solve(
     engine: str = "event",
     simulate: Callable[..., Any] | None = None,
     seed: int | None = None,
-    callback: Callable[[np.ndarray], Any] | None = None,
+    callback: Callable[[int, np.ndarray], Any] | None = None,
     method: str = "richardson",
     omega: float | None = None,
     vth: float | None = None,
     vth_start: float = 0.3,
     vth_decay: float | None = None,
+    vth_every: int = 10,
     check_every: int = 10,
     x0: Any = None,
     max_refinements: int = 10,
@@ -247,39 +272,45 @@ def solve(
     """Solve ``A x = b`` with a network of sigma-delta neurons.
 
     The network (one :class:`snn.SigmaDelta` population ``"x"`` of ``n``
-    neurons, one recurrent projection ``W = I - omega M^{-1} A``, bias
-    ``omega M^{-1} b``) runs the iteration of :func:`iteration` with graded
-    messages.  It runs in chunks of ``check_every`` steps; between chunks the
-    network is rebuilt from the state before the chunk's last step, which the
-    next chunk re-executes, so the run continues exactly (the network re-sends
-    the messages that were in flight; see :func:`tasks._common.run_chunked`),
-    and the threshold is updated.
+    neurons, one recurrent projection ``"recurrent"``: ``W = I - omega M^{-1} A``,
+    bias ``omega M^{-1} b``) runs the iteration of :func:`iteration` with graded
+    messages.  It is one continuous run (:func:`snn.simulate` with ``state=``),
+    cut into pieces where the host acts: every ``vth_every`` steps it sets the
+    next threshold (and may start a refinement pass), every ``check_every``
+    steps it checks the stopping rule.  Between pieces only parameters change
+    (threshold, bias); the network's state and the messages in flight carry
+    over, so ``check_every`` decides only where the run may stop.
 
-    Stopping rule, checked after every chunk on the decoded state
-    ``x_t = x_0 + sum of the graded messages of every neuron up to step t``
-    (the neurons' ``ref``)::
+    Stopping rule, checked every ``check_every`` steps on the decoded state
+    ``x_t`` (the neurons' ``ref``: ``x_0`` plus the sum of their graded messages)::
 
         ||b - A x_t||_2 <= rtol * ||b||_2
 
-    Threshold schedule (adaptive, one value per chunk starting at step ``t``)::
+    Threshold schedule (falling; one value per ``vth_every`` steps starting at ``t``)::
 
-        vth(t) = max(vth_min, vth_start * ||omega M^{-1} b||_inf * vth_decay**t)
+        vth(t) = max(vth_min, vth_start * ||c||_inf * vth_decay**(t - t_0))
         vth_min = 0.5 * rtol * omega * ||b||_2 / (sqrt(n) * max(diag M))
 
-    A quiescent network (no neuron's change reaches ``vth_min``) satisfies
+    with ``c`` the bias and ``t_0`` the start of the current pass.  A quiescent
+    network (no neuron's change reaches ``vth_min``) satisfies
     ``|omega (M^{-1} r)_i| < vth_min`` for every ``i``, hence
     ``||r|| < rtol ||b|| / 2``: the stopping rule is met with a margin once the
     messages stop.  ``vth_decay`` defaults to the contraction factor of the
     iteration; a fixed ``vth`` disables the schedule.
 
-    Iterative refinement: when the residual stalls (``res > stall * res`` of
-    the previous check, after at least two chunks of the current stage) --
-    which happens when ``simulate`` quantizes the weights, as fixed-point
-    hardware does -- the host computes ``r = b - A x`` in float64 and restarts
-    the network on ``A e = r`` (bias ``omega M^{-1} r``, ``e = 0``), then
-    ``x += e``.  At most ``max_refinements`` times.  For the exact float
-    network a restart changes nothing but the threshold schedule (Richardson
-    is a stationary iteration).
+    Refinement passes (defect correction): when the residual stalls (``res >
+    stall * res`` of the previous threshold update, at least ``2 vth_every``
+    steps into the pass) -- which happens when ``simulate`` quantizes the
+    weights, as fixed-point hardware does, so that the network runs ``W_q`` --
+    the host computes ``r = b - A x`` in float64 and moves the bias to
+    ``c' = (I - W_q) x + omega M^{-1} r``: the network carries on from where it
+    is and its next changes are the float64 Richardson step ``omega M^{-1} r``.
+    ``(I - W_q) x = c - d`` is read from the network itself: ``d = sigma +
+    W u + c - ref`` is the change each neuron would make next (``sigma``,
+    ``ref`` from ``run.state``, ``u`` the messages of the last step, still in
+    flight).  The threshold schedule restarts from ``||c' - c||_inf``.  At most
+    ``max_refinements`` passes.  For an exact float network ``c' = c`` up to
+    rounding: nothing changes but the threshold.
 
     Parameters
     ----------
@@ -291,39 +322,45 @@ def solve(
     engine : str
         Engine passed to ``simulate`` (``"event"``, ``"reference"``, ``"torch"``).
     simulate : callable, optional
-        Any callable with :func:`snn.simulate`'s signature (e.g.
-        ``hardware.loihi.fixed_point_simulator()``); default :func:`snn.simulate`.
-        Its :class:`snn.RunResult` must hold the graded ``outputs`` and the
-        ``final_state`` (``sigma``, ``ref``) of population ``"x"`` in the
-        network's units.
+        Any callable with :func:`snn.simulate`'s signature, ``state=``
+        included (e.g. ``hardware.loihi.fixed_point_simulator()``); default
+        :func:`snn.simulate`.  Its :class:`snn.RunResult` must hold the graded
+        ``outputs`` of population ``"x"`` and a ``state`` whose
+        ``populations["x"]`` shows ``sigma`` and ``ref`` in the network's units.
     seed : int, optional
-        Passed to ``simulate`` (the network itself is deterministic).
+        Seed of the run (:func:`snn.init_state`; the network itself is deterministic).
     callback : callable, optional
-        ``callback(x_t)`` after every chunk, with the decoded state ``(n,)``.
+        ``callback(t, x_t)`` at every check, ``t`` the steps so far and ``x_t`` ``(n,)``.
     method : {"richardson", "jacobi"}
     omega : float, optional
         Step; default optimal (see :func:`iteration`).
     vth, vth_start, vth_decay : float
         Threshold schedule (see above).
+    vth_every : int
+        Steps between threshold updates and refinement decisions.
     check_every : int
-        Steps per chunk (between checks of the stopping rule).
+        Steps between checks of the stopping rule.
     x0 : (n,) array, optional
         Initial guess (default zeros).
     max_refinements, stall
-        Iterative refinement (see above); ``max_refinements=0`` disables it.
+        Refinement passes (see above); ``max_refinements=0`` disables them.
 
     Returns
     -------
     SolveResult
-        ``x`` (n,); ``errors``: ``rel_residual`` and ``rel_error`` (against
-        :func:`reference`); ``info``: ``omega``, ``rate``, ``history`` (step,
-        relative residual, vth, messages per chunk), ``refinements`` (the
-        steps at which a refinement stage began), ``vth_min``, ``host_flops``
-        (the stopping-rule checks, ``2 nnz(A) + 4 n`` each), ``n_chunks``.
+        ``x`` (n,); ``status`` ``CONVERGED``, ``MAXITER`` or ``NONFINITE`` (a NaN or
+        inf in ``x`` or an error metric is never a success); ``errors``:
+        ``rel_residual`` and ``rel_error`` (against :func:`reference`); ``run``: the
+        whole run (:meth:`snn.RunResult.concat` of the pieces); ``info``: ``omega``,
+        ``rate``, ``history`` (step, relative residual, vth, messages since the
+        previous entry; one entry per check or threshold update), ``refinements``
+        (the steps at which a pass began), ``vth_min``, ``host_flops`` (the residuals
+        the host computed, ``2 nnz(A) + 4 n`` each), ``n_chunks`` (simulate calls).
     """
     if not isinstance(problem, Problem):
         raise TaskError(f"problem: must be a tasks.linear.Problem, got {type(problem).__name__}")
-    _check_solver_args(n_steps, rtol, check_every)
+    _check_solver_args(n_steps, rtol, check_every, vth_every)
+    check_callback(callback)
     if vth is not None and not (isinstance(vth, numbers.Real) and math.isfinite(vth) and vth >= 0):
         raise TaskError(f"vth={vth!r}: must be a finite threshold >= 0 (or None for the adaptive schedule)")
     if not (isinstance(vth_start, numbers.Real) and math.isfinite(vth_start) and vth_start >= 0):
@@ -338,78 +375,90 @@ def solve(
     n, A, b = problem.n, problem.A, problem.b
     it = iteration(problem, method=method, omega=omega)
     W = it.W
-    x_init = np.zeros(n) if x0 is None else finite_array("x0", x0, shape=(n,))
-    nb = float(np.linalg.norm(b))
+    if not (np.all(np.isfinite(it.c)) and np.all(np.isfinite(W.data if sp.issparse(W) else W))):
+        raise TaskError(
+            f"problem: omega M^-1 b or the weights overflow (omega = {it.omega:.3g}, max |b| = {float(np.abs(b).max()):.3g}); rescale A and b"
+        )
+    x = np.zeros(n) if x0 is None else real_array("x0", x0, shape=(n,))
+    nb = _norm(b)
     vth_min = 0.5 * rtol * it.omega * nb / (math.sqrt(n) * it.d_max)
     decay = it.rate if vth_decay is None else float(vth_decay)
     decay = min(max(decay, 1e-6), 1.0)
     nnz = int(A.nnz) if sp.issparse(A) else n * n
-    history: list[tuple[int, float, float, int]] = []
-    # a stage solves A e = b - A base with the network (e starts at e0); x = base + e
-    stage: dict[str, Any] = {"base": np.zeros(n), "e": x_init.copy(), "c": it.c, "t0": 0, "res_prev": problem.residual(x_init)}
-    stage["v0"] = vth_start * float(np.abs(it.c).max())
-    refinements: list[int] = []
+    n_steps, check_every, vth_every = int(n_steps), int(check_every), int(vth_every)
+
+    c = it.c  # the bias: omega M^-1 b, moved by refinement passes
+    v0, t0 = vth_start * float(np.abs(c).max()), 0  # the current pass: its first threshold and step
+    initial = {"sigma": W @ x, "ref": x}
+    cache: dict[str, Any] = {}
+    refinements: list[int] = []  # the steps at which a refinement pass began
+
+    def network(th: float) -> snn.Network:
+        """The network for the next piece; the same object while its parameters stay (so nothing is rebuilt)."""
+        key = (th, len(refinements))  # the bias changes only when a refinement pass starts
+        if cache.get("key") != key:
+            net = snn.Network(dt_ms=1.0)
+            net.add_population("x", n, snn.SigmaDelta(vth=th, bias=c), initial_state=initial)
+            net.add_projection("x", "x", weights=W, delay_steps=1, name="recurrent")
+            cache.update(key=key, net=net)
+        return cache["net"]
 
     def threshold(t: int) -> float:
-        if vth is not None:
-            return float(vth)
-        return max(vth_min, stage["v0"] * decay ** (t - stage["t0"]))
+        return float(vth) if vth is not None else max(vth_min, v0 * decay ** (t - t0))
 
-    def build(t: int, carry: Any) -> snn.Network:
-        if carry is None:
-            sigma0, ref0 = W @ stage["e"], stage["e"]
-        else:
-            sigma0, ref0 = carry
-        net = snn.Network(dt_ms=1.0)
-        net.add_population("x", n, snn.SigmaDelta(vth=threshold(t), bias=stage["c"]), initial_state={"sigma": sigma0, "ref": ref0})
-        net.add_projection("x", "x", weights=W, delay_steps=1, name="recurrent")
-        return net
-
-    def on_chunk(t_end: int, net: snn.Network, run: Any, carry: Any) -> tuple[Any, bool]:
-        final = run.final_state["x"]
-        ref = np.asarray(final["ref"], dtype=np.float64)
-        stage["e"] = ref
-        x = stage["base"] + ref
-        # continue by re-executing the last step: state before it (see tasks._common.run_chunked)
-        last = np.asarray(run.outputs["x"][-1], dtype=np.float64)
-        sigma = np.asarray(final["sigma"], dtype=np.float64)
-        ref = ref - last
+    th = threshold(0)
+    state = snn.init_state(network(th), seed=seed)
+    runs: list[Any] = []
+    history: list[tuple[int, float, float, int]] = []
+    res_prev = problem.residual(x)
+    n_residuals = 0
+    sent = 0
+    t = 0
+    stopped = False
+    while t < n_steps and not stopped:
+        k = min(n_steps, (t // check_every + 1) * check_every, (t // vth_every + 1) * vth_every) - t
+        run = sim(
+            network(th), k, engine=engine, state=state, record={"x": ("outputs", "spikes")}
+        )  # spikes: the mapping prices routing from them
+        state, t = run.state, t + k
+        runs.append(run)
+        sent += int(run.counts.spikes)
+        x = np.array(state.populations["x"]["ref"], dtype=np.float64)
+        check, update = t % check_every == 0 or t == n_steps, t % vth_every == 0
+        if not (check or update):
+            continue
         res = problem.residual(x)
-        vth_used = float(np.asarray(net.population("x").model.vth))
-        history.append((t_end, res, vth_used, int(run.counts.spikes)))
-        if callback is not None:
-            callback(x.copy())
-        if res <= rtol:
-            return (sigma, ref), True
-        stalled = res > stall * stage["res_prev"] and t_end - stage["t0"] >= 2 * check_every
-        stage["res_prev"] = res
-        if stalled and len(refinements) < max_refinements:
-            # iterative refinement: restart the network on the residual equation A e = b - A x (host residual in float64)
-            refinements.append(t_end)
-            r = b - A @ x
-            c = it.omega * r / it.d
-            stage.update(base=x, e=np.zeros(n), c=c, t0=t_end, v0=vth_start * float(np.abs(c).max()))
-            return None, False
-        return (sigma, ref), False
-
-    chunked = run_chunked(
-        build,
-        on_chunk,
-        n_steps=int(n_steps),
-        chunk_steps=int(check_every),
-        simulate=sim,
-        engine=engine,
-        seed=seed,
-        record={"x": ("outputs",)},
-    )
-    x = stage["base"] + stage["e"]
+        n_residuals += 1
+        history.append((t, res, th, sent))
+        sent = 0
+        if check:
+            if callback is not None:
+                callback(t, x.copy())
+            if res <= rtol:
+                stopped = True
+                continue
+        if update:
+            stalled = res > stall * res_prev and t - t0 >= 2 * vth_every
+            res_prev = res
+            if stalled and len(refinements) < max_refinements and math.isfinite(res):
+                # refinement pass (defect correction): c' = (I - W_q) x + omega M^-1 r, with (I - W_q) x = c - d
+                # read from the network (d: the change each neuron would send next, its last messages included)
+                sigma = np.asarray(state.populations["x"]["sigma"], dtype=np.float64)
+                pending = sigma + W @ np.asarray(run.outputs["x"][-1], dtype=np.float64) + c - x
+                step = it.omega * (b - A @ x) / it.d
+                c_new = c - pending + step
+                refinements.append(t)
+                v0, t0 = vth_start * float(np.abs(c_new - c).max()), t
+                c = c_new
+            th = threshold(t)
+    merged = snn.RunResult.concat(runs)
     x_ref = reference(problem)
-    nref = float(np.linalg.norm(x_ref))
+    nref = _norm(x_ref)
     errors = {
         "rel_residual": problem.residual(x),
-        "rel_error": float(np.linalg.norm(x - x_ref) / nref) if nref > 0 else float(np.linalg.norm(x)),
+        "rel_error": _norm(x - x_ref) / nref if nref > 0 else _norm(x),
     }
-    status = CONVERGED if chunked.stopped else MAXITER
+    status = final_status(stopped, x, errors)
     info = {
         "method": it.method,
         "omega": it.omega,
@@ -417,19 +466,19 @@ def solve(
         "vth_min": vth_min,
         "history": history,
         "refinements": refinements,
-        "n_chunks": chunked.n_chunks,
-        "host_flops": int(chunked.n_chunks * (2 * nnz + 4 * n)),
-        "synaptic_events": int(chunked.run.counts.synaptic_events),
+        "n_chunks": len(runs),
+        "host_flops": int(n_residuals * (2 * nnz + 4 * n)),
+        "synaptic_events": int(merged.counts.synaptic_events),
     }
     return SolveResult(
         x=x,
         success=status == CONVERGED,
         status=status,
         message=STATUS_MESSAGES[status],
-        n_steps=chunked.n_steps,
+        n_steps=t,
         errors=errors,
-        run=chunked.run,
-        network=chunked.network,
+        run=merged,
+        network=network(th),
         reference=x_ref,
         info=info,
     )
@@ -462,10 +511,10 @@ def dense_baseline(
         raise TaskError(f"problem: must be a tasks.linear.Problem, got {type(problem).__name__}")
     if dtype not in ("float32", "float64"):
         raise TaskError(f"dtype={dtype!r}: must be 'float32' or 'float64'")
+    dev = torch.device(check_device(device))
     n = problem.n
     max_iter = 10 * n if max_iter is None else int(max_iter)
     tdtype = getattr(torch, dtype)
-    dev = torch.device(device)
     A_np = problem.A.toarray() if sp.issparse(problem.A) else problem.A
     A = torch.tensor(np.array(A_np), dtype=tdtype, device=dev)
     b = torch.tensor(np.array(problem.b), dtype=tdtype, device=dev)

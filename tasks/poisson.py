@@ -45,9 +45,9 @@ stalls, and :func:`solve` then refines (solves for the correction with a new
 pass).  Measured with ``hardware.loihi.fixed_point_simulator()`` (seed 0,
 ``rtol=1e-3``), one continued fixed-point run per pass: without refinement the
 16^3 pass stalls (relative error 1.4 after 400 steps); with refinement passes
-(which need the simulator to start a stage from ``snn.init_state(net).replace(t=k)``)
-16^3 converges in 160 steps (1.1e-4), 8^3 in 100 steps (1.2e-4).  In float
-(seed 0): 85 steps (1.1e-5) and Jacobi 670 steps (1.2e-4).
+(each a new stage from ``snn.init_state(net).replace(t=k)``) 16^3 converges
+in 160 steps (1.1e-4), 8^3 in 100 steps (1.2e-4).  In float (seed 0): 85
+steps (1.1e-5) and Jacobi 670 steps (1.2e-4).
 
 Examples
 --------

@@ -37,13 +37,36 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 
 import snn
 from snn.models import NeuronModel, _broadcast, _check, _scalar_or_array
-from tasks._common import CONVERGED, MAXITER, STATUS_MESSAGES, BaselineResult, SolveResult, TaskError, finite_array, run_chunked
+from tasks._common import (
+    CONVERGED,
+    STATUS_MESSAGES,
+    BaselineResult,
+    SolveResult,
+    TaskError,
+    check_callback,
+    check_device,
+    final_status,
+    real_array,
+)
 
-__all__ = ["Problem", "random_problem", "objective", "violation", "kkt_residuals", "solve", "reference", "dense_baseline", "BoxSigmaDelta"]
+__all__ = [
+    "Problem",
+    "random_problem",
+    "objective",
+    "violation",
+    "kkt_residuals",
+    "solve",
+    "reference",
+    "dense_baseline",
+    "BoxSigmaDelta",
+    "ruiz_scaling",
+]
 
 xp = np
 
@@ -104,6 +127,8 @@ class BoxSigmaDelta(NeuronModel):
 def _bounds(name: str, value: Any, n: int, default: float) -> np.ndarray:
     if value is None:
         return np.full(n, default)
+    if np.iscomplexobj(value):
+        raise TaskError(f"{name}: complex values are not allowed (the imaginary part would be dropped); pass real bounds")
     try:
         arr = np.array(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -144,7 +169,7 @@ class Problem:
     ub: Any = None
 
     def __post_init__(self) -> None:
-        Q = finite_array("Q", self.Q, ndim=2)
+        Q = real_array("Q", self.Q, ndim=2)
         n = Q.shape[0]
         if Q.shape != (n, n) or n < 1:
             raise TaskError(f"Q: must be a non-empty square matrix, got shape {Q.shape}")
@@ -152,19 +177,17 @@ class Problem:
         if np.abs(Q - Q.T).max() > 1e-10 * scale:
             raise TaskError(f"Q: must be symmetric (max |Q - Q^T| = {np.abs(Q - Q.T).max():.3g})")
         Q = 0.5 * (Q + Q.T)
-        lmin = float(np.linalg.eigvalsh(Q)[0])
-        if lmin < -1e-10 * scale:
-            raise TaskError(f"Q: must be positive semidefinite (smallest eigenvalue {lmin:.3g})")
-        p = finite_array("p", self.p, ndim=1)
+        _check_psd(Q, scale)
+        p = real_array("p", self.p, ndim=1)
         if p.shape != (n,):
             raise TaskError(f"p: must have shape ({n},) to match Q of shape {Q.shape}, got {p.shape}")
         if (self.A is None) != (self.k is None):
             raise TaskError("A, k: must be given together (A x <= k) or both left out")
         if self.A is not None:
-            A = finite_array("A", self.A, ndim=2)
+            A = real_array("A", self.A, ndim=2)
             if A.shape[1] != n or A.shape[0] < 1:
                 raise TaskError(f"A: must have shape (m, {n}) with m >= 1, got {A.shape}")
-            k = finite_array("k", self.k, ndim=1)
+            k = real_array("k", self.k, ndim=1)
             if k.shape != (A.shape[0],):
                 raise TaskError(f"k: must have shape ({A.shape[0]},) to match A of shape {A.shape}, got {k.shape}")
             zero = np.linalg.norm(A, axis=1) == 0
@@ -195,6 +218,46 @@ class Problem:
     @property
     def m(self) -> int:
         return int(self.A.shape[0])
+
+
+def _check_psd(Q: np.ndarray, scale: float) -> None:
+    """A TaskError unless ``Q`` (symmetric) has no eigenvalue below ``-1e-10 * scale``.
+
+    Tested by a Cholesky factorisation of ``Q + 1e-10 scale I`` (a third of the
+    work of one dense eigenvalue decomposition); the smallest eigenvalue is
+    computed only for the error message.
+    """
+    try:
+        np.linalg.cholesky(Q + (1e-10 * scale) * np.eye(Q.shape[0]))
+    except np.linalg.LinAlgError:
+        lmin = float(scipy.linalg.eigvalsh(Q, subset_by_index=[0, 0])[0])
+        raise TaskError(f"Q: must be positive semidefinite (smallest eigenvalue {lmin:.3g})") from None
+
+
+#: below this size the set-up's extreme eigenvalues are computed densely (it costs nothing there)
+_SMALL = 16
+
+
+def _lambda_max(matvec: Callable[[np.ndarray], np.ndarray], size: int, dense: Callable[[], np.ndarray]) -> float:
+    """The largest eigenvalue of a symmetric PSD operator, from above (for step sizes).
+
+    Lanczos (:func:`scipy.sparse.linalg.eigsh`, ``k=1``, a fixed start vector so that
+    the result is the same on every call) on ``matvec``; the Ritz value is a lower
+    bound, so it is raised by its own residual bound ``||S v - theta v||`` (then
+    ``theta + ||S v - theta v|| >= lambda_max`` by the Krylov-Bogoliubov bound when
+    ``v`` is nearest the top eigenvector).  ``dense()`` gives the matrix for sizes
+    up to ``_SMALL``, where a dense ``eigvalsh`` is used.
+    """
+    if size == 0:
+        return 0.0
+    if size <= _SMALL:
+        return float(max(0.0, scipy.linalg.eigvalsh(dense())[-1]))
+    op = spla.LinearOperator((size, size), matvec=matvec, dtype=np.float64)
+    v0 = np.random.default_rng(0).standard_normal(size)
+    vals, vecs = spla.eigsh(op, k=1, which="LA", v0=v0, tol=1e-10, maxiter=20 * size)
+    theta, v = float(vals[0]), vecs[:, 0]
+    slack = float(np.linalg.norm(matvec(v) - theta * v))
+    return max(0.0, theta + slack)
 
 
 def _check_feasible(A: np.ndarray, k: np.ndarray, lb: np.ndarray, ub: np.ndarray) -> None:
@@ -313,10 +376,40 @@ def _setup(problem: Problem, omega: float) -> _Setup:
     row_norm = np.linalg.norm(A, axis=1) if problem.m else np.zeros(0)
     safe = np.where(row_norm > 0, row_norm, 1.0)
     Ar, kr = A / safe[:, None], k / safe
-    L = float(np.linalg.eigvalsh(problem.Q)[-1])
-    norm_A = float(np.linalg.norm(Ar, 2)) if problem.m else 0.0
+    Q = problem.Q
+    L = _lambda_max(lambda v: Q @ v, problem.n, lambda: Q)
+    # ||A'||_2^2: the largest eigenvalue of the smaller Gram matrix, A' A'^T (m x m) or A'^T A' (n x n)
+    if problem.m <= problem.n:
+        norm_A2 = _lambda_max(lambda v: Ar @ (Ar.T @ v), problem.m, lambda: Ar @ Ar.T)
+    else:
+        norm_A2 = _lambda_max(lambda v: Ar.T @ (Ar @ v), problem.n, lambda: Ar.T @ Ar)
+    norm_A = math.sqrt(norm_A2)
     alpha = 2.0 / (math.sqrt(L * L + 4.0 * omega * norm_A**2) + L) if (L > 0 or norm_A > 0) else 1.0
     return _Setup(Ar=Ar, kr=kr, row_norm=safe, alpha=alpha, beta=omega * alpha, L=L, norm_A=norm_A)
+
+
+def ruiz_scaling(problem: Problem, *, n_iter: int = 20) -> np.ndarray:
+    """The variable scaling ``D`` (``(n,)``, positive) of Ruiz equilibration of ``K = [[Q, A^T], [A, 0]]``.
+
+    Ruiz (2001), as OSQP's set-up does: ``n_iter`` times, scale every row and
+    column of ``K`` by ``1 / sqrt(max |entry|)`` of that column, keeping the
+    product of the variable scalings in ``D`` (the constraint scalings are not
+    needed: :func:`solve` normalises the rows of ``A`` anyway).  Columns that
+    are all zero keep their scale.  ``O(n_iter (n^2 + m n))``.
+    """
+    Q, A = problem.Q, problem.A
+    n, m = problem.n, problem.m
+    d, e = np.ones(n), np.ones(m)
+    for _ in range(int(n_iter)):
+        Qs = np.abs(d[:, None] * Q * d[None, :])
+        col = Qs.max(axis=0)
+        if m:
+            As = np.abs(e[:, None] * A * d[None, :])
+            col = np.maximum(col, As.max(axis=0))
+            row = As.max(axis=1)
+            e = e / np.sqrt(np.where(row > 0, row, 1.0))
+        d = d / np.sqrt(np.where(col > 0, col, 1.0))
+    return d
 
 
 def solve(
@@ -327,13 +420,15 @@ def solve(
     engine: str = "event",
     simulate: Callable[..., Any] | None = None,
     seed: int | None = None,
-    callback: Callable[[np.ndarray], Any] | None = None,
+    callback: Callable[[int, np.ndarray], Any] | None = None,
     feas_tol: float = 1e-4,
     omega: float = 1.0,
     vth: float | None = None,
     vth_start: float = 0.1,
     vth_decay: float = 0.97,
+    vth_every: int = 20,
     check_every: int = 20,
+    precondition: str | None = None,
 ) -> SolveResult:
     """Solve the QP with the spiking PIPG network of the module docstring.
 
@@ -341,18 +436,20 @@ def solve(
     (:class:`snn.SigmaDelta` with ReLU, ``m`` each); projections
     ``x->x: I - alpha Q``, ``v->x: -alpha A'^T``, ``x->w: beta A'``, ``w->w: I``,
     ``x->v: 2 beta A'``, ``w->v: I``; biases ``-alpha p``, ``-beta k'``,
-    ``-2 beta k'``.  The network runs in chunks of ``check_every`` steps, each
-    continuing from the state before the previous chunk's last step, which it
-    re-executes (see :func:`tasks._common.run_chunked`).
+    ``-2 beta k'``.  It is one continuous run (:func:`snn.simulate` with
+    ``state=``), cut into pieces where the host acts: every ``vth_every``
+    steps it lowers the threshold, every ``check_every`` steps it checks the
+    stopping rule.  Only the threshold changes between pieces; the state and
+    the messages in flight carry over, so ``check_every`` decides only where
+    the run may stop.
 
-    Stopping rule, after every chunk, on the decoded ``x`` (the ``ref`` of
+    Stopping rule, at every check, on the decoded ``x`` (the ``ref`` of
     ``"x"``: the sum of its graded messages) and ``y = D_r^{-1} w`` (``w`` the
-    ``ref`` of ``"w"``), with the residuals of
-    :func:`kkt_residuals`::
+    ``ref`` of ``"w"``), with the residuals of :func:`kkt_residuals`::
 
         stationarity <= rtol  and  complementarity <= rtol  and  violation <= feas_tol
 
-    Threshold schedule (one value per chunk starting at step ``t``)::
+    Threshold schedule (falling; one value per ``vth_every`` steps starting at ``t``)::
 
         vth(t) = max(vth_min, vth_start * alpha * max(1, ||p||_inf) * vth_decay**t),
         vth_min = 0.1 * min(rtol, feas_tol) * alpha
@@ -360,24 +457,37 @@ def solve(
     Parameters
     ----------
     problem : Problem
-    n_steps, rtol, engine, simulate, seed, callback
-        As :func:`tasks.linear.solve` (``callback(x)`` after every chunk).
+    n_steps, rtol, engine, simulate, seed
+        As :func:`tasks.linear.solve`; the RunResult's ``state`` must show
+        ``ref`` of ``"x"`` and ``"w"`` in the network's units.
+    callback : callable, optional
+        ``callback(t, x)`` at every check, ``t`` the steps so far and ``x`` ``(n,)``.
     feas_tol : float
         Tolerance of the relative constraint violation.
     omega : float
         Dual/primal step ratio ``beta / alpha`` (PIPG's ``omega``).
     vth, vth_start, vth_decay : float
         Threshold schedule (a fixed ``vth`` disables it).
+    vth_every : int
+        Steps between threshold updates.
     check_every : int
-        Steps per chunk.
+        Steps between checks of the stopping rule.
+    precondition : {None, "ruiz"}
+        ``"ruiz"``: the network solves the problem in the variables
+        ``x = D x~`` with ``D`` from Ruiz equilibration of the KKT matrix
+        ``[[Q, A^T], [A, 0]]`` (:func:`ruiz_scaling`): ``Q~ = D Q D``, ``p~ = D p``,
+        ``A~ = A D``, bounds ``lb / D``, ``ub / D``; the multipliers are
+        unchanged.  It helps badly scaled problems (curvatures far apart);
+        the stopping rule is always checked on the original problem.
 
     Returns
     -------
     SolveResult
+        ``status`` ``CONVERGED``, ``MAXITER`` or ``NONFINITE`` (never a success);
         ``errors``: ``rel_objective`` ``|f(x) - f(x_ref)| / max(1, |f(x_ref)|)``,
         ``violation``, ``rel_error`` (against :func:`reference`);
         ``info``: ``alpha``, ``beta``, ``y`` (the multipliers), ``kkt``,
-        ``history`` (step, KKT residuals, messages per chunk), ``host_flops``
+        ``history`` (step, KKT residuals, messages since the previous check), ``host_flops``
         (the stopping-rule checks, ``2 n^2 + 4 m n + 10 (n + m)`` each).
     """
     if not isinstance(problem, Problem):
@@ -387,27 +497,47 @@ def solve(
     for name, value in (("rtol", rtol), ("feas_tol", feas_tol)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (0 < value < 1):
             raise TaskError(f"{name}={value!r}: must be a number in (0, 1)")
-    if isinstance(check_every, bool) or not isinstance(check_every, numbers.Integral) or check_every < 1:
-        raise TaskError(f"check_every={check_every!r}: must be a positive int")
+    for name, value in (("check_every", check_every), ("vth_every", vth_every)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise TaskError(f"{name}={value!r}: must be a positive int")
     if not (isinstance(omega, numbers.Real) and math.isfinite(omega) and omega > 0):
         raise TaskError(f"omega={omega!r}: must be a positive finite number")
     if vth is not None and not (isinstance(vth, numbers.Real) and math.isfinite(vth) and vth >= 0):
         raise TaskError(f"vth={vth!r}: must be a finite threshold >= 0 (or None for the schedule)")
+    if not (isinstance(vth_start, numbers.Real) and math.isfinite(vth_start) and vth_start >= 0):
+        raise TaskError(f"vth_start={vth_start!r}: must be a finite number >= 0")
     if not (isinstance(vth_decay, numbers.Real) and 0 < vth_decay <= 1):
         raise TaskError(f"vth_decay={vth_decay!r}: must be in (0, 1]")
+    if precondition not in (None, "ruiz"):
+        raise TaskError(f"precondition={precondition!r}: must be None or 'ruiz'")
+    check_callback(callback)
     sim = simulate if simulate is not None else snn.simulate
     n, m = problem.n, problem.m
-    s = _setup(problem, float(omega))
+    # the problem the network solves: the original, or the Ruiz-scaled one in x~ = x / D
+    if precondition == "ruiz":
+        D = ruiz_scaling(problem)
+        work = Problem(
+            D[:, None] * problem.Q * D[None, :],
+            D * problem.p,
+            problem.A * D[None, :] if m else None,
+            problem.k if m else None,
+            problem.lb / D,
+            problem.ub / D,
+        )
+    else:
+        D, work = np.ones(n), problem
+    s = _setup(work, float(omega))
     alpha, beta = s.alpha, s.beta
-    lb, ub = problem.lb, problem.ub
+    lb, ub = work.lb, work.ub
     vth_min = 0.1 * min(rtol, feas_tol) * alpha
-    v0 = vth_start * alpha * max(1.0, float(np.abs(problem.p).max()))
+    v0 = vth_start * alpha * max(1.0, float(np.abs(work.p).max()))
+    n_steps, check_every, vth_every = int(n_steps), int(check_every), int(vth_every)
 
     def threshold(t: int) -> float:
         return float(vth) if vth is not None else max(vth_min, v0 * vth_decay**t)
 
     # projections: (name, pre, post, weights)
-    projs: list[tuple[str, str, str, Any]] = [("x->x", "x", "x", np.eye(n) - alpha * problem.Q)]
+    projs: list[tuple[str, str, str, Any]] = [("x->x", "x", "x", np.eye(n) - alpha * work.Q)]
     if m:
         projs += [
             ("v->x", "v", "x", -alpha * s.Ar.T),
@@ -416,67 +546,57 @@ def solve(
             ("x->v", "x", "v", 2.0 * beta * s.Ar),
             ("w->v", "w", "v", sp.identity(m, format="csr")),
         ]
-    sizes = {"x": n, "w": m, "v": m}
     pops = ("x", "w", "v") if m else ("x",)
+    # the initial state: x clipped into the box, no multipliers; sigma = the input that state sends
+    ref0 = {"x": np.clip(np.zeros(n), lb, ub), "w": np.zeros(m), "v": np.zeros(m)}
+    sigma0 = {p: np.zeros(ref0[p].shape) for p in pops}
+    for _, pre, post, W in projs:
+        sigma0[post] = sigma0[post] + W @ ref0[pre]
+    cache: dict[str, Any] = {}
 
-    def sigma_from(ref: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        sig = {p: np.zeros(sizes[p]) for p in pops}
-        for _, pre, post, W in projs:
-            sig[post] = sig[post] + W @ ref[pre]
-        return sig
+    def network(th: float) -> snn.Network:
+        """The network for the next piece; the same object while the threshold stays."""
+        if cache.get("th") != th:
+            net = snn.Network(dt_ms=1.0)
+            init = {p: {"sigma": sigma0[p], "ref": ref0[p]} for p in pops}
+            net.add_population("x", n, BoxSigmaDelta(vth=th, bias=-alpha * work.p, lo=lb, hi=ub), initial_state=init["x"])
+            if m:
+                net.add_population("w", m, snn.SigmaDelta(vth=th, bias=-beta * s.kr, activation="relu"), initial_state=init["w"])
+                net.add_population("v", m, snn.SigmaDelta(vth=th, bias=-2.0 * beta * s.kr, activation="relu"), initial_state=init["v"])
+            for name, pre, post, W in projs:
+                net.add_projection(pre, post, weights=W, delay_steps=1, name=name)
+            cache.update(th=th, net=net)
+        return cache["net"]
 
-    x_init = np.clip(np.zeros(n), lb, ub)
-    ref0 = {"x": x_init, "w": np.zeros(m), "v": np.zeros(m)}
-    carry0 = (sigma_from(ref0), ref0)
+    th = threshold(0)
+    state = snn.init_state(network(th), seed=seed)
+    runs: list[Any] = []
     history: list[tuple[int, dict[str, float], int]] = []
-    state: dict[str, Any] = {"x": x_init.copy(), "w": np.zeros(m)}
-
-    def build(t: int, carry: Any) -> snn.Network:
-        sig, ref = carry0 if carry is None else carry
-        th = threshold(t)
-        net = snn.Network(dt_ms=1.0)
-        net.add_population(
-            "x", n, BoxSigmaDelta(vth=th, bias=-alpha * problem.p, lo=lb, hi=ub), initial_state={"sigma": sig["x"], "ref": ref["x"]}
-        )
+    x, w = D * ref0["x"], np.zeros(m)
+    sent = 0
+    t = 0
+    stopped = False
+    while t < n_steps and not stopped:
+        k = min(n_steps, (t // check_every + 1) * check_every, (t // vth_every + 1) * vth_every) - t
+        run = sim(network(th), k, engine=engine, state=state, record=("spikes", "outputs"))  # spikes: the mapping prices routing from them
+        state, t = run.state, t + k
+        runs.append(run)
+        sent += int(run.counts.spikes)
+        if t % vth_every == 0:
+            th = threshold(t)
+        if t % check_every != 0 and t != n_steps:
+            continue
+        x = D * np.array(state.populations["x"]["ref"], dtype=np.float64)
         if m:
-            net.add_population(
-                "w", m, snn.SigmaDelta(vth=th, bias=-beta * s.kr, activation="relu"), initial_state={"sigma": sig["w"], "ref": ref["w"]}
-            )
-            net.add_population(
-                "v",
-                m,
-                snn.SigmaDelta(vth=th, bias=-2.0 * beta * s.kr, activation="relu"),
-                initial_state={"sigma": sig["v"], "ref": ref["v"]},
-            )
-        for name, pre, post, W in projs:
-            net.add_projection(pre, post, weights=W, delay_steps=1, name=name)
-        return net
-
-    def on_chunk(t_end: int, net: snn.Network, run: Any, carry: Any) -> tuple[Any, bool]:
-        final = {p: run.final_state[p] for p in pops}
-        state["x"] = np.asarray(final["x"]["ref"], dtype=np.float64)
-        if m:
-            state["w"] = np.asarray(final["w"]["ref"], dtype=np.float64)
-        # continue by re-executing the last step: state before it (see tasks._common.run_chunked)
-        sig = {p: np.asarray(final[p]["sigma"], dtype=np.float64) for p in pops}
-        ref = {p: np.asarray(final[p]["ref"], dtype=np.float64) - np.asarray(run.outputs[p][-1], dtype=np.float64) for p in pops}
-        if not m:
-            ref.update(w=np.zeros(0), v=np.zeros(0))
-            sig.update(w=np.zeros(0), v=np.zeros(0))
-        y = state["w"] / s.row_norm
-        kkt = kkt_residuals(problem, state["x"], y)
-        history.append((t_end, kkt, int(run.counts.spikes)))
+            w = np.array(state.populations["w"]["ref"], dtype=np.float64)
+        kkt = kkt_residuals(problem, x, w / s.row_norm)
+        history.append((t, kkt, sent))
+        sent = 0
         if callback is not None:
-            callback(state["x"].copy())
-        done = kkt["stationarity"] <= rtol and kkt["complementarity"] <= rtol and kkt["violation"] <= feas_tol
-        return (sig, ref), done
-
-    record = {p: ("outputs",) for p in pops}
-    chunked = run_chunked(
-        build, on_chunk, n_steps=int(n_steps), chunk_steps=int(check_every), simulate=sim, engine=engine, seed=seed, record=record
-    )
-    x = state["x"]
-    y = state["w"] / s.row_norm
+            callback(t, x.copy())
+        stopped = kkt["stationarity"] <= rtol and kkt["complementarity"] <= rtol and kkt["violation"] <= feas_tol
+    merged = snn.RunResult.concat(runs)
+    y = w / s.row_norm
     x_ref = reference(problem)
     f_ref = objective(problem, x_ref)
     nref = float(np.linalg.norm(x_ref))
@@ -485,17 +605,21 @@ def solve(
         "violation": violation(problem, x),
         "rel_error": float(np.linalg.norm(x - x_ref) / nref) if nref > 0 else float(np.linalg.norm(x)),
     }
-    status = CONVERGED if chunked.stopped else MAXITER
+    status = final_status(stopped, x, errors)
     info = {
         "alpha": alpha,
         "beta": beta,
+        "precondition": precondition,
+        "D": D,
+        "L": s.L,
+        "norm_A": s.norm_A,
         "y": y,
         "kkt": kkt_residuals(problem, x, y),
         "history": history,
-        "n_chunks": chunked.n_chunks,
+        "n_chunks": len(runs),
         "vth_min": vth_min,
-        "host_flops": int(chunked.n_chunks * (2 * n * n + 4 * m * n + 10 * (n + m))),
-        "synaptic_events": int(chunked.run.counts.synaptic_events),
+        "host_flops": int(len(history) * (2 * n * n + 4 * m * n + 10 * (n + m))),
+        "synaptic_events": int(merged.counts.synaptic_events),
         "objective": objective(problem, x),
         "objective_reference": f_ref,
     }
@@ -504,10 +628,10 @@ def solve(
         success=status == CONVERGED,
         status=status,
         message=STATUS_MESSAGES[status],
-        n_steps=chunked.n_steps,
+        n_steps=t,
         errors=errors,
-        run=chunked.run,
-        network=chunked.network,
+        run=merged,
+        network=network(th),
         reference=x_ref,
         info=info,
     )
@@ -545,10 +669,10 @@ def dense_baseline(
         raise TaskError(f"problem: must be a tasks.qp.Problem, got {type(problem).__name__}")
     if dtype not in ("float32", "float64"):
         raise TaskError(f"dtype={dtype!r}: must be 'float32' or 'float64'")
+    dev = torch.device(check_device(device))
     n, m = problem.n, problem.m
     st = _setup(problem, float(omega))
     tdtype = getattr(torch, dtype)
-    dev = torch.device(device)
 
     def T(a: np.ndarray) -> Any:
         return torch.tensor(np.array(a), dtype=tdtype, device=dev)

@@ -55,6 +55,8 @@ as in the reference engine.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 import types
 import warnings
@@ -72,7 +74,7 @@ from numba.typed import List
 
 from snn.engines import _numba_support as ns
 from snn.engines.plan import Plan, PopulationPlan, ProjectionPlan, make_counts
-from snn.errors import SimulationError, bad_value
+from snn.errors import MAX_DELAY_STEPS, SimulationError, bad_value
 from snn.results import RunResult
 
 __all__ = ["run", "compile_stats", "last_run_stats"]
@@ -118,7 +120,7 @@ PT_BEGIN, PT_END, PT_SYN, PT_W, PT_COLW = range(5)
 # rv: recorded state variables (kind 0 float64 / 1 int64 / 2 bool, offset in the state arena, column in the recording)
 RV_KIND, RV_SRC, RV_COL = range(3)
 # per_step[t, 0] spikes, per_step[t, 1] synaptic events; per_item[j] events of projection j,
-# per_item[n_proj + k] messages of population k
+# per_item[n_proj + k] messages of population k (n_proj is per_item's size minus P's rows, never J's rows)
 
 #: seconds spent compiling with numba in this process, by what was compiled
 _COMPILE_S: dict[str, float] = {}
@@ -146,6 +148,9 @@ def last_run_stats() -> dict[str, float]:
     return dict(_LAST_RUN)
 
 
+_LOG = logging.getLogger("snn.engines.event")
+
+
 def _timed(what: str, fn: Callable, *args: Any) -> Any:
     t0 = time.perf_counter()
     try:
@@ -153,14 +158,18 @@ def _timed(what: str, fn: Callable, *args: Any) -> Any:
             warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
             return fn(*args)
     finally:
-        _COMPILE_S[what] = _COMPILE_S.get(what, 0.0) + time.perf_counter() - t0
+        spent = time.perf_counter() - t0
+        _COMPILE_S[what] = _COMPILE_S.get(what, 0.0) + spent
+        _LOG.debug("event engine: compiled the %s in %.2f s", what, spent)
 
 
 def _i64(*shape: int) -> np.ndarray:
     return np.zeros(shape, np.int64)
 
 
-_META_T = numba.typeof(_Meta(_i64(1, 1), _i64(1, 1), _i64(1, 1), _i64(1), _i64(1), _i64(1), _i64(1), _i64(1), _i64(1, 1), _i64(1), _i64(1), _i64(1)))
+_META_T = numba.typeof(
+    _Meta(_i64(1, 1), _i64(1, 1), _i64(1, 1), _i64(1), _i64(1), _i64(1), _i64(1), _i64(1), _i64(1, 1), _i64(1), _i64(1), _i64(1))
+)
 _NEURONS_T = numba.typeof(
     _Neurons(
         np.zeros(1),
@@ -185,8 +194,11 @@ _SYNAPSES_T = numba.typeof(
 _RECORDS_T = numba.typeof(
     _Records(np.zeros((1, 1), np.bool_), np.zeros((1, 1)), np.zeros((1, 1)), _i64(1, 1), np.zeros((1, 1), np.bool_), _i64(1, 2), _i64(1))
 )
-_UPDATE_SIG = nbtypes.void(nbtypes.int64, nbtypes.int64, _META_T, _NEURONS_T, _SYNAPSES_T)
-_SYN_SIG = nbtypes.void(nbtypes.int64, nbtypes.int64, nbtypes.int64, _META_T, _NEURONS_T, _SYNAPSES_T)
+# The entry points return an error flag (0: done, 1: the kernel raised): a C-callable cannot
+# propagate an exception (numba would print "Exception ignored" and carry on with garbage), so
+# each catches what its kernel raises and the run loop stops and reports it (see _failure).
+_UPDATE_SIG = nbtypes.int64(nbtypes.int64, nbtypes.int64, _META_T, _NEURONS_T, _SYNAPSES_T)
+_SYN_SIG = nbtypes.int64(nbtypes.int64, nbtypes.int64, nbtypes.int64, _META_T, _NEURONS_T, _SYNAPSES_T)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,23 +239,13 @@ def _make_update(kern: Callable, form: str, x_int: bool, parallel: bool, param_v
         # ascending order, so the result does not depend on the number of threads.
         input_of = _input_i if x_int else _input_f  # x is int64 or float64 by a closure constant
 
-        def update(t, k, meta, nr, sy):
-            row = meta.P[k]
-            n = row[P_N]
-            params = param_views(nr.pf, nr.pi, nr.pb, meta.ent, row[P_PARAM_ENT], n)
-            state = state_views(nr.sf, nr.si, nr.sb, meta.ent, row[P_STATE_ENT], n)
-            src = input_of(t, k, meta, nr, sy)
-            oo = row[P_OUT_OFF]
-            out = nr.out[oo : oo + n]
-            fired = nr.fired[oo : oo + n]
-            key = row[P_KEY]
-            all_out = row[P_OUTREC_COL] >= 0
-            n_chunks = min(numba.get_num_threads(), n) if parallel and n > 0 else 1
-            count = np.zeros(n_chunks, np.int64)
-            for c in prange(n_chunks):
-                lo, hi = c * n // n_chunks, (c + 1) * n // n_chunks
-                msg = np.empty(_BLOCK, np.float64)
-                m = lo
+        @njit
+        def chunk(t, key, params, state, src, out, fired, all_out, lo, hi):
+            # neurons lo .. hi - 1; returns how many sent a message, or -1 when the kernel raised
+            # (caught here, inside the prange body: an exception does not leave a parallel region)
+            msg = np.empty(_BLOCK, np.float64)
+            m = lo
+            try:
                 for b0 in range(lo, hi, _BLOCK):
                     nb = min(hi - b0, _BLOCK)
                     # the kernel over a block without branches on the spikes, so LLVM vectorizes it
@@ -265,7 +267,28 @@ def _make_update(kern: Callable, form: str, x_int: bool, parallel: bool, param_v
                             m += 1
                         elif all_out:
                             out[b0 + i] = msg[i]
-                count[c] = m - lo
+            except Exception:  # noqa: BLE001 (numba catches no narrower class)
+                return -1
+            return m - lo
+
+        def update(t, k, meta, nr, sy):
+            row = meta.P[k]
+            n = row[P_N]
+            params = param_views(nr.pf, nr.pi, nr.pb, meta.ent, row[P_PARAM_ENT], n)
+            state = state_views(nr.sf, nr.si, nr.sb, meta.ent, row[P_STATE_ENT], n)
+            src = input_of(t, k, meta, nr, sy)
+            oo = row[P_OUT_OFF]
+            out = nr.out[oo : oo + n]
+            fired = nr.fired[oo : oo + n]
+            key = row[P_KEY]
+            all_out = row[P_OUTREC_COL] >= 0
+            n_chunks = min(numba.get_num_threads(), n) if parallel and n > 0 else 1
+            count = np.zeros(n_chunks, np.int64)
+            for c in prange(n_chunks):
+                lo, hi = c * n // n_chunks, (c + 1) * n // n_chunks
+                count[c] = chunk(t, key, params, state, src, out, fired, all_out, lo, hi)
+            if count.min() < 0:
+                return 1
             nf = count[0]
             for c in range(1, n_chunks):
                 lo = c * n // n_chunks
@@ -273,6 +296,7 @@ def _make_update(kern: Callable, form: str, x_int: bool, parallel: bool, param_v
                     fired[nf + q] = fired[lo + q]
                 nf += count[c]
             nr.nfired[k] = nf
+            return 0
 
     else:
 
@@ -285,10 +309,14 @@ def _make_update(kern: Callable, form: str, x_int: bool, parallel: bool, param_v
                 x = nr.x_i[row[P_X_OFF] : row[P_X_OFF] + n].copy()
             else:
                 x = nr.x_f[row[P_X_OFF] : row[P_X_OFF] + n].copy()
-            o, new = kern(params, state, x, t, row[P_KEY])
+            try:
+                o, new = kern(params, state, x, t, row[P_KEY])
+            except Exception:  # noqa: BLE001 (numba catches no narrower class)
+                return 1
             ns.assign(state, new)
             oo = row[P_OUT_OFF]
             nr.out[oo : oo + n] = o
+            return 0
 
     return update
 
@@ -319,44 +347,60 @@ def _make_syn(skern: Callable, ring_int: bool, x_int: bool, views: Callable) -> 
         def syn(t, j, k, meta, nr, sy):
             n, base, xo, e = rows(t, j, k, meta, sy)
             acc = sy.ring_i[base : base + n]
-            delivered = skern(views(nr.pf, nr.pi, nr.pb, meta.ent, e, n), acc)
+            try:
+                delivered = skern(views(nr.pf, nr.pi, nr.pb, meta.ent, e, n), acc)
+            except Exception:  # noqa: BLE001 (numba catches no narrower class)
+                return 1
             x = nr.x_i[xo : xo + n]
             for i in range(n):
                 x[i] += ns.cast_like(x, delivered[i])
             acc[:] = 0
+            return 0
 
     elif ring_int:
 
         def syn(t, j, k, meta, nr, sy):
             n, base, xo, e = rows(t, j, k, meta, sy)
             acc = sy.ring_i[base : base + n]
-            delivered = skern(views(nr.pf, nr.pi, nr.pb, meta.ent, e, n), acc)
+            try:
+                delivered = skern(views(nr.pf, nr.pi, nr.pb, meta.ent, e, n), acc)
+            except Exception:  # noqa: BLE001 (numba catches no narrower class)
+                return 1
             x = nr.x_f[xo : xo + n]
             for i in range(n):
                 x[i] += ns.cast_like(x, delivered[i])
             acc[:] = 0
+            return 0
 
     elif x_int:
 
         def syn(t, j, k, meta, nr, sy):
             n, base, xo, e = rows(t, j, k, meta, sy)
             acc = sy.ring_f[base : base + n]
-            delivered = skern(views(nr.pf, nr.pi, nr.pb, meta.ent, e, n), acc)
+            try:
+                delivered = skern(views(nr.pf, nr.pi, nr.pb, meta.ent, e, n), acc)
+            except Exception:  # noqa: BLE001 (numba catches no narrower class)
+                return 1
             x = nr.x_i[xo : xo + n]
             for i in range(n):
                 x[i] += ns.cast_like(x, delivered[i])
             acc[:] = 0
+            return 0
 
     else:
 
         def syn(t, j, k, meta, nr, sy):
             n, base, xo, e = rows(t, j, k, meta, sy)
             acc = sy.ring_f[base : base + n]
-            delivered = skern(views(nr.pf, nr.pi, nr.pb, meta.ent, e, n), acc)
+            try:
+                delivered = skern(views(nr.pf, nr.pi, nr.pb, meta.ent, e, n), acc)
+            except Exception:  # noqa: BLE001 (numba catches no narrower class)
+                return 1
             x = nr.x_f[xo : xo + n]
             for i in range(n):
                 x[i] += ns.cast_like(x, delivered[i])
             acc[:] = 0
+            return 0
 
     return syn
 
@@ -406,7 +450,10 @@ def _add_ring(x, xo, ring, base, n):
 
 @njit(cache=True)
 def _deliver(t, k, meta, nr, sy, syns):
-    """``x`` of population ``k`` = the sum of what its incoming projections deliver at ``t``, in projection order."""
+    """``x`` of population ``k`` = the sum of what its incoming projections deliver at ``t``, in projection order.
+
+    Returns -1, or the projection whose synapse kernel raised.
+    """
     row = meta.P[k]
     n, xo = row[P_N], row[P_X_OFF]
     x_int = row[P_X_INT] == 1
@@ -418,7 +465,8 @@ def _deliver(t, k, meta, nr, sy, syns):
         j = meta.in_proj[q]
         jr = meta.J[j]
         if jr[J_SYN] >= 0:
-            syns[jr[J_SYN]](t, j, k, meta, nr, sy)
+            if syns[jr[J_SYN]](t, j, k, meta, nr, sy) != 0:
+                return j
             continue
         base = jr[J_RING_OFF] + (t % jr[J_N_SLOTS]) * n
         if jr[J_INT] == 1:
@@ -441,6 +489,7 @@ def _deliver(t, k, meta, nr, sy, syns):
             xf = nr.x_f[xo : xo + n]
             for i in range(n):
                 xf[i] = e[i]
+    return -1
 
 
 @njit(cache=True)
@@ -580,7 +629,8 @@ def _collect(t, k, meta, nr, rec, n_proj):
 @njit(cache=True)
 def _emit(t, k, meta, nr, sy, rec, threads):
     """Count, record and send the messages of population ``k`` at step ``t``."""
-    n_proj = meta.J.shape[0]
+    # per_item holds n_proj + n_pops counters; J may have a padding row (it has max(1, n_proj) rows)
+    n_proj = rec.per_item.shape[0] - meta.P.shape[0]
     fired = _collect(t, k, meta, nr, rec, n_proj)
     if fired.shape[0] == 0:
         return
@@ -615,18 +665,66 @@ def _emit(t, k, meta, nr, sy, rec, threads):
 
 @njit(cache=True)
 def _run_loop(t_start, t_stop, meta, nr, sy, rec, updates, syns, threads):
-    """Absolute steps ``t_start .. t_stop - 1``; populations in update order (compiled once, cached on disk)."""
+    """Absolute steps ``t_start .. t_stop - 1``; populations in update order (compiled once, cached on disk).
+
+    Returns ``(-1, -1, -1)``, or ``(step, population, projection)`` where a kernel raised
+    (``projection`` -1: the population's own kernel; else that projection's synapse kernel).
+    """
     for t in range(t_start, t_stop):
         for q in range(meta.order.shape[0]):
             k = meta.order[q]
             if meta.P[k, P_FUSED] != FUSED_RING:
-                _deliver(t, k, meta, nr, sy, syns)
-            updates[k](t, k, meta, nr, sy)
+                j = _deliver(t, k, meta, nr, sy, syns)
+                if j >= 0:
+                    return t, k, j
+            if updates[k](t, k, meta, nr, sy) != 0:
+                return t, k, -1
             _record_state(t, k, meta, nr, rec)
             _emit(t, k, meta, nr, sy, rec, threads)
+    return -1, -1, -1
 
 
 _FN_LIST_T = {"update": nbtypes.FunctionType(_UPDATE_SIG), "syn": nbtypes.FunctionType(_SYN_SIG)}
+#: the run loop's one signature: every argument's type is fixed by construction (the arena records)
+_LOOP_SIG = (
+    nbtypes.int64,
+    nbtypes.int64,
+    _META_T,
+    _NEURONS_T,
+    _SYNAPSES_T,
+    _RECORDS_T,
+    nbtypes.ListType(_FN_LIST_T["update"]),
+    nbtypes.ListType(_FN_LIST_T["syn"]),
+    nbtypes.boolean,
+)
+#: population update entry points by (kernel, parameter layout, state layout, threads, dtype)
+_UPDATES: dict[tuple, tuple] = {}
+
+
+def _compiled_loop() -> Callable:
+    """The run loop's compiled entry point, called without the dispatcher's per-call type inference.
+
+    Typing the arena records at every call costs ~5 ms, which a loop of short
+    runs (a chunked solver) would pay at every chunk.
+    """
+    if _LOOP_SIG not in _run_loop.overloads:
+        _timed("loop", _run_loop.compile, _LOOP_SIG)
+    return _run_loop.overloads[_LOOP_SIG].entry_point
+
+
+def _failure(where: tuple[int, int, int], pops: list, projs: list) -> None:
+    """Raise the error of a kernel that raised inside the compiled loop (``where`` from :func:`_run_loop`)."""
+    t, k, j = (int(v) for v in where)
+    if t < 0:
+        return
+    p = pops[k]
+    what = f"the kernel of population {p.name!r} ({type(p.model).__name__})"
+    if j >= 0:
+        what = f"the synapse kernel of projection {projs[j].name!r} (into population {p.name!r})"
+    raise SimulationError(
+        f"{what} raised an exception in step {t} on the event engine (in compiled code numba does not say which: "
+        "e.g. an integer division by zero or an index out of range); the run is abandoned"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -930,53 +1028,24 @@ def _synapse_arenas(projs: list, J: np.ndarray, PT: np.ndarray, n_parts_of: list
         npre = pr.weights.shape[1]
         deg[J[j, J_DEG_OFF] : J[j, J_DEG_OFF] + npre] = pr.out_degree
         if J[j, J_SINGLE_DELAY] < 0:
-            # the delays in CSC order: the same conversion applied to the same pattern
+            # the delays in CSC order: the same conversion applied to the same pattern.  int32 holds
+            # them because the plan bounds every delay by MAX_DELAY_STEPS; never let one wrap
+            if pr.max_delay > np.iinfo(np.int32).max or pr.min_delay < 0:
+                raise bad_value(SimulationError, f"projection {pr.name!r} delays", pr.max_delay, f"must be in [0, {MAX_DELAY_STEPS}]")
             w = pr.weights
             _, _, cdelay = _transpose(w.indptr.astype(i64), w.indices, w.shape[1], np.asarray(pr.delays, np.int32), True)
             delay[J[j, J_DELAY_OFF] : J[j, J_DELAY_OFF] + w.nnz] = cdelay
     return indptr, post, w_arena, delay, deg
 
 
-def run(
-    plan: Plan,
-    n_steps: int,
-    *,
-    progress: bool = False,
-    parallel: Any = "auto",
-    parallel_min_neurons: int = 16384,
-    n_threads: int | None = None,
-) -> RunResult:
-    """Run ``plan`` for ``n_steps`` steps with the compiled event-driven loop.
+def _build_program(plan: Plan, threads: int, use_threads: Callable[[int], bool]) -> types.SimpleNamespace:
+    """Everything of a run that depends on the network, the recording and the options, not on the state.
 
-    Parameters
-    ----------
-    plan : snn.engines.plan.Plan
-    n_steps : int
-    progress : bool
-        Show a progress bar (the loop then runs in compiled blocks of steps).
-    parallel : {"auto", True, False}
-        Use threads for the update of large populations and the propagation
-        into large ones; results are identical either way.  ``"auto"`` uses
-        them for populations of at least ``parallel_min_neurons`` neurons.
-    parallel_min_neurons : int
-        Size from which ``"auto"`` uses threads (default 16384).
-    n_threads : int or None
-        Number of threads (default: numba's default, all cores).
-
-    Returns
-    -------
-    RunResult
-        ``engine="event"``.  ``wall_time_s`` includes compilation on a first
-        run; :func:`compile_stats` says how much time compiling took.
+    Built once and reused by later runs of the same plan (see :func:`run`): a
+    loop of short runs (a chunked solver) then pays per run only for filling
+    the state, the rings and the recordings.
     """
-    _check_options(parallel, parallel_min_neurons, n_threads)
-    t_start = time.perf_counter()
     pops, projs = plan.populations, plan.projections
-    threads = numba.get_num_threads() if n_threads is None else int(n_threads)
-
-    def use_threads(n: int) -> bool:
-        return threads > 1 and (parallel is True or (parallel == "auto" and n >= parallel_min_neurons))
-
     n_pops, n_proj = len(pops), len(projs)
     i64 = np.int64
     P = np.full((n_pops, _P_WIDTH), -1, i64)
@@ -1010,7 +1079,11 @@ def run(
             raise bad_value(
                 SimulationError, f"population {p.name!r} state", "not (n,) arrays", "every state variable must be an (n,) array"
             )
-        entry, form = _compile_update(p, p_layout, s_layout, use_threads(p.n), (p.params, state0, np.zeros(1, p.dtype)))
+        ukey = (p.kernel, p_layout, s_layout, use_threads(p.n), str(p.dtype))
+        hit = _UPDATES.get(ukey)
+        if hit is None:
+            hit = _UPDATES[ukey] = _compile_update(p, p_layout, s_layout, use_threads(p.n), (p.params, state0, np.zeros(1, p.dtype)))
+        entry, form = hit
         updates.append(entry)
         P[k, P_FUSED] = FUSED_X if form == "scalar" else FUSED_NO
         if p.external is not None:
@@ -1095,14 +1168,6 @@ def run(
     in_start, in_proj = flat([list(p.incoming) for p in pops])
     out_start, out_proj = flat([list(p.outgoing) for p in pops])
 
-    def rec2d(w: int, dtype: Any) -> np.ndarray:
-        return np.zeros((n_steps, w) if w else (1, 1), dtype)
-
-    ext = rec2d(width["ext"], np.float64)
-    for p in pops:
-        col = int(P[p.index, P_EXT_COL])
-        if col >= 0:
-            ext[:, col : col + p.n] = p.external[:n_steps]
     meta = _Meta(
         P=P,
         J=J,
@@ -1115,7 +1180,7 @@ def run(
         rv=np.asarray(rv, i64).reshape(-1, 3) if rv else _i64(1, 3),
         rv_start=np.asarray(rv_start, i64),
         ent=np.asarray(ent or [0], i64),
-        t0=np.asarray([plan.t0], i64),
+        t0=_i64(1),
     )
     nr = _Neurons(
         pf=par_arenas[0].build(),
@@ -1129,7 +1194,7 @@ def run(
         out=np.zeros(max(1, width["out"])),
         fired=_i64(max(1, width["out"])),
         nfired=_i64(max(1, n_pops)),
-        ext=ext,
+        ext=np.zeros((1, 1)),
     )
     del par_arenas, st_arenas
     sy = _Synapses(
@@ -1144,6 +1209,133 @@ def run(
         stage_f=np.zeros(max(1, stage_size[0])),
         stage_i=_i64(max(1, stage_size[1])),
     )
+    state_slots = []
+    for p in pops:
+        for e in range(len(p.state_vars)):
+            off = int(meta.ent[P[p.index, P_STATE_ENT] + 2 * e])
+            state_slots.append((p.index, e, _kind_of(np.asarray(p.state0[e]).dtype, "state"), off, p.n))
+    return types.SimpleNamespace(
+        P=P,
+        J=J,
+        meta=meta,
+        nr=nr,
+        sy=sy,
+        updates=updates,
+        syns=syns,
+        threaded_parts=bool(total_parts > n_proj),
+        width=width,
+        rec_width=rec_width,
+        recorded_of=recorded_of,
+        state_slots=state_slots,
+        n_pops=n_pops,
+        n_proj=n_proj,
+        lock=threading.Lock(),
+    )
+
+
+#: built programs by static plan (weak) and by (recording, options)
+_PROGRAMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _program(plan: Plan, threads: int, use_threads: Callable[[int], bool], key: tuple) -> types.SimpleNamespace:
+    """The cached program of ``plan`` for ``key``, locked for this run (a fresh one if it is in use)."""
+    per_plan = _PROGRAMS.setdefault(plan.static, {}) if plan.static is not None else {}
+    prog = per_plan.get(key)
+    if prog is None or not prog.lock.acquire(blocking=False):
+        prog = _build_program(plan, threads, use_threads)
+        prog.lock.acquire()
+        if key not in per_plan:
+            per_plan[key] = prog
+    return prog
+
+
+def run(
+    plan: Plan,
+    n_steps: int,
+    *,
+    progress: bool = False,
+    parallel: Any = "auto",
+    parallel_min_neurons: int = 16384,
+    n_threads: int | None = None,
+) -> RunResult:
+    """Run ``plan`` for ``n_steps`` steps with the compiled event-driven loop.
+
+    Parameters
+    ----------
+    plan : snn.engines.plan.Plan
+    n_steps : int
+    progress : bool
+        Show a progress bar (the loop then runs in compiled blocks of steps).
+    parallel : {"auto", True, False}
+        Use threads for the update of large populations and the propagation
+        into large ones; results are identical either way.  ``"auto"`` uses
+        them for populations of at least ``parallel_min_neurons`` neurons.
+    parallel_min_neurons : int
+        Size from which ``"auto"`` uses threads (default 16384).
+    n_threads : int or None
+        Number of threads (default: numba's default, all cores).
+
+    Returns
+    -------
+    RunResult
+        ``engine="event"``.  ``wall_time_s`` includes compilation on a first
+        run; :func:`compile_stats` says how much time compiling took.
+    """
+    _check_options(parallel, parallel_min_neurons, n_threads)
+    t_start = time.perf_counter()
+    pops = plan.populations
+    threads = numba.get_num_threads() if n_threads is None else int(n_threads)
+
+    def use_threads(n: int) -> bool:
+        return threads > 1 and (parallel is True or (parallel == "auto" and n >= parallel_min_neurons))
+
+    key = (
+        threads,
+        parallel,
+        int(parallel_min_neurons),
+        frozenset(plan.record_spikes),
+        frozenset(plan.record_outputs),
+        tuple(sorted(plan.record_state.items())),
+        tuple(p.external is not None for p in pops),
+    )
+    compiled0 = sum(_COMPILE_S.values())
+    prog = _program(plan, threads, use_threads, key)
+    try:
+        return _run_program(prog, plan, n_steps, progress, threads, t_start)
+    finally:
+        prog.lock.release()
+        spent = sum(_COMPILE_S.values()) - compiled0
+        if spent > 0.5:  # said once: later runs of these models reuse the compiled code
+            _LOG.info(
+                "event engine: %.1f s of this run was compilation (kernels and loop; reused by later runs, the generic parts cached on disk)",
+                spent,
+            )
+
+
+def _run_program(prog: types.SimpleNamespace, plan: Plan, n_steps: int, progress: bool, threads: int, t_start: float) -> RunResult:
+    """One run of a built program from ``plan``'s state."""
+    pops = plan.populations
+    P, J, meta, sy, width, rec_width = prog.P, prog.J, prog.meta, prog.sy, prog.width, prog.rec_width
+    n_pops, n_proj, i64 = prog.n_pops, prog.n_proj, np.int64
+    # ---- this run's state: random keys, step, neurons, messages in flight
+    for p in pops:
+        P[p.index, P_KEY] = p.key
+    meta.t0[0] = plan.t0
+    s_arenas = (prog.nr.sf, prog.nr.si, prog.nr.sb)
+    for k, e, kind, off, n in prog.state_slots:
+        s_arenas[kind][off : off + n] = pops[k].state0[e]
+
+    def rec2d(w: int, dtype: Any) -> np.ndarray:
+        return np.zeros((n_steps, w) if w else (1, 1), dtype)
+
+    ext = rec2d(width["ext"], np.float64)
+    for p in pops:
+        col = int(P[p.index, P_EXT_COL])
+        if col >= 0:
+            ext[:, col : col + p.n] = p.external[:n_steps]
+    nr = prog.nr._replace(ext=ext)
+    for a in (nr.x_f, nr.x_i, nr.out, nr.nfired, sy.stage_f, sy.stage_i, sy.ring_f, sy.ring_i):
+        a.fill(0)
     # the messages in flight at t0 into their ring slots
     for j in range(n_proj):
         ring = sy.ring_i if J[j, J_INT] == 1 else sy.ring_f
@@ -1160,11 +1352,8 @@ def run(
         per_item=_i64(n_proj + n_pops),
     )
 
-    loop = _run_loop
-    args = (meta, nr, sy, rec, updates, syns, total_parts > n_proj)
-    sig = (nbtypes.int64, nbtypes.int64) + tuple(numba.typeof(a) for a in args)
-    if sig not in loop.overloads:
-        _timed("loop", loop.compile, sig)
+    args = (meta, nr, sy, rec, prog.updates, prog.syns, prog.threaded_parts)
+    loop = _compiled_loop()
 
     previous_threads = numba.get_num_threads()
     numba.set_num_threads(threads)
@@ -1177,10 +1366,10 @@ def run(
             with tqdm(total=n_steps, desc="event", unit="step") as bar:
                 for t in range(0, n_steps, block):
                     stop = min(n_steps, t + block)
-                    loop(plan.t0 + t, plan.t0 + stop, *args)
+                    _failure(loop(plan.t0 + t, plan.t0 + stop, *args), pops, plan.projections)
                     bar.update(stop - t)
         else:
-            loop(plan.t0, plan.t0 + n_steps, *args)
+            _failure(loop(plan.t0, plan.t0 + n_steps, *args), pops, plan.projections)
     finally:
         numba.set_num_threads(previous_threads)
     t_results = time.perf_counter()
@@ -1203,7 +1392,7 @@ def run(
         col = int(P[k, P_OUTREC_COL])
         if col >= 0:
             out_rec[p.name] = np.ascontiguousarray(rec.rec_out[:, col : col + p.n])
-        for v, kind, col, _ in recorded_of[k]:
+        for v, kind, col, _ in prog.recorded_of[k]:
             arr = rec_arenas[kind][:, col : col + p.n]
             state_rec.setdefault(p.name, {})[v] = np.ascontiguousarray(arr) if arr.dtype == p.dtype else arr.astype(p.dtype)
     counts = make_counts(plan, n_steps, rec.per_step[:, 0], rec.per_step[:, 1], rec.per_item[:n_proj], rec.per_item[n_proj:])
@@ -1219,7 +1408,9 @@ def run(
     for j in range(n_proj):
         ring = sy.ring_i if J[j, J_INT] == 1 else sy.ring_f
         n_post, off = int(J[j, J_N_POST]), int(J[j, J_RING_OFF])
-        in_flight.append(plan.ring_out(n_steps, j, lambda slot, ring=ring, n_post=n_post, off=off: ring[off + slot * n_post : off + (slot + 1) * n_post]))
+        in_flight.append(
+            plan.ring_out(n_steps, j, lambda slot, ring=ring, n_post=n_post, off=off: ring[off + slot * n_post : off + (slot + 1) * n_post])
+        )
     return RunResult(
         spikes=spikes_rec,
         traces=state_rec,

@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from snn import _rng
-from snn.errors import SimulationError, SNNTypeError, bad_value
+from snn.errors import MAX_DELAY_STEPS, SimulationError, SNNTypeError, bad_value, check_array, check_delays
 from snn.models import ExternalInput, NeuronModel
 from snn.network import Network
 from snn.results import OpCounts
@@ -90,6 +90,8 @@ class Plan:
     structure: str = ""
     #: ``{population: {name: neuron indices}}`` for records of a subset of neurons (applied by ``simulate``)
     record_index: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    #: the network-dependent part this plan was made from (engines may key caches on it)
+    static: Any = None
 
     def by_name(self, name: str) -> PopulationPlan:
         for p in self.populations:
@@ -163,7 +165,12 @@ def parse_record(network: Network, record: Any, *, with_index: bool = False) -> 
             elif isinstance(what, (tuple, list, set, frozenset)):
                 spec[name] = tuple(what)
             else:
-                raise SNNTypeError(f"record[{name!r}]={what!r}: must be a name, a tuple of names or a dict {{name: neuron indices}}")
+                raise bad_value(
+                    SNNTypeError,
+                    f"record[{name!r}]",
+                    what,
+                    "must be a name, a tuple of names like ('spikes', 'v') or a dict {name: neuron indices}",
+                )
         strict = True
     elif isinstance(record, (tuple, list, set, frozenset)):
         spec = {p.name: tuple(record) for p in pops}
@@ -208,7 +215,7 @@ def parse_record(network: Network, record: Any, *, with_index: bool = False) -> 
     return spikes, state, outputs
 
 
-@dataclass
+@dataclass(eq=False)
 class _Static:
     """The part of a plan that depends on the network only (cached per network)."""
 
@@ -217,6 +224,8 @@ class _Static:
     projections: list[ProjectionPlan]
     order: list[int]
     structure: str
+    #: derived per-network data engines may keep (e.g. the reference engine's per-delay matrices)
+    cache: dict = field(default_factory=dict)
 
 
 _STATIC: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -267,13 +276,19 @@ def _static_plan(network: Network) -> _Static:
         w = sp.csr_matrix(w, dtype=dtype)
         if w is not pr.weights:
             w = _readonly_csr(w)
+        # the delay rule every engine relies on (rings of max_delay + 1 slots, the event engine's
+        # int32 per-synapse delays): int64 in [0, MAX_DELAY_STEPS], whatever built the network
+        delays = pr.delays
+        lo, hi = pr.delay_range
+        if delays.dtype != np.int64 or lo < 0 or hi > MAX_DELAY_STEPS:
+            delays = check_delays(delays, f"projection {pr.name!r} delays", cls=SimulationError)
         plan = ProjectionPlan(
             index=j,
             name=pr.name,
             pre=index[pr.pre],
             post=index[pr.post],
             weights=w,
-            delays=np.asarray(pr.delays, dtype=np.int64),
+            delays=delays,
             max_delay=pr.delay_range[1] if pr.n_synapses else 1,
             out_degree=pr.out_degree(),
             min_delay=pr.delay_range[0],
@@ -315,7 +330,7 @@ def build_plan(
     else:
         check_state(state, network, static.structure)
     if inputs is not None and not isinstance(inputs, Mapping):
-        raise SNNTypeError(f"inputs={inputs!r}: must be a dict {{population: array (n_steps, n)}}")
+        raise bad_value(SNNTypeError, "inputs", inputs, "must be None or a dict {population: array (n_steps, n)}")
     inputs = dict(inputs or {})
     pops = []
     for sp_ in static.populations:
@@ -329,12 +344,7 @@ def build_plan(
                     sorted(inputs),
                     f"population {p.name!r} is an ExternalInput: pass inputs={{{p.name!r}: array (n_steps, {p.n})}}",
                 )
-            try:
-                ext = np.asarray(inputs.pop(p.name), dtype=sp_.dtype)
-            except (TypeError, ValueError):
-                raise bad_value(
-                    SimulationError, f"inputs[{p.name!r}]", "a non-numeric value", f"must be a finite array ({n_steps}, {p.n})"
-                ) from None
+            ext = check_array(inputs.pop(p.name), f"inputs[{p.name!r}]", dtype=sp_.dtype, kinds="biuf", finite=False, cls=SimulationError)
             if ext.ndim != 2 or ext.shape[1] != p.n or not np.all(np.isfinite(ext)):
                 raise bad_value(
                     SimulationError, f"inputs[{p.name!r}]", f"array of shape {ext.shape}", f"must be a finite array ({n_steps}, {p.n})"
@@ -376,6 +386,7 @@ def build_plan(
         in_flight0=[np.asarray(state.in_flight[pr.name]) for pr in static.projections],
         structure=static.structure,
         record_index=index,
+        static=static,
     )
 
 

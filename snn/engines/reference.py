@@ -29,7 +29,10 @@ def run(plan: Plan, n_steps: int, *, progress: bool = False) -> RunResult:
         for slot, row in plan.ring_in(j, pr.max_delay + 1):
             rings[j][slot] = row
     t0 = plan.t0
-    parts = [split_by_delay(pr) for pr in projs]
+    cache = plan.static.cache if plan.static is not None else {}
+    parts = cache.get("split_by_delay")
+    if parts is None:
+        parts = cache["split_by_delay"] = [split_by_delay(pr) for pr in projs]
 
     spikes_rec = {p.name: np.zeros((n_steps, p.n), dtype=bool) for p in pops if p.name in plan.record_spikes}
     out_rec = {p.name: np.zeros((n_steps, p.n), dtype=np.float64) for p in pops if p.name in plan.record_outputs}

@@ -603,3 +603,48 @@ def test_quantized_sigma_delta_initial_state_round_trips():
     fresh, _, _ = _sd_network()
     q_fresh, _ = loihi.quantize(fresh, value_max={"x": 60.0})
     assert all(np.all(v == 0) for v in q_fresh.population("x").initial_state.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# degenerate magnitudes (issue 17): clear QuantizationErrors, never OverflowError / math domain error
+
+
+def _graded_net(source, post_model=None, weight=1.0):
+    net = snn.Network()
+    net.add_population("src", 2, source)
+    net.add_population("post", 2, post_model or snn.LIF())
+    net.add_projection("src", "post", weights=np.full((2, 2), weight))
+    return net
+
+
+def test_quantize_tiny_scales_are_quantization_errors():
+    with pytest.raises(QuantizationError, match=r"input_max\['src'\]=1e-320: is too small to scale to 8-bit messages"):
+        loihi.quantize(_graded_net(snn.ExternalInput()), input_max={"src": 1e-320})
+    with pytest.raises(QuantizationError, match=r"population 'src': largest \|amplitude\|=1e-320"):
+        loihi.quantize(_graded_net(snn.CurrentSource(amplitude=1e-320)))
+    with pytest.raises(QuantizationError, match=r"value_max\['post'\]=1e-320"):
+        loihi.quantize(_graded_net(snn.CurrentSource(amplitude=1.0), snn.SigmaDelta(vth=0.01)), value_max={"post": 1e-320})
+    # at the bound the scale is still the largest power of two that fits (finite); just below, refused
+    assert loihi._message_scale(255 * 2.0**-1023, 8) == 2.0**1023
+    assert loihi._message_scale(255 * 2.0**-1000, 8, "x") == 2.0**1000
+    with pytest.raises(QuantizationError, match="x=.*too small"):
+        loihi._message_scale(254 * 2.0**-1023, 8, "x")
+
+
+@pytest.mark.parametrize("weight", [5e-324, 1e-310, 1e-300])
+def test_quantize_weights_that_would_all_vanish_are_refused(weight):
+    # denormal weights used to raise "math domain error"; tiny normal ones silently became all zeros
+    with pytest.raises(QuantizationError, match=r"projection 'src->post': weights of magnitude .* too small to quantize"):
+        loihi.quantize(_graded_net(snn.CurrentSource(amplitude=1.0), snn.SigmaDelta(vth=0.01), weight=weight))
+
+
+def test_loihi_lif_initial_state_out_of_its_registers_is_refused():
+    net = snn.Network()
+    with pytest.raises(snn.errors.NetworkError, match=r"initial_state\['v'\]=1e\+30.*int64"):
+        net.add_population("a", 2, loihi.LoihiLIF(), initial_state={"v": 1e30})  # used to wrap to -2**63
+    with pytest.raises(QuantizationError, match=r"initial_state\['v'\]=8388608: LoihiLIF.v is a 24-bit register"):
+        net.add_population("a", 2, loihi.LoihiLIF(), initial_state={"v": 2**23})
+    with pytest.raises(QuantizationError, match=r"initial_state\['u'\]=-8388609"):
+        net.add_population("a", 2, loihi.LoihiLIF(), initial_state={"u": [0, -(2**23) - 1]})
+    net.add_population("a", 2, loihi.LoihiLIF(vth=1000), initial_state={"u": [2**23, -(2**23)], "v": [2**23 - 1, -(2**23 - 1)]})
+    assert net.population("a").initial_state["u"].tolist() == [2**23, -(2**23)]

@@ -27,7 +27,7 @@ from snn.connect import (
     resolve_delays,
     resolve_values,
 )
-from snn.errors import ConnectError, LayoutError, SNNTypeError
+from snn.errors import ConnectError, LayoutError, NetworkError, SNNTypeError
 from snn.layout import grid, random_box
 
 # A probability so close to 1 that exp(-d^2 / 2 sigma^2) == 1.0 in float64 for every
@@ -647,3 +647,161 @@ def test_fixed_probability_100k_squared_is_feasible():
     total = n * (n - 1)
     assert abs(post_idx.size - total * 1e-3) <= 3 * np.sqrt(total * 1e-3)
     assert not np.any(post_idx == pre_idx)
+
+
+# --------------------------------------------------------------------------- compiled CSR builds (issue 14, 16, 17)
+
+FAST_RULES = [
+    fixed_probability(0.05),
+    fixed_indegree(9),
+    fixed_outdegree(9),
+    fixed_indegree(350),  # the Fisher-Yates branch (2k >= n)
+    distance_gaussian(15.0, 0.8),
+    distance_exponential(9.0, 0.9, cutoff_um=30.0),
+    distance_gaussian(10.0, 0.9, periodic_box_um=100.0),
+    distance_gaussian(HUGE_SIGMA_UM, 1.0, cutoff_um=40.0),  # > 64 synapses per row: the overflow/redo path
+]
+POS_400 = random_box(400, 100.0, seed=7)
+
+
+def csr_of(rule, pos, seed=0):
+    return rule.build_csr(pos, pos, np.random.default_rng(seed), same_population=True)
+
+
+@pytest.mark.parametrize("rule", FAST_RULES, ids=repr)
+def test_same_seed_same_network_whatever_the_thread_count_and_block_size(rule, monkeypatch):
+    import numba
+
+    import snn.connect as connect
+
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = csr_of(rule, POS_400)
+    finally:
+        numba.set_num_threads(threads)
+    many = csr_of(rule, POS_400)
+    monkeypatch.setattr(connect, "_ROW_BLOCK", 7)  # blocks of 7 rows instead of 65536
+    blocked = csr_of(rule, POS_400)
+    for a, b, c in zip(one, many, blocked):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+    assert one[1].size > 0
+
+
+@pytest.mark.parametrize("rule", FAST_RULES, ids=repr)
+def test_build_csr_agrees_with_build_and_is_canonical(rule):
+    indptr, indices = csr_of(rule, POS_400, seed=3)
+    post_idx, pre_idx, dist = build(rule, POS_400, seed=3)
+    np.testing.assert_array_equal(np.repeat(np.arange(400), np.diff(indptr)), post_idx)
+    np.testing.assert_array_equal(indices, pre_idx)
+    check_canonical(post_idx, pre_idx, dist, POS_400, POS_400, box=getattr(rule, "periodic_box_um", None))
+    if hasattr(rule, "cutoff_um") and rule.p_max == 1.0:  # p = 1 inside the cutoff: exactly the brute-force set
+        d = cdist(POS_400, POS_400)
+        np.fill_diagonal(d, np.inf)
+        assert pair_set(post_idx, pre_idx) == {(int(i), int(j)) for i, j in zip(*np.nonzero(d <= rule.cutoff_um))}
+
+
+def test_network_connect_in_blocks_equals_the_pairs_form(monkeypatch):
+    import snn
+    import snn.connect as connect
+
+    monkeypatch.setattr(connect, "_SYN_BLOCK", 100)  # many weight/delay blocks
+    rule = distance_gaussian(15.0, 0.8)
+    net = snn.Network()
+    net.add_population("a", 400, snn.LIF(), positions=POS_400)
+    proj = net.connect("a", "a", rule, weight=random_normal(0.5, 0.1), delay_steps=conduction_delay(2.0, 1.0), seed=5)
+    rng = np.random.default_rng(5)
+    post_idx, pre_idx, dist = rule.build(POS_400, POS_400, rng, same_population=True)
+    w = rng.normal(0.5, 0.1, post_idx.size)  # the same generator, after the rule's draw
+    expected = scipy.sparse.csr_matrix((w, (post_idx, pre_idx)), shape=(400, 400))
+    np.testing.assert_array_equal(proj.weights.indptr, expected.indptr)
+    np.testing.assert_array_equal(proj.weights.indices, expected.indices)
+    np.testing.assert_allclose(proj.weights.data, expected.data, rtol=0, atol=0)
+    np.testing.assert_array_equal(proj.delays, np.maximum(np.ceil(np.round(dist / 2.0, 9)), 1).astype(np.int64))
+
+
+def test_progress_shows_a_tqdm_bar(capsys):
+    csr = distance_gaussian(15.0).build_csr(POS_400, POS_400, np.random.default_rng(0), same_population=True, progress=True)
+    err = capsys.readouterr().err
+    assert "DistanceGaussian" in err and "400/400" in err
+    assert csr[1].size > 0
+    fixed_indegree(3).build_csr(POS_400, POS_400, np.random.default_rng(0), same_population=True, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_fixed_probability_tiny_p_is_exact_and_takes_constant_memory():
+    import tracemalloc
+
+    pos = np.zeros((100_000, 3))
+    tracemalloc.start()
+    try:
+        for p in (1e-300, 5e-324, 1e-20):
+            indptr, indices = fixed_probability(p).build_csr(pos, pos, np.random.default_rng(0), same_population=True)
+            assert indices.size == 0 and indptr.shape == (100_001,)  # expected count 1e10 * p: at most 1e-10
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000  # position copies, indptr and counts (~8 MB): nothing per pair (1e10 pairs)
+    # p small but not negligible: the count is Binomial(n (n - 1), p)
+    pos = np.zeros((3000, 3))
+    total = 3000 * 2999
+    counts = [build(fixed_probability(2e-5), pos, seed=s)[0].size for s in range(20)]
+    assert abs(np.mean(counts) - total * 2e-5) <= 3 * np.sqrt(total * 2e-5 / 20)
+
+
+def test_distance_gaussian_extreme_sigma():
+    pos = np.zeros((6, 3))  # co-located: d = 0, so p = p_max = 1 whatever sigma
+    for sigma in (1e-170, 1e-300, 1e160, 1e300):
+        rule = distance_gaussian(sigma)
+        np.testing.assert_array_equal(rule.probability(np.array([0.0])), [1.0])
+        post_idx, pre_idx, _ = build(rule, pos)
+        assert pair_set(post_idx, pre_idx) == {(i, j) for i in range(6) for j in range(6) if i != j}, sigma
+    # a huge sigma connects every pair of a spread-out population (exp(-tiny) == 1)
+    post_idx, _, _ = build(distance_gaussian(1e200), POS)
+    assert post_idx.size == 120 * 119
+    # a tiny sigma connects none of the pairs at distance > 0
+    assert build(distance_gaussian(1e-170), POS)[0].size == 0
+
+
+def test_custom_rule_with_duplicate_pairs_is_refused():
+    import snn
+
+    class Twice:
+        def build(self, pre_pos_um, post_pos_um, rng, *, same_population):
+            return np.array([0, 1, 1]), np.array([1, 0, 0]), np.array([1.0, 1.0, 1.0])
+
+    class Unsorted:
+        def build(self, pre_pos_um, post_pos_um, rng, *, same_population):
+            return np.array([1, 0]), np.array([0, 1]), np.array([1.0, 2.0])
+
+    net = snn.Network()
+    net.add_population("a", 3, snn.LIF())
+    with pytest.raises(ConnectError, match=r"pair \(post=1, pre=0\) returned 2 times"):
+        net.connect("a", "a", Twice(), delay_steps=2)
+    proj = net.connect("a", "a", Unsorted(), weight=np.array([5.0, 7.0]), delay_steps=2)  # sorted, aligned values kept
+    assert proj.weights.toarray()[0, 1] == 5.0 and proj.weights.toarray()[1, 0] == 7.0
+
+
+def test_connect_refuses_an_oversized_weight_or_delay_matrix():
+    import snn
+
+    net = snn.Network()
+    net.add_population("a", 4, snn.LIF())
+    with pytest.raises(ConnectError, match=r"weight has shape \(5, 4\).*\(4, 4\)"):
+        net.connect("a", "a", all_to_all(), weight=np.ones((5, 4)))
+    with pytest.raises(ConnectError, match=r"delay_steps has shape \(4, 6\)"):
+        net.connect("a", "a", all_to_all(), delay_steps=np.ones((4, 6), dtype=int))
+    assert net.connect("a", "a", all_to_all(), weight=np.full((4, 4), 2.0)).n_synapses == 12
+
+
+@pytest.mark.parametrize(
+    "seed, exc, match", [(-1, (ConnectError, NetworkError), "seed=-1"), ("x", SNNTypeError, "seed='x'"), (1.5, SNNTypeError, "seed=1.5")]
+)
+def test_connect_seed_errors_name_the_argument(seed, exc, match):
+    import snn
+
+    net = snn.Network()
+    net.add_population("a", 4, snn.LIF())
+    with pytest.raises(exc, match=match):
+        net.connect("a", "a", fixed_probability(0.5), seed=seed)

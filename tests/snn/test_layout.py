@@ -198,3 +198,16 @@ def test_errors_are_value_and_type_errors():
         grid((0,))
     with pytest.raises(TypeError):
         grid((1.5,))
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: grid((3, 1, 1), spacing_um=1e308), "grid.*spacing_um=1e"),
+        (lambda: random_box(50, 1e308, origin_um=1e308), "random_box.*size_um"),
+        (lambda: random_sphere(50, 1e308, center_um=1e308, seed=0), "random_sphere.*radius_um"),
+    ],
+)
+def test_layouts_refuse_positions_that_overflow_to_inf(call, match):
+    with pytest.warns(RuntimeWarning), pytest.raises(LayoutError, match=match):
+        call()

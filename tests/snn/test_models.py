@@ -244,3 +244,35 @@ def test_next_step_reset_rejects_refractory():
         snn.LIF(reset_timing="next_step", refractory_steps=2)
     with pytest.raises(ValueError, match="integration"):
         snn.LIF(integration="rk4")
+
+
+# ---------------------------------------------------------------------------------------------
+# numeric coercion (issue 17): a parameter is a real number or an array of them, judged by its
+# own type before any conversion, so "1.0", b"1", complex values and bool arrays are refused like a bool
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["1.0", b"1", 1 + 0j, np.complex128(2.0), [1.0 + 0j, 2.0], np.array([True, False]), True, np.bool_(False), np.array(["1", "2"]), object()],
+    ids=repr,
+)
+def test_parameters_refuse_strings_bytes_complex_and_bools_alike(bad):
+    with pytest.raises(snn.errors.SNNTypeError, match="tau_mem_ms="):
+        snn.LIF(tau_mem_ms=bad)
+    with pytest.raises(snn.errors.SNNTypeError, match="bias="):
+        snn.SigmaDelta(bias=bad)
+
+
+def test_parameters_refuse_ints_too_large_for_a_float_and_keep_real_ones():
+    with pytest.raises(snn.errors.ModelError, match="too large for a float"):
+        snn.LIF(bias=10**400)
+    with pytest.raises(snn.errors.ModelError, match="too large for a float"):
+        snn.IF(v_th=[1, 10**400])
+    m = snn.LIF(tau_mem_ms=np.float32(5.0), bias=np.array([1, 2], np.int32), v_th=np.array(1.5))
+    assert m.tau_mem_ms == 5.0 and m.v_th == 1.5 and m.bias.dtype == np.float64 and m.bias.tolist() == [1.0, 2.0]
+    with pytest.raises(snn.errors.SNNTypeError, match="cooling="):
+        snn.Boltzmann(cooling=True)
+    with pytest.raises(snn.errors.ModelError, match="cooling="):
+        snn.Boltzmann(cooling=1.5)
+    with pytest.raises(snn.errors.SNNTypeError, match="raster="):
+        snn.SpikeSource(np.array([["1", "0"]]))

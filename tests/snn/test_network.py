@@ -273,3 +273,73 @@ def test_projection_out_degree_and_delay_range_against_numpy():
     assert pr.delay_range[0] >= 1 and pr.delay_range[1] <= 6
     net.add_projection("b", "a", weights=sp.csr_matrix((30, 40)), name="empty")
     assert net.projections[1].delay_range == (0, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# numeric coercion (issue 17): clear errors naming the argument, before any conversion
+
+
+def test_network_arguments_of_the_wrong_kind_are_named():
+    with pytest.raises(SNNError, match=r"dt_ms=1000000.*too large for a float"):
+        snn.Network(dt_ms=10**400)
+    assert snn.Network(dt_ms=10**30).dt_ms == 1e30  # a representable float is a float
+    with pytest.raises(TypeError, match="dt_ms='1'"):
+        snn.Network(dt_ms="1")
+    net = snn.Network()
+    with pytest.raises(TypeError, match="initial_state=5: must be None or a dict"):
+        net.add_population("a", 2, snn.LIF(), initial_state=5)
+    for pos in (np.zeros((2, 3), complex), [["a"] * 3] * 2, np.zeros((2, 3), bool)):
+        with pytest.raises(TypeError, match="positions="):
+            net.add_population("a", 2, snn.LIF(), positions=pos)
+    with pytest.raises(TypeError, match=r"initial_state\['v'\]"):
+        net.add_population("a", 2, snn.LIF(), initial_state={"v": "0.5"})
+    with pytest.raises(TypeError, match=r"initial_state\['v'\]"):
+        net.add_population("a", 2, snn.LIF(), initial_state={"v": [1 + 1j, 0]})
+    with pytest.raises(TypeError, match="n=2.0"):
+        net.add_population("a", 2.0, snn.LIF())
+    assert not net.populations
+    net.add_population("a", 2, snn.LIF(), initial_state={"v": np.array([0.25, 0.5], np.float32)})
+    assert net.population("a").initial_state["v"].tolist() == [0.25, 0.5]
+    with pytest.raises(NetworkError, match="seed=-1"):
+        net.connect("a", "a", snn.connect.fixed_probability(0.5), seed=-1)
+    with pytest.raises(NetworkError, match=f"seed={2**64}"):
+        net.connect("a", "a", snn.connect.fixed_probability(0.5), seed=2**64)
+
+
+def test_integer_state_out_of_int64_range_is_refused_not_wrapped():
+    import dataclasses
+    from typing import Any, ClassVar
+
+    @dataclasses.dataclass(frozen=True, eq=False)
+    class _IntState(snn.NeuronModel):
+        state_vars: ClassVar[tuple[str, ...]] = ("v",)
+        dtype: ClassVar[str] = "int64"
+        kernel: ClassVar[Any] = staticmethod(lambda params, state, x, step, key: (x > 0, state))
+
+        def params(self, n, dt_ms):
+            return ()
+
+    net = snn.Network()
+    for bad in (1e30, 2**63, [0, 2.0**63], 0.5):
+        with pytest.raises(NetworkError, match=r"initial_state\['v'\].*int64"):
+            net.add_population("a", 2, _IntState(), initial_state={"v": bad})
+    net.add_population("a", 2, _IntState(), initial_state={"v": [2**62, -(2**63)]})
+    assert net.population("a").initial_state["v"].tolist() == [2**62, -(2**63)]
+
+
+def test_record_and_inputs_of_the_wrong_kind_are_named():
+    net = snn.Network()
+    net.add_population("a", 2, snn.ExternalInput())
+    net.add_population("b", 2, snn.LIF())
+    net.add_projection("a", "b", weights=np.ones((2, 2)))
+    x = np.ones((3, 2))
+    with pytest.raises(TypeError, match=r"record\['b'\]=5"):
+        snn.simulate(net, 3, record={"b": 5}, inputs={"a": x})
+    with pytest.raises(TypeError, match="inputs=5: must be None or a dict"):
+        snn.simulate(net, 3, inputs=5)
+    with pytest.raises(TypeError, match=r"inputs\['a'\]"):
+        snn.simulate(net, 3, inputs={"a": np.array([["1", "0"]] * 3)})
+    with pytest.raises(TypeError, match=r"inputs\['a'\]"):
+        snn.simulate(net, 3, inputs={"a": x + 1j})
+    res = snn.simulate(net, 3, record={"b": "v"}, inputs={"a": x.astype(bool)})
+    assert res.traces["b"]["v"].shape == (3, 2)
