@@ -17,6 +17,9 @@ print(f"{result.message}; {result.errors['n_wrong']} distances differ from Dijks
 print(
     f"{result.n_steps} steps (last first spike at step {result.info['last_spike_step']}), {counts.spikes} spikes, {counts.synaptic_events} synaptic events"
 )
+far = int(np.argmax(np.where(reached, result.x, -1)))
+route = shortest_path.path(result.info["predecessors"], far)
+print(f"farthest node {far}: distance {result.x[far]:.0f}, path {' -> '.join(map(str, route))}")
 try:
     base = shortest_path.dense_baseline(problem)
     print(

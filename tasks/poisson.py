@@ -42,10 +42,12 @@ relay's 1) are represented exactly by an 8-bit weight quantiser, which keeps
 the fixed point exact in Loihi-style fixed point too.  What limits a
 fixed-point run is the resolution of the bias and state: the first pass
 stalls, and :func:`solve` then refines (solves for the correction with a new
-pass).  Measured with ``hardware.loihi.fixed_point_simulator()`` (seeded
-:func:`random_problem`, ``rtol=1e-3``): 16^3 momentum converges in 110 steps
-(one refinement, relative error 6e-5), Jacobi in 605 steps (1.4e-4); 8^3
-momentum in 75 steps (2e-5).  In float: 85 steps (1.2e-5) and 670 steps (1.2e-4).
+pass).  Measured with ``hardware.loihi.fixed_point_simulator()`` (seed 0,
+``rtol=1e-3``), one continued fixed-point run per pass: without refinement the
+16^3 pass stalls (relative error 1.4 after 400 steps); with refinement passes
+(each a new stage from ``snn.init_state(net).replace(t=k)``) 16^3 converges
+in 160 steps (1.1e-4), 8^3 in 100 steps (1.2e-4).  In float (seed 0): 85
+steps (1.1e-5) and Jacobi 670 steps (1.2e-4).
 
 Examples
 --------
