@@ -100,7 +100,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         res = mod.solve(problem, engine=engine, seed=args.seed, **solve_kw)
         wall = time.perf_counter() - t0
-        base = mod.dense_baseline(problem, device=device, **base_kw)
+        # run under a dispatch counter too: its kernel launches and host syncs price the launch-bound GPU time
+        base = gpu_baseline.with_launch_counts(lambda m=mod, p=problem, kw=base_kw: m.dense_baseline(p, device=device, **kw))
         measured = None
         if cuda:
             measured = gpu_baseline.measure(lambda m=mod, p=problem, kw=base_kw: m.dense_baseline(p, device="cuda", **kw), device="cuda")
