@@ -87,7 +87,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     device = "cuda" if cuda else "cpu"
     notes = [
         f"Spiking runs on the '{engine}' engine of snn-toolkit {snn.__version__}; every task at a small size, seed {args.seed}.",
-        "GPU baselines: " + ("measured on this machine's CUDA GPU through NVML." if cuda else "no CUDA GPU here, so the dense GPU figures are MODELLED (roofline on the h100 profile from counted FLOPs and bytes); the dense algorithm's CPU wall time is shown as measured CPU time."),
+        "GPU baselines: " + ("measured on this machine's CUDA GPU through NVML." if cuda else "no CUDA GPU here, so the dense GPU figures are MODELLED on the h100 profile: max(roofline from counted FLOPs and bytes, launch-bound from the kernel launches and host syncs counted by running each dense baseline under a dispatch counter); the dense algorithm's CPU wall time is shown as measured CPU time."),
     ]
     comparisons = []
     summary: dict[str, Any] = {"engine": engine, "device": device, "jobs": {}}
