@@ -14,7 +14,9 @@ from energy.report import headline
 
 def _comparison():
     gpu = B.model(1000, 1000, "h100", "float32", kernel_launches=100, host_syncs=10)
-    return energy.compare("job", make_counts(), profiles=["loihi1_davies2018"], mapping=make_mapping(), baselines=[gpu], accuracy={"rel_error": 1e-4}), gpu
+    return energy.compare(
+        "job", make_counts(), profiles=["loihi1_davies2018"], mapping=make_mapping(), baselines=[gpu], accuracy={"rel_error": 1e-4}
+    ), gpu
 
 
 def test_headline_intervals_by_hand():
@@ -65,3 +67,19 @@ def test_headline_present_for_every_demo_job(tmp_path):
         assert h is not None, c["name"]
         assert h["energy_ratio"]["low"] <= h["energy_ratio"]["best"] <= h["energy_ratio"]["high"]
         assert h["gpu_time_s"]["kernel_launches"] > 0
+
+
+def test_report_files_follow_the_umask(tmp_path):
+    import os
+    import stat
+
+    comp, _ = _comparison()
+    old = os.umask(0o027)
+    try:
+        paths = energy.report([comp], tmp_path / "r")
+    finally:
+        os.umask(old)
+    for key in ("html", "md", "json"):
+        assert stat.S_IMODE(os.stat(paths[key]).st_mode) == 0o640, key
+    for fig in paths["figures"]:
+        assert stat.S_IMODE(os.stat(fig).st_mode) == 0o640
