@@ -90,6 +90,36 @@ def _fmt(x: Any, unit: str = "") -> str:
     return f"{x:.3g} {unit}".strip()
 
 
+_PREFIXES = ((1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"), (1e-15, "f"))
+_CHIP_NAMES = {
+    "loihi1_sanafe": "Loihi 1 (SANA-FE-calibrated)",
+    "loihi1_davies2018": "Loihi 1 (Davies 2018)",
+    "loihi2_bound": "Loihi 2 (bound)",
+}
+
+
+def _si(x: float, unit: str, digits: int = 2) -> str:
+    """``x`` with an SI prefix, e.g. ``5.9 µJ``."""
+    if x == 0 or not math.isfinite(x):
+        return f"{x:g} {unit}"
+    for factor, prefix in _PREFIXES:
+        if abs(x) >= factor:
+            v = x / factor
+            return f"{v:.{digits}g} {prefix}{unit}" if abs(v) < 100 else f"{v:.0f} {prefix}{unit}"
+    return f"{x:.{digits}g} {unit}"
+
+
+def _x(r: float) -> str:
+    """A ratio, compact: 2.2, 76, 7.6e4."""
+    if 100 <= r < 1000:
+        return f"{r:.0f}"
+    return f"{r:.2g}" if 0.01 <= r < 100 else f"{r:.1e}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
+
+
+def _iv(d: Mapping[str, float], unit: str) -> str:
+    return f"{_si(d['best'], unit)} [{_si(d['low'], unit)} – {_si(d['high'], unit)}]"
+
+
 def _range(lo: Any, hi: Any, unit: str) -> str:
     if lo is None and hi is None:
         return ""
@@ -211,20 +241,25 @@ def headline(comp: Mapping[str, Any]) -> dict[str, Any] | None:
             break
     gpu_name = b["label"]
     launches, syncs = b.get("kernel_launches"), b.get("host_syncs")
-    counted = f" ({launches} kernel launches, {syncs} host syncs)" if launches is not None else ""
     is_bound = e.get("label") == "bound"
-    sentence = (
-        ("BOUND (best-case system figures: the chip can do no better, so the ratio is an upper limit) " if is_bound else "")
-        + f"{prof.title}: {_fmt(chip_e['best'], 'J')} [{_fmt(chip_e['low'], 'J')} – {_fmt(chip_e['high'], 'J')}] vs {gpu_name}{counted}: "
-        f"{_fmt(matched['best'], 'J')} [{_fmt(matched['low'], 'J')} – {_fmt(matched['high'], 'J')}]"
-    )
+    gpu_short = gpu_name.replace("GPU h100", "H100").replace("GPU a100", "A100")
+    counted = f"; {launches} kernel launches, {syncs} host syncs" if launches is not None else ""
+    chip_name = _CHIP_NAMES.get(chip, prof.title)
+    sentence = f"{chip_name}: {_iv(chip_e, 'J')} vs {gpu_short[:-1] if gpu_short.endswith(')') else gpu_short}{counted}{')' if gpu_short.endswith(')') else ''}: {_iv(matched, 'J')}"
     if ratio:
-        sentence += f" → {ratio['best']:.2g}× less energy [{ratio['low']:.2g} – {ratio['high']:.2g}]"
+        word = "at most " if is_bound else ""
+        sentence += f" → {word}{_x(ratio['best'])}× less energy [{_x(ratio['low'])} – {_x(ratio['high'])}]"
     if speed:
-        s = speed["best"]
-        sentence += f", {s:.2g}× faster" if s >= 1 else f", {1 / s:.2g}× slower"
-        sentence += f" [{speed['low']:.2g} – {speed['high']:.2g}× GPU time / chip time]"
-    sentence += f" ({scope}{acc_txt})." + (f" Note: {gpu_note}." if gpu_note else "")
+        sp = speed["best"]
+        sentence += f", {_x(sp)}× faster" if sp >= 1 else f", {_x(1 / sp)}× slower"
+        sentence += f" [GPU/chip time {_x(speed['low'])} – {_x(speed['high'])}]"
+    sentence += f"; {scope}{acc_txt}."
+    if is_bound:
+        sentence += (
+            " A bound from best-case system figures (no Loihi 1 profile prices this job's graded spikes): the chip can do no better."
+        )
+    if gpu_note:
+        sentence += f" Note: {gpu_note}."
     return {
         "sentence": sentence,
         "chip": chip,
