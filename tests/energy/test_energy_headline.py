@@ -83,3 +83,15 @@ def test_report_files_follow_the_umask(tmp_path):
         assert stat.S_IMODE(os.stat(paths[key]).st_mode) == 0o640, key
     for fig in paths["figures"]:
         assert stat.S_IMODE(os.stat(fig).st_mode) == 0o640
+
+
+def test_comparison_summary_and_short_repr():
+    comp, gpu = _comparison()
+    assert len(repr(comp)) < 300 and "loihi1_davies2018" in repr(comp)
+    assert len(repr(gpu)) < 200
+    text = comp.summary()
+    lines = text.splitlines()
+    assert len(lines) == 4  # name, header, one estimate, one baseline
+    e = comp.estimates["loihi1_davies2018"]
+    assert f"{e.energy_j:.3g}" in lines[2]
+    assert "100 launches, 10 syncs" in lines[3] and f"{gpu.time_s:.3g}" in lines[3]
