@@ -10,7 +10,7 @@ GPU figure.
   (``nvmlDeviceGetTotalEnergyConsumption`` through nvidia-ml-py) around each
   window.  The idle power is measured first, stated, and subtracted for the
   ``energy_above_idle_j`` figure.
-- :func:`model` gives a roofline time (``max(flops / peak, bytes / bandwidth)``)
+- :func:`model` gives max(roofline, launch-bound) time (roofline ``max(flops / peak, bytes / bandwidth)``; launch-bound from counted kernel launches and host syncs)
   and energy (board power for that time) on a named GPU/CPU profile.
 - :func:`from_result` turns a task's ``BaselineResult`` (duck-typed: ``x``,
   ``wall_time_s``, ``flops``, ``bytes_moved``, ``n_iter``, ``device``,
@@ -25,14 +25,25 @@ import math
 import numbers
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from energy import profiles as _profiles
 from energy.errors import BaselineError, ProfileError, SNNTypeError
 
-__all__ = ["BaselineEstimate", "Workload", "measure", "model", "from_result", "dense_snn_workload", "cuda_available"]
+__all__ = [
+    "BaselineEstimate",
+    "LaunchCount",
+    "Workload",
+    "count_launches",
+    "cuda_available",
+    "dense_snn_workload",
+    "from_result",
+    "measure",
+    "model",
+    "with_launch_counts",
+]
 
 _NVML_SOURCE = "NVML nvmlDeviceGetTotalEnergyConsumption (board energy counter, mJ)"
 
@@ -90,10 +101,36 @@ class BaselineEstimate:
     assumptions: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    time_low_s: float | None = None
+    time_high_s: float | None = None
+    energy_low_j: float | None = None
+    energy_high_j: float | None = None
+    energy_above_idle_low_j: float | None = None
+    energy_above_idle_high_j: float | None = None
+    kernel_launches: int | None = None
+    host_syncs: int | None = None
+    roofline_time_s: float | None = None
+    launch_time_s: float | None = None
+    bound: str = ""
+
+    def __repr__(self) -> str:
+        e = "None" if self.energy_j is None else f"{self.energy_j:.3g} J"
+        return f"BaselineEstimate({self.label!r}, time={self.time_s:.3g} s, energy={e}, bound={self.bound or self.kind!r})"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
         return {
+            "time_low_s": self.time_low_s,
+            "time_high_s": self.time_high_s,
+            "energy_low_j": self.energy_low_j,
+            "energy_high_j": self.energy_high_j,
+            "energy_above_idle_low_j": self.energy_above_idle_low_j,
+            "energy_above_idle_high_j": self.energy_above_idle_high_j,
+            "kernel_launches": self.kernel_launches,
+            "host_syncs": self.host_syncs,
+            "roofline_time_s": self.roofline_time_s,
+            "launch_time_s": self.launch_time_s,
+            "bound": self.bound,
             "kind": self.kind,
             "label": self.label,
             "device": self.device,
@@ -338,6 +375,170 @@ def _windows(fn, sync, clock, min_window_s, n_windows, read):
     return reps, windows
 
 
+# ------------------------------------------------------------------------------ launches
+#: ops that launch no device work: views, metadata, allocation without a fill
+_NO_KERNEL = frozenset(
+    {
+        "alias",
+        "as_strided",
+        "numpy_T",
+        "matrix_H",
+        "mT",
+        "mH",
+        "adjoint",
+        "view_as",
+        "expand_as",
+        "detach",
+        "detach_",
+        "empty",
+        "empty_like",
+        "empty_strided",
+        "expand",
+        "lift_fresh",
+        "lift_fresh_copy",
+        "permute",
+        "reshape",
+        "resolve_conj",
+        "resolve_neg",
+        "result_type",
+        "select",
+        "slice",
+        "squeeze",
+        "t",
+        "transpose",
+        "unsqueeze",
+        "unsafe_view",
+        "view",
+        "_reshape_alias",
+        "set_",
+        "to",
+        "size",
+        "stride",
+        "numel",
+        "dim",
+        "is_complex",
+        "is_floating_point",
+        "_has_compatible_shallow_copy_type",
+    }
+)
+#: ops whose result the host must wait for: a device-to-host read or a data-dependent output shape
+_SYNC = frozenset(
+    {"_local_scalar_dense", "item", "is_nonzero", "nonzero", "masked_select", "unique", "_unique2", "unique_dim", "unique_consecutive"}
+)
+
+
+@dataclass(frozen=True)
+class LaunchCount:
+    """Kernel launches and blocking device-to-host reads of one run of a torch computation.
+
+    Attributes
+    ----------
+    kernel_launches : int
+        Operations that launch device work (one kernel, or one copy, each).
+    host_syncs : int
+        Blocking reads of a device result by the host (``.item()``, ``bool(t)``,
+        data-dependent shapes): on a GPU each one drains the launch queue.
+    by_op : dict
+        ``{op name: count}`` of every op seen (launching or not).
+    method : {"dispatch", "profiler"}
+        How they were counted.
+    """
+
+    kernel_launches: int
+    host_syncs: int
+    by_op: Mapping[str, int]
+    method: str
+
+    def __repr__(self) -> str:
+        return f"LaunchCount(kernel_launches={self.kernel_launches}, host_syncs={self.host_syncs}, method={self.method!r})"
+
+
+def _classify(counter: Mapping[str, int], method: str) -> LaunchCount:
+    launches = sum(n for op, n in counter.items() if op not in _NO_KERNEL and op not in _SYNC)
+    syncs = sum(n for op, n in counter.items() if op in _SYNC)
+    return LaunchCount(int(launches), int(syncs), dict(sorted(counter.items())), method)
+
+
+def count_launches(fn: Callable[[], Any], *, method: str = "dispatch") -> tuple[Any, LaunchCount]:
+    """Run ``fn()`` once and count its kernel launches and host syncs.
+
+    ``method="dispatch"`` counts the ATen operations that reach torch's Python
+    dispatcher (a ``TorchDispatchMode``: composite operations arrive already
+    decomposed, nested calls are not seen twice); ``method="profiler"`` counts
+    the outermost ATen operations ``torch.profiler`` records (a ``to`` counts only
+    when it copies).  Both run on the CPU; each operation that launches device
+    work on a GPU is one launch, views and bare allocations are none, and a host
+    read of a device value (``item``, ``is_nonzero``, ``nonzero``...) is a sync.
+
+    Returns
+    -------
+    (value, LaunchCount)
+        ``fn()``'s return value and the counts.
+    """
+    if not callable(fn):
+        raise SNNTypeError(f"fn={fn!r}: must be a callable taking no arguments (one run of the baseline)")
+    if method not in ("dispatch", "profiler"):
+        raise BaselineError(f"method={method!r}: allowed: 'dispatch', 'profiler'")
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise BaselineError("counting kernel launches needs torch, which is not installed") from exc
+    counter: dict[str, int] = {}
+    if method == "dispatch":
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        class _Counter(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                op = func.overloadpacket.__name__
+                counter[op] = counter.get(op, 0) + 1
+                return func(*args, **(kwargs or {}))
+
+        with _Counter():
+            value = fn()
+        return value, _classify(counter, method)
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        value = fn()
+    events = [e for e in prof.events() if e.name.startswith("aten::")]
+    copying = {id(e.cpu_parent) for e in events if e.name == "aten::_to_copy" and e.cpu_parent is not None}
+    for e in events:
+        parent = e.cpu_parent
+        while parent is not None and not parent.name.startswith("aten::"):
+            parent = parent.cpu_parent
+        if parent is not None:
+            continue  # nested inside another aten op: not a launch of its own
+        op = e.name[len("aten::") :]
+        if op == "to" and id(e) in copying:
+            op = "_to_copy"
+        counter[op] = counter.get(op, 0) + 1
+    return value, _classify(counter, method)
+
+
+def with_launch_counts(fn: Callable[[], Any]) -> Any:
+    """Run a task's dense baseline and record its kernel launches and host syncs in it.
+
+    ``fn()`` must return a ``tasks`` ``BaselineResult`` (a dataclass with
+    ``kernel_launches`` and ``host_syncs`` fields).  It is run twice: once as is
+    (its own wall time stands) and once under :func:`count_launches` (the
+    counter slows the run, so that run's time is discarded).
+
+    Returns
+    -------
+    BaselineResult
+        The first run's result with ``kernel_launches`` and ``host_syncs`` set.
+    """
+    import dataclasses
+
+    result = fn()
+    if not dataclasses.is_dataclass(result) or not {"kernel_launches", "host_syncs"} <= {f.name for f in dataclasses.fields(result)}:
+        raise SNNTypeError(
+            f"fn() returned {type(result).__name__}: expected a tasks BaselineResult with kernel_launches and host_syncs fields"
+        )
+    _, counts = count_launches(fn)
+    return dataclasses.replace(result, kernel_launches=counts.kernel_launches, host_syncs=counts.host_syncs)
+
+
 # ------------------------------------------------------------------------------ modelled
 def _count(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
@@ -351,20 +552,26 @@ def model(
     gpu_profile: str = "h100",
     dtype: str = "float32",
     *,
+    kernel_launches: int | None = None,
+    host_syncs: int | None = None,
     label: str | None = None,
     algorithm: str = "",
 ) -> BaselineEstimate:
-    """Roofline time and energy of a dense computation on a GPU (or CPU) profile.
+    """Time and energy of a dense computation on a GPU (or CPU) profile: max(roofline, launch-bound).
 
-    ``time = max(flops / peak[dtype], bytes_moved / mem_bandwidth)`` and
-    ``energy = board_power * time``.
+    ``roofline = max(flops / peak[dtype], bytes_moved / mem_bandwidth)``;
+    ``launch-bound = kernel_launches * kernel_launch_latency + host_syncs *
+    host_sync_latency`` (when the profile has those constants and the counts are
+    given, e.g. from :func:`with_launch_counts`); ``time = max`` of the two.
+    Energy is ``board_power x time`` when the roofline bounds the run and
+    ``launch_bound_power x time`` when launches do; the energy above idle
+    subtracts ``idle_power``.  Every figure comes as [low, best, high] from the
+    constants' ranges (low time with the low latencies, low energy with low
+    power and short time; above idle: low power minus high idle).
 
     Assumptions (stated in the result): peak throughput and bandwidth are
-    reached and overlap perfectly (so the time is a lower bound); the board
-    draws its maximum power for that time (so the energy is the power-limit
-    figure); kernel-launch latency, host work and transfers are ignored (they
-    dominate small iterative problems on a real GPU: read the measured baseline
-    where one exists).
+    reached and overlap perfectly; launches do not overlap host syncs; host
+    work other than launching is ignored.
     """
     prof = _profiles.get(gpu_profile)
     if prof.kind != "dense-processor":
@@ -373,6 +580,8 @@ def model(
         )
     f = _count(flops, "flops")
     b = _count(bytes_moved, "bytes_moved")
+    n_launch = None if kernel_launches is None else int(_count(kernel_launches, "kernel_launches"))
+    n_sync = None if host_syncs is None else int(_count(host_syncs, "host_syncs"))
     if dtype not in prof.dtype_peaks:
         raise BaselineError(f"dtype={dtype!r}: profile {prof.name!r} has peaks for {sorted(prof.dtype_peaks)}")
     peak = prof.constant(prof.dtype_peaks[dtype])
@@ -380,26 +589,83 @@ def model(
     power = prof.constant("board_power")
     t_compute = f / peak.si
     t_memory = b / bw.si
-    t = max(t_compute, t_memory)
-    bound = "compute" if t_compute >= t_memory else "memory"
+    t_roof = max(t_compute, t_memory)
+    roof_bound = "compute" if t_compute >= t_memory else "memory"
+    has_launch = n_launch is not None and "kernel_launch_latency" in prof.constants
+    assumptions = [
+        f"{dtype} peak {peak.value} {peak.unit} ({peak.source}) and memory bandwidth {bw.value} {bw.unit} ({bw.source}) reached and perfectly overlapped: the roofline time is a lower bound ({roof_bound}-bound)",
+    ]
+    idle = prof.constants.get("idle_power")
+    ends = ("low", "value", "high")
+
+    def at(c, end):
+        return {"low": c.low_si, "value": c.si, "high": c.high_si}[end]
+
+    times, energies, above, bounds = {}, {}, {}, {}
+    t_launch = {}
+    for end in ends:
+        tl = 0.0
+        if has_launch:
+            tl = n_launch * at(prof.constant("kernel_launch_latency"), end) + (n_sync or 0) * at(prof.constant("host_sync_latency"), end)
+        t_launch[end] = tl
+        launch_bound = has_launch and tl > t_roof
+        t = tl if launch_bound else t_roof
+        p = prof.constant("launch_bound_power") if launch_bound and "launch_bound_power" in prof.constants else power
+        p_end = at(p, end) if p is not power else power.si
+        times[end] = t
+        energies[end] = p_end * t
+        bounds[end] = "launch" if launch_bound else roof_bound
+        if idle is not None:
+            other = {"low": "high", "value": "value", "high": "low"}[end]
+            above[end] = max(p_end - at(idle, other), 0.0) * t
+    if has_launch:
+        kl, hs = prof.constant("kernel_launch_latency"), prof.constant("host_sync_latency")
+        assumptions.append(
+            f"{n_launch} kernel launches x {kl.value} {kl.unit} [{kl.low}-{kl.high}] and {n_sync or 0} host syncs x {hs.value} {hs.unit} [{hs.low}-{hs.high}] ({kl.source}); launches and syncs do not overlap"
+        )
+        if bounds["value"] == "launch":
+            lp = prof.constant("launch_bound_power")
+            assumptions.append(f"launch-bound: the board draws {lp.value} {lp.unit} [{lp.low}-{lp.high}] ({lp.formula})")
+        else:
+            assumptions.append(f"the board draws its maximum power {power.value} {power.unit} during that time")
+    else:
+        assumptions.append(f"the board draws its maximum power {power.value} {power.unit} during that time")
+        assumptions.append(
+            "kernel-launch latency and host syncs are not counted (no launch counts given): the time is a roofline lower bound"
+        )
+    if idle is not None:
+        assumptions.append(
+            f"idle power {idle.value} {idle.unit} [{idle.low}-{idle.high}] ({idle.source}) subtracted for the energy above idle"
+        )
+    bound = bounds["value"]
+    kind_label = "launch-bound" if bound == "launch" else "roofline"
     return BaselineEstimate(
         kind="modelled",
-        label=label or f"{'CPU' if prof.name.startswith('cpu') else 'GPU'} {prof.name} (modelled)",
+        label=label or f"{'CPU' if prof.name.startswith('cpu') else 'GPU'} {prof.name} (modelled, {kind_label})",
         device=prof.name,
-        time_s=t,
-        time_kind="modelled roofline time",
-        energy_j=power.si * t,
-        power_w=power.si,
+        time_s=times["value"],
+        time_kind="modelled time: max(roofline, launch-bound)" if has_launch else "modelled roofline time",
+        energy_j=energies["value"],
+        energy_above_idle_j=above.get("value"),
+        idle_power_w=None if idle is None else idle.si,
+        power_w=energies["value"] / times["value"] if times["value"] > 0 else power.si,
         flops=int(f),
         bytes_moved=int(b),
         dtype=dtype,
         algorithm=algorithm,
-        energy_source=f"board power {power.value} {power.unit} ({power.source}) x roofline time",
-        assumptions=(
-            f"{dtype} peak {peak.value} {peak.unit} ({peak.source}) and memory bandwidth {bw.value} {bw.unit} ({bw.source}) reached and perfectly overlapped: the time is a lower bound ({bound}-bound)",
-            f"the board draws its maximum power {power.value} {power.unit} during that time",
-            "kernel-launch latency, host work and transfers are ignored",
-        ),
+        energy_source=(f"{'launch_bound_power' if bound == 'launch' else 'board power'} x modelled time ({prof.name} profile)"),
+        assumptions=tuple(assumptions),
+        time_low_s=times["low"],
+        time_high_s=times["high"],
+        energy_low_j=energies["low"],
+        energy_high_j=energies["high"],
+        energy_above_idle_low_j=above.get("low"),
+        energy_above_idle_high_j=above.get("high"),
+        kernel_launches=n_launch,
+        host_syncs=n_sync,
+        roofline_time_s=t_roof,
+        launch_time_s=t_launch["value"] if has_launch else None,
+        bound=bound,
     )
 
 
@@ -436,7 +702,15 @@ def from_result(result: Any, *, gpu_profile: str | None = "h100") -> list[Baseli
         )
     ]
     if gpu_profile is not None:
-        est = model(result.flops, result.bytes_moved, gpu_profile, str(result.dtype), algorithm=str(result.algorithm))
+        est = model(
+            result.flops,
+            result.bytes_moved,
+            gpu_profile,
+            str(result.dtype),
+            kernel_launches=getattr(result, "kernel_launches", None),
+            host_syncs=getattr(result, "host_syncs", None),
+            algorithm=str(result.algorithm),
+        )
         out.append(est)
     return out
 

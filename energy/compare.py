@@ -56,6 +56,35 @@ class Comparison:
     accuracy_trace: Mapping[str, Sequence[float]] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        return (
+            f"Comparison({self.name!r}, estimates={sorted(self.estimates)}, refused={sorted(self.refused)}, "
+            f"baselines={[b.label for b in self.baselines]})"
+        )
+
+    def summary(self) -> str:
+        """A short plain-text table: one line per estimate and baseline (energy and time, with ranges)."""
+
+        def g(x: Any) -> str:
+            return "-" if x is None else f"{x:.3g}"
+
+        def rng(lo: Any, hi: Any) -> str:
+            return "" if lo is None and hi is None else f"[{g(lo)}, {g(hi)}]"
+
+        lines = [f"{self.name}", f"  {'device / profile':<40} {'kind':<9} {'energy J':>10} {'range':<22} {'time s':>10} {'range':<22}"]
+        for name, e in self.estimates.items():
+            lines.append(
+                f"  {name:<40} {e.label:<9} {g(e.energy_j):>10} {rng(e.energy_low_j, e.energy_high_j):<22} {g(e.time_s):>10} {rng(e.time_low_s, e.time_high_s):<22}"
+            )
+        for b in self.baselines:
+            lines.append(
+                f"  {b.label[:40]:<40} {b.kind:<9} {g(b.energy_j):>10} {rng(b.energy_low_j, b.energy_high_j):<22} {g(b.time_s):>10} {rng(b.time_low_s, b.time_high_s):<22}"
+                + (f" ({b.kernel_launches} launches, {b.host_syncs} syncs)" if b.kernel_launches is not None else "")
+            )
+        for name in self.refused:
+            lines.append(f"  {name:<40} refused (an operation it has no price for)")
+        return "\n".join(lines)
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (what :func:`energy.report` writes to report.json)."""
         return {

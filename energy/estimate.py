@@ -131,20 +131,42 @@ class _Counts:
     n_synapses: int
 
 
+#: counts are int64 at every boundary: the largest count accepted
+_INT64_MAX = int(np.iinfo(np.int64).max)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:60] + f"... ({len(text)} characters)"
+
+
 def _nonneg_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise EnergyError(f"{name}={value!r}: must be a non-negative int")
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value <= _INT64_MAX:
+        raise EnergyError(f"{name}={_short(value)}: must be a non-negative int no larger than 2**63 - 1 (counts are int64)")
     return int(value)
 
 
 def _per_step(value: Any, name: str, n_steps: int) -> np.ndarray:
+    msg = f"{name}: must be a list of {n_steps} non-negative whole numbers (one per step) no larger than 2**63 - 1"
     try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise EnergyError(f"{name}: must be a list of {n_steps} non-negative whole numbers") from None
-    if arr.shape != (n_steps,) or not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr != np.round(arr)):
-        raise EnergyError(f"{name}: must be a list of {n_steps} non-negative whole numbers (one per step), got shape {arr.shape}")
-    return arr.astype(np.int64)
+        arr = np.asarray(value)
+    except (TypeError, ValueError, OverflowError):
+        raise EnergyError(msg) from None
+    if arr.shape != (n_steps,):
+        raise EnergyError(f"{msg}, got shape {arr.shape}")
+    if arr.dtype.kind in "iu":
+        if arr.size and (arr.min() < 0 or (arr.dtype.kind == "u" and arr.max() > _INT64_MAX)):
+            raise EnergyError(f"{msg}; min {arr.min()}, max {arr.max()}")
+        return arr.astype(np.int64)
+    if arr.dtype.kind == "f":
+        # a float is exact only below 2**53; above that it cannot be a counted number of events
+        if not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr != np.round(arr)) or np.any(arr >= 2.0**53):
+            raise EnergyError(f"{msg} (floats must be whole and below 2**53)")
+        return arr.astype(np.int64)
+    if arr.dtype == object:
+        vals = [_nonneg_int(v, f"{name}[{k}]") for k, v in enumerate(arr.tolist())]
+        return np.asarray(vals, dtype=np.int64)
+    raise EnergyError(f"{msg}, got dtype {arr.dtype}")
 
 
 def _as_counts(counts: Any) -> _Counts:

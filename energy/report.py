@@ -26,7 +26,7 @@ import numpy as np
 from energy import profiles as _profiles
 from energy.errors import EnergyError, SNNTypeError
 
-__all__ = ["report"]
+__all__ = ["headline", "report"]
 
 FORMAT = "snn-toolkit.energy-report"
 VERSION = 1
@@ -36,8 +36,8 @@ _HOW_TO_READ = [
     "Every constant of a profile carries its source (paper and table, or repository and path), a grade (primary, secondary, derived) and a basis (simulated, silicon-measured, derived, specified); see 'Sources'.",
     "'estimate' rows price operations; 'bound' rows come from best-case system figures and mean 'no better than'. All-in profiles (TrueNorth, the Loihi 2 bound) are never given extra terms.",
     "A profile that has no price for an operation in the counts (e.g. graded spikes on Loihi 1) refuses rather than printing a partial total; refusals are listed with their reason.",
-    "Dense baselines say whether they are 'measured' (wall time; energy from the GPU's NVML counter, idle power stated) or 'modelled' (roofline time and board power on a datasheet profile). CPU wall time is shown as measured CPU time, never relabelled.",
-    "Ratios compare a baseline's energy with each profile's (baseline / profile: above 1 means the neuromorphic estimate is lower). A measured GPU is compared by its energy above idle, since the per-operation neuromorphic profiles exclude static power too.",
+    "Dense baselines say whether they are 'measured' (wall time; energy from the GPU's NVML counter, idle power stated) or 'modelled' on a datasheet profile: time = max(roofline from counted FLOPs and bytes, launch-bound from the kernel launches and host syncs counted by running the dense baseline under a dispatch counter, priced at a sourced per-launch and per-sync latency range), energy = board power (launch-bound: a launch-bound power range between idle and the board limit) x time. CPU wall time is shown as measured CPU time, never relabelled.",
+    "Ratios are GPU / chip in matched scopes: a per-operation (dynamic) chip estimate against the GPU's energy above idle; an all-in chip figure against the GPU board all-in. The headline gives [low, best, high]: the GPU's low end over the chip's high end, and the GPU's high end over the chip's low end.",
     "Per-operation neuromorphic figures exclude static (leakage) power and host I/O; treat them as the dynamic energy of the on-chip work.",
 ]
 
@@ -90,6 +90,36 @@ def _fmt(x: Any, unit: str = "") -> str:
     return f"{x:.3g} {unit}".strip()
 
 
+_PREFIXES = ((1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"), (1e-15, "f"))
+_CHIP_NAMES = {
+    "loihi1_sanafe": "Loihi 1 (SANA-FE-calibrated)",
+    "loihi1_davies2018": "Loihi 1 (Davies 2018)",
+    "loihi2_bound": "Loihi 2 (bound)",
+}
+
+
+def _si(x: float, unit: str, digits: int = 2) -> str:
+    """``x`` with an SI prefix, e.g. ``5.9 µJ``."""
+    if x == 0 or not math.isfinite(x):
+        return f"{x:g} {unit}"
+    for factor, prefix in _PREFIXES:
+        if abs(x) >= factor:
+            v = x / factor
+            return f"{v:.{digits}g} {prefix}{unit}" if abs(v) < 100 else f"{v:.0f} {prefix}{unit}"
+    return f"{x:.{digits}g} {unit}"
+
+
+def _x(r: float) -> str:
+    """A ratio, compact: 2.2, 76, 7.6e4."""
+    if 100 <= r < 1000:
+        return f"{r:.0f}"
+    return f"{r:.2g}" if 0.01 <= r < 100 else f"{r:.1e}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
+
+
+def _iv(d: Mapping[str, float], unit: str) -> str:
+    return f"{_si(d['best'], unit)} [{_si(d['low'], unit)} – {_si(d['high'], unit)}]"
+
+
 def _range(lo: Any, hi: Any, unit: str) -> str:
     if lo is None and hi is None:
         return ""
@@ -110,8 +140,13 @@ def _reference_baseline(comp: Mapping[str, Any]) -> tuple[str, float] | None:
 def _rows(comp: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Table rows: one per profile estimate, refusal and baseline."""
     ref = _reference_baseline(comp)
+    gpu = _gpu_baseline(comp)
     rows = []
     for name, e in comp["estimates"].items():
+        if gpu is not None:
+            # matched scopes: a per-op (dynamic) estimate against the GPU above idle, an all-in one against the board all-in
+            per_op = _profiles.get(name).scope == "per-op"
+            ref = (gpu[0]["label"], (gpu[1] if per_op else gpu[2])["best"])
         rows.append(
             {
                 "device": name,
@@ -138,6 +173,110 @@ def _rows(comp: Mapping[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+#: chips the headline prefers, in order (estimates resting on silicon-calibrated or measured constants first;
+#: the Loihi 2 bound only where no Loihi 1 profile can price the job, e.g. graded spikes)
+_HEADLINE_CHIPS = ("loihi1_sanafe", "loihi1_davies2018", "loihi2_bound")
+
+
+def _interval(best: Any, low: Any = None, high: Any = None) -> dict[str, float] | None:
+    if best is None:
+        return None
+    return {"low": float(best if low is None else low), "best": float(best), "high": float(best if high is None else high)}
+
+
+def _gpu_baseline(comp: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, float], dict[str, float], str] | None:
+    """The GPU baseline of the headline: (record, energy above idle, board energy, note) -- measured first, else modelled."""
+    note = ""
+    for b in comp.get("baselines", []):
+        if b["kind"] == "measured" and b.get("energy_j") is not None:
+            above = b.get("energy_above_idle_j")
+            if above is None or above <= 0:
+                note = f"{b['label']}: measured energy above idle {above} J is <= 0 (the run is too short for the counter to resolve), so the headline uses the modelled GPU"
+                continue
+            return b, _interval(above), _interval(b["energy_j"]), ""
+    for b in comp.get("baselines", []):
+        if b["kind"] == "modelled" and b.get("energy_j"):
+            above = _interval(b.get("energy_above_idle_j"), b.get("energy_above_idle_low_j"), b.get("energy_above_idle_high_j"))
+            board = _interval(b["energy_j"], b.get("energy_low_j"), b.get("energy_high_j"))
+            return b, above or board, board, note
+    return None
+
+
+def _ratio(num: Mapping[str, float], den: Mapping[str, float]) -> dict[str, float] | None:
+    """``num / den`` as an interval: low = num.low / den.high, high = num.high / den.low."""
+    if not num or not den or min(den.values()) <= 0:
+        return None
+    return {"low": num["low"] / den["high"], "best": num["best"] / den["best"], "high": num["high"] / den["low"]}
+
+
+def headline(comp: Mapping[str, Any]) -> dict[str, Any] | None:
+    """One job's headline: the preferred chip estimate against the GPU baseline, in matched scopes, with ranges.
+
+    A per-op (dynamic-energy) chip estimate is compared with the GPU's energy
+    above idle; the ratio interval divides the GPU's low end by the chip's high
+    end and the GPU's high end by the chip's low end.  ``None`` when the job has
+    no chip estimate or no GPU baseline.
+    """
+    chip = next((n for n in _HEADLINE_CHIPS if n in comp.get("estimates", {})), None)
+    gpu = _gpu_baseline(comp)
+    if chip is None or gpu is None:
+        return None
+    e = comp["estimates"][chip]
+    b, gpu_above, gpu_board, gpu_note = gpu
+    prof = _profiles.get(chip)
+    chip_e = _interval(e["energy_j"], e.get("energy_low_j"), e.get("energy_high_j"))
+    chip_t = _interval(e.get("time_s"), e.get("time_low_s"), e.get("time_high_s"))
+    matched = gpu_above if prof.scope == "per-op" else gpu_board
+    scope = "chip dynamic energy vs GPU energy above idle" if prof.scope == "per-op" else "chip all-in vs GPU board all-in"
+    gpu_t = _interval(b["time_s"], b.get("time_low_s"), b.get("time_high_s"))
+    ratio = _ratio(matched, chip_e)
+    speed = _ratio(gpu_t, chip_t) if chip_t else None
+    acc = comp.get("accuracy", {})
+    acc_txt = ""
+    for k in ("rel_error", "rel_residual", "rel_objective_gap", "gap"):
+        if k in acc:
+            acc_txt = f"; spiking solver {k} {acc[k]:.2g}"
+            break
+    gpu_name = b["label"]
+    launches, syncs = b.get("kernel_launches"), b.get("host_syncs")
+    is_bound = e.get("label") == "bound"
+    gpu_short = gpu_name.replace("GPU h100", "H100").replace("GPU a100", "A100")
+    counted = f"; {launches} kernel launches, {syncs} host syncs" if launches is not None else ""
+    chip_name = _CHIP_NAMES.get(chip, prof.title)
+    sentence = f"{chip_name}: {_iv(chip_e, 'J')} vs {gpu_short[:-1] if gpu_short.endswith(')') else gpu_short}{counted}{')' if gpu_short.endswith(')') else ''}: {_iv(matched, 'J')}"
+    if ratio:
+        word = "at most " if is_bound else ""
+        sentence += f" → {word}{_x(ratio['best'])}× less energy [{_x(ratio['low'])} – {_x(ratio['high'])}]"
+    if speed:
+        sp = speed["best"]
+        sentence += f", {_x(sp)}× faster" if sp >= 1 else f", {_x(1 / sp)}× slower"
+        sentence += f" [GPU/chip time {_x(speed['low'])} – {_x(speed['high'])}]"
+    sentence += f"; {scope}{acc_txt}."
+    if is_bound:
+        sentence += (
+            " A bound from best-case system figures (no Loihi 1 profile prices this job's graded spikes): the chip can do no better."
+        )
+    if gpu_note:
+        sentence += f" Note: {gpu_note}."
+    return {
+        "sentence": sentence,
+        "chip": chip,
+        "chip_label": e.get("label", "estimate"),
+        "chip_energy_j": chip_e,
+        "chip_time_s": chip_t,
+        "gpu": gpu_name,
+        "gpu_kind": b["kind"],
+        "gpu_energy_j": matched,
+        "gpu_board_energy_j": gpu_board,
+        "gpu_time_s": {**(gpu_t or {}), "kernel_launches": launches, "host_syncs": b.get("host_syncs"), "bound": b.get("bound", "")},
+        "energy_ratio": ratio,
+        "time_ratio": speed,
+        "scope": scope,
+        "accuracy": dict(acc),
+        "note": gpu_note,
+    }
 
 
 # ------------------------------------------------------------------------------ figures
@@ -313,10 +452,22 @@ def _placement(placement: Mapping[str, Any] | None) -> bytes | None:
 
 
 # ------------------------------------------------------------------------------ writers
+def _umask() -> int:
+    """The process's umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
+    """Write atomically, then give the file the mode an ordinary ``open()`` would (0666 less the umask).
+
+    The atomic writer's temporary file is created 0600; a report is meant to be read by others where the user's umask allows.
+    """
     from snn.io import atomic_write_bytes
 
     atomic_write_bytes(path, lambda fh: fh.write(data))
+    os.chmod(path, 0o666 & ~_umask())
 
 
 def _table_html(header: list[str], rows: list[list[str]]) -> str:
@@ -334,7 +485,16 @@ def _table_md(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-_JOB_HEADER = ["device / profile", "kind", "energy per run", "range", "time per run", "time kind", "EDP (J·s)", "ratio (baseline / this)"]
+_JOB_HEADER = [
+    "device / profile",
+    "kind",
+    "energy per run",
+    "range",
+    "time per run",
+    "time kind",
+    "EDP (J·s)",
+    "ratio (GPU / this, matched scope)",
+]
 
 
 def _job_rows(comp: Mapping[str, Any]) -> list[list[str]]:
@@ -554,7 +714,8 @@ def report(
         "title": title,
         "created_utc": created,
         "how_to_read": _HOW_TO_READ,
-        "comparisons": comps,
+        "headlines": {c["name"]: headline(c) for c in comps},
+        "comparisons": [{**c, "headline": headline(c)} for c in comps],
         "placement": placement,
         "crosschecks": crosschecks,
         "notes": list(notes),
@@ -567,6 +728,12 @@ def report(
     # --- Markdown
     md = [f"# {title}", "", f"Generated {created} by snn-toolkit.", "", "## How to read this report", ""]
     md += [f"- {line}" for line in _HOW_TO_READ] + [""]
+    heads = [(c["name"], headline(c)) for c in comps]
+    md += (
+        ["## Headline", ""]
+        + [f"- **{name}**: {h['sentence'] if h else 'no chip estimate or no GPU baseline to compare'}" for name, h in heads]
+        + [""]
+    )
     md += ["## Plots", ""] + [f"![{cap}](figures/{key}.png)" for key, cap, _ in figures] + [""]
     for head, paras, tables in sections:
         md += [f"## {head}", ""]
@@ -588,8 +755,13 @@ def report(
         f"<style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         f'<p class="small">Generated {html.escape(created)} by snn-toolkit.</p>',
-        "<h2>How to read this report</h2><ul>",
+        '<h2>Headline</h2><ul class="headline">',
     ]
+    parts += [
+        f"<li><b>{html.escape(name)}</b>: {html.escape(h['sentence'] if h else 'no chip estimate or no GPU baseline to compare')}</li>"
+        for name, h in heads
+    ]
+    parts += ["</ul>", "<h2>How to read this report</h2><ul>"]
     parts += [f"<li>{html.escape(line)}</li>" for line in _HOW_TO_READ]
     parts.append("</ul><h2>Plots</h2>")
     for key, cap, png in figures:

@@ -97,6 +97,10 @@ class BaselineResult:
     algorithm: str
     dtype: str = "float32"
     info: Mapping[str, Any] = field(default_factory=dict)
+    #: kernel launches and blocking device-to-host reads of one run, counted by
+    #: running it under a dispatch counter (``energy.baseline.with_launch_counts``); None: not counted
+    kernel_launches: int | None = None
+    host_syncs: int | None = None
 
 
 def finite_array(name: str, value: Any, *, ndim: int | None = None, shape: tuple | None = None) -> np.ndarray:

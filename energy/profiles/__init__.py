@@ -267,31 +267,104 @@ def names() -> list[str]:
 
 _CACHE: dict[str, Profile] = {}
 
+#: deepest JSON nesting a profile file may have (the shipped ones use 4)
+_MAX_DEPTH = 16
+#: largest profile file read (the shipped ones are under 40 kB)
+_MAX_BYTES = 4 * 1024 * 1024
 
-def get(name: str | Profile) -> Profile:
-    """The shipped profile called ``name`` (a :class:`Profile` is returned as is)."""
+
+def get(name: str | os.PathLike | Profile) -> Profile:
+    """The shipped profile called ``name``, or the profile file at a path.
+
+    ``name`` is a shipped name (:func:`names`; no path separators, no ``..``),
+    an ``os.PathLike`` (a ``pathlib.Path``: read with :func:`load`), or a
+    :class:`Profile` (returned as is).  Shipped profiles are cached after they
+    validate.
+    """
     if isinstance(name, Profile):
         return name
+    if isinstance(name, os.PathLike):
+        return load(name)
     if not isinstance(name, str):
-        raise ProfileError(f"profile={name!r}: must be a profile name (str) or an energy.profiles.Profile; known: {names()}")
-    if name not in _CACHE:
-        entry = _data_dir().joinpath(f"{name}.json")
-        if not entry.is_file():
-            raise ProfileError(f"profile={name!r}: unknown profile; known: {names()}")
-        _CACHE[name] = _parse(json.loads(entry.read_text(encoding="utf-8")), where=f"profile {name!r}", path=str(entry))
-        if _CACHE[name].name != name:
-            raise ProfileError(f"profile file {name}.json names itself {_CACHE[name].name!r}; the file name and 'name' must agree")
-    return _CACHE[name]
+        raise ProfileError(
+            f"profile={name!r}: must be a profile name (str), a pathlib.Path to a profile file, or an energy.profiles.Profile; known: {names()}"
+        )
+    if name in _CACHE:
+        return _CACHE[name]
+    known = names()
+    if name not in known:
+        hint = (
+            " (a path? pass pathlib.Path(...) or use energy.profiles.load(path))"
+            if ("/" in name or "\\" in name or name.endswith(".json"))
+            else ""
+        )
+        raise ProfileError(f"profile={name!r}: unknown profile{hint}; known: {known}")
+    entry = _data_dir().joinpath(f"{name}.json")
+    prof = _read(entry, where=f"profile {name!r}")
+    if prof.name != name:
+        raise ProfileError(f"profile file {name}.json names itself {prof.name!r}; the file name and 'name' must agree")
+    _CACHE[name] = prof
+    return prof
 
 
 def load(path: str | os.PathLike) -> Profile:
-    """Read and validate a profile data file of your own (same layout as the shipped ones)."""
-    p = Path(path)
+    """Read and validate a profile data file of your own (same layout as the shipped ones).
+
+    Any defect (unreadable, not UTF-8, not JSON, nested deeper than 16 levels,
+    wrong types, missing sections, non-positive constants) is one :class:`ProfileError`.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ProfileError(f"path={path!r}: must be a str or os.PathLike naming a profile JSON file")
+    return _read(Path(path), where=f"path={str(path)!r}")
+
+
+def _json_depth(text: str) -> int:
+    """Deepest nesting of ``[``/``{`` in JSON text, ignoring brackets inside strings."""
+    depth = level = 0
+    in_str = escaped = False
+    for ch in text:
+        if in_str:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            level += 1
+            depth = max(depth, level)
+        elif ch in "]}":
+            level -= 1
+    return depth
+
+
+def _read(entry: Any, *, where: str) -> Profile:
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ProfileError(f"path={str(p)!r}: not valid JSON ({exc})") from exc
-    return _parse(data, where=f"path={str(p)!r}", path=str(p))
+        raw = entry.read_bytes()
+    except OSError as exc:
+        raise ProfileError(f"{where}: cannot be read ({type(exc).__name__}: {exc})") from None
+    if len(raw) > _MAX_BYTES:
+        raise ProfileError(f"{where}: {len(raw)} bytes; a profile file is at most {_MAX_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProfileError(f"{where}: not UTF-8 text ({exc})") from None
+    # json's parser recurses per nesting level: refuse deep nesting before parsing it
+    depth = _json_depth(text)
+    if depth > _MAX_DEPTH:
+        raise ProfileError(f"{where}: JSON nested {depth} levels deep; a profile has at most {_MAX_DEPTH}")
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ProfileError(f"{where}: not valid JSON ({exc})") from None
+    try:
+        return _parse(data, where=where, path=str(entry))
+    except ProfileError:
+        raise
+    except (TypeError, AttributeError, KeyError, ValueError, RecursionError) as exc:
+        raise ProfileError(f"{where}: malformed profile ({type(exc).__name__}: {exc})") from None
 
 
 def _req(d: Mapping[str, Any], key: str, where: str, types: type | tuple[type, ...]) -> Any:
@@ -330,6 +403,13 @@ def _parse_constant(name: str, d: Any, where: str) -> Constant:
     scope = _choice(_req(d, "scope", w, str), SCOPES, w, "scope")
     low = _number(d["low"], f"{w}, low") if "low" in d else None
     high = _number(d["high"], f"{w}, high") if "high" in d else None
+    dimension = UNITS[unit][0]
+    for key, v in (("value", value), ("low", low), ("high", high)):
+        if v is None:
+            continue
+        if v < 0 or (v == 0 and dimension not in ("energy", "time")):
+            allowed = "> 0" if dimension not in ("energy", "time") else ">= 0 (an energy or latency a model sets to nothing may be 0)"
+            raise ProfileError(f"{w}: {key}={v!r} {unit}: a {dimension} constant must be {allowed}")
     if (low is not None and low > value) or (high is not None and high < value):
         raise ProfileError(f"{w}: low={low}, value={value}, high={high} must satisfy low <= value <= high")
     if grade == "secondary" and not str(d.get("via", "")).strip():

@@ -1,0 +1,97 @@
+"""The report's headline: matched scopes and ratio intervals against hand calculations."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from _energy_inputs import make_counts, make_mapping
+
+import energy
+from energy import baseline as B
+from energy.report import headline
+
+
+def _comparison():
+    gpu = B.model(1000, 1000, "h100", "float32", kernel_launches=100, host_syncs=10)
+    return energy.compare(
+        "job", make_counts(), profiles=["loihi1_davies2018"], mapping=make_mapping(), baselines=[gpu], accuracy={"rel_error": 1e-4}
+    ), gpu
+
+
+def test_headline_intervals_by_hand():
+    comp, gpu = _comparison()
+    h = headline(comp.to_dict())
+    e = comp.estimates["loihi1_davies2018"]
+    # per-op chip energy is matched with the GPU's energy above idle
+    assert h["scope"] == "chip dynamic energy vs GPU energy above idle"
+    assert h["gpu_energy_j"] == pytest.approx(
+        {"low": (100.0 - 90.0) * 3.08e-4, "best": (221.0 - 70.0) * 6e-4, "high": (700.0 - 50.0) * 1.2e-3}
+    )
+    lo, hi = e.energy_low_j or e.energy_j, e.energy_high_j or e.energy_j
+    assert h["energy_ratio"]["low"] == pytest.approx(10.0 * 3.08e-4 / hi)
+    assert h["energy_ratio"]["best"] == pytest.approx(151.0 * 6e-4 / e.energy_j)
+    assert h["energy_ratio"]["high"] == pytest.approx(650.0 * 1.2e-3 / lo)
+    assert h["gpu_time_s"]["kernel_launches"] == 100 and h["gpu_time_s"]["host_syncs"] == 10
+    assert h["gpu_time_s"]["best"] == pytest.approx(6e-4)
+    assert h["time_ratio"]["best"] == pytest.approx(6e-4 / e.time_s)
+    assert "less energy" in h["sentence"] and "100 kernel launches" in h["sentence"] and "less energy" in h["sentence"]
+
+
+def test_report_json_carries_headline(tmp_path):
+    comp, _ = _comparison()
+    paths = energy.report([comp], tmp_path)
+    doc = json.loads((tmp_path / "report.json").read_text())
+    h = doc["comparisons"][0]["headline"]
+    assert set(h["energy_ratio"]) == {"low", "best", "high"}
+    assert h["energy_ratio"]["low"] <= h["energy_ratio"]["best"] <= h["energy_ratio"]["high"]
+    assert "kernel_launches" in h["gpu_time_s"]
+    assert "Headline" in open(paths["html"], encoding="utf-8").read()
+    assert "## Headline" in open(paths["md"], encoding="utf-8").read()
+
+
+def test_no_headline_without_gpu():
+    comp = energy.compare("job", make_counts(), profiles=["loihi1_davies2018"])
+    assert headline(comp.to_dict()) is None
+
+
+@pytest.mark.slow
+def test_headline_present_for_every_demo_job(tmp_path):
+    from snn.cli import main
+
+    main(["demo", "--out", str(tmp_path), "--no-lava", "--quiet", "--engine", "event", "--steps", "50"])
+    doc = json.loads((tmp_path / "report.json").read_text())
+    assert len(doc["comparisons"]) == 7
+    for c in doc["comparisons"]:
+        h = c["headline"]
+        assert h is not None, c["name"]
+        assert h["energy_ratio"]["low"] <= h["energy_ratio"]["best"] <= h["energy_ratio"]["high"]
+        assert h["gpu_time_s"]["kernel_launches"] > 0
+
+
+def test_report_files_follow_the_umask(tmp_path):
+    import os
+    import stat
+
+    comp, _ = _comparison()
+    old = os.umask(0o027)
+    try:
+        paths = energy.report([comp], tmp_path / "r")
+    finally:
+        os.umask(old)
+    for key in ("html", "md", "json"):
+        assert stat.S_IMODE(os.stat(paths[key]).st_mode) == 0o640, key
+    for fig in paths["figures"]:
+        assert stat.S_IMODE(os.stat(fig).st_mode) == 0o640
+
+
+def test_comparison_summary_and_short_repr():
+    comp, gpu = _comparison()
+    assert len(repr(comp)) < 300 and "loihi1_davies2018" in repr(comp)
+    assert len(repr(gpu)) < 200
+    text = comp.summary()
+    lines = text.splitlines()
+    assert len(lines) == 4  # name, header, one estimate, one baseline
+    e = comp.estimates["loihi1_davies2018"]
+    assert f"{e.energy_j:.3g}" in lines[2]
+    assert "100 launches, 10 syncs" in lines[3] and f"{gpu.time_s:.3g}" in lines[3]
