@@ -265,7 +265,13 @@ def _check_exportable(network: snn.Network) -> dict[str, str]:
                 ExportError,
                 f"projection {pr.name!r}: delay_steps",
                 bad,
-                f"must be in [1, {_MAX_DELAY}] (Lava's Dense/Sparse deliver in the next step; DelayDense/DelaySparse add 0..63 steps)",
+                f"must be in [1, {_MAX_DELAY}] (Lava's Dense/Sparse deliver in the next step; DelayDense/DelaySparse add 0..63 steps)"
+                + (
+                    "; retime zero-delay (same-step) projections with hardware.lava_backend.with_unit_delays(net) "
+                    "(snn deploy lava --unit-delays), which makes each layer's output one step later"
+                    if bad == 0
+                    else ""
+                ),
             )
         if pr.n_synapses and pr.delays.min() != pr.delays.max() and pr.synapse.weight_exp < 0:
             raise bad_value(
@@ -504,13 +510,16 @@ def export(
         raise bad_value(ExportError, "directory", str(target), "exists already; pass overwrite=True to replace it")
     if not target.parent.is_dir():
         raise bad_value(ExportError, "directory", str(target), "its parent folder does not exist")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    # folders a killed export left behind (named with its process id) go first
+    snn.io.remove_stale_temps(target.parent, f".{target.name}.tmp-")
+    snn.io.remove_stale_temps(target.parent, f".{target.name}.old-")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
     try:
         manifest, ours = _write_export(
             network, tmp, n_steps, seed=seed, inputs=inputs, record=record, connection=connection, engine=engine or _default_engine()
         )
         if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-{os.getpid()}-", dir=target.parent))
             os.replace(target, old / "x")
             os.replace(tmp, target)
             shutil.rmtree(old, ignore_errors=True)
