@@ -707,9 +707,16 @@ def _compiled_loop() -> Callable:
     Typing the arena records at every call costs ~5 ms, which a loop of short
     runs (a chunked solver) would pay at every chunk.
     """
-    if _LOOP_SIG not in _run_loop.overloads:
-        _timed("loop", _run_loop.compile, _LOOP_SIG)
-    return _run_loop.overloads[_LOOP_SIG].entry_point
+    entry = _LOOP_ENTRY.get("loop")
+    if entry is None:
+        if _LOOP_SIG not in _run_loop.overloads:
+            _timed("loop", _run_loop.compile, _LOOP_SIG)
+        entry = _LOOP_ENTRY["loop"] = _run_loop.overloads[_LOOP_SIG].entry_point
+    return entry
+
+
+#: the compiled run loop's entry point, once looked up (hashing its signature costs 0.3 ms)
+_LOOP_ENTRY: dict[str, Callable] = {}
 
 
 def _failure(where: tuple[int, int, int], pops: list, projs: list) -> None:
@@ -1356,7 +1363,8 @@ def _run_program(prog: types.SimpleNamespace, plan: Plan, n_steps: int, progress
     loop = _compiled_loop()
 
     previous_threads = numba.get_num_threads()
-    numba.set_num_threads(threads)
+    if threads != previous_threads:
+        numba.set_num_threads(threads)
     t_loop = time.perf_counter()
     try:
         if progress:
@@ -1371,7 +1379,8 @@ def _run_program(prog: types.SimpleNamespace, plan: Plan, n_steps: int, progress
         else:
             _failure(loop(plan.t0, plan.t0 + n_steps, *args), pops, plan.projections)
     finally:
-        numba.set_num_threads(previous_threads)
+        if threads != previous_threads:
+            numba.set_num_threads(previous_threads)
     t_results = time.perf_counter()
 
     # ---- results

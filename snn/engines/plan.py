@@ -108,7 +108,7 @@ class Plan:
             for p in self.populations
         }
         flight = {pr.name: np.asarray(in_flight[pr.index], dtype=pr.dtype) for pr in self.projections}
-        return SimState(
+        return SimState.owning(
             t=self.t0 + int(n_steps), seed=self.seed, dt_ms=self.dt_ms, populations=pops, in_flight=flight, structure=self.structure
         )
 
@@ -360,7 +360,7 @@ def build_plan(
         pops.append(
             dataclasses.replace(
                 sp_,
-                state0=tuple(np.array(st[v]) for v in sp_.state_vars),
+                state0=tuple(st[v] for v in sp_.state_vars),  # read-only: every engine copies what it changes
                 key=_rng.stream_key(state.seed, sp_.index),
                 external=ext,
                 incoming=list(sp_.incoming),
