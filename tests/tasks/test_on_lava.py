@@ -81,3 +81,34 @@ def test_shortest_path_on_lava_equals_dijkstra():
     assert np.isfinite(expected).sum() > 10
     for name, spikes in ours.run.spikes.items():
         np.testing.assert_array_equal(on_lava.run.spikes[name], spikes)
+
+
+def test_snn_deploy_lava_task_folder_solves_the_instance_as_solve_does(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from snn.cli import main
+    from tasks import _common
+
+    p = CASES["shortest_path"][1]()
+    _common.save_problem(p, tmp_path / "sp.npz")
+    out = tmp_path / "deploy"
+    assert main(["deploy", "lava", "--task", "shortest_path", "--problem", str(tmp_path / "sp.npz"), str(out)]) == 0
+    assert {f.name for f in out.iterdir()} == {"problem.npz", "run.py", "README.md"}
+    root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "run.py"], cwd=out, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "shortest_path on lava" in proc.stdout
+    ours = shortest_path.solve(p, simulate=loihi.fixed_point_simulator(), engine="event", seed=0)
+    with np.load(out / "result.npz", allow_pickle=False) as got:
+        np.testing.assert_array_equal(got["x"], ours.x)
+        np.testing.assert_array_equal(got["x"], csgraph.dijkstra(p.graph, indices=p.source))
+        assert (int(got["n_steps"]), int(got["status"])) == (ours.n_steps, ours.status)
+        np.testing.assert_array_equal(got["counts.spikes_per_step"], ours.run.counts.spikes_per_step)
+        np.testing.assert_array_equal(got["counts.synaptic_events_per_step"], ours.run.counts.synaptic_events_per_step)
+        assert int(got["counts.synaptic_events"]) == ours.run.counts.synaptic_events
+    hw = subprocess.run([sys.executable, "run.py", "--hw"], cwd=out, env=env, capture_output=True, text=True, timeout=300)
+    assert hw.returncode == 2 and hw.stderr.count("\n") == 1 and "no Loihi 2 support" in hw.stderr, hw.stderr
