@@ -143,6 +143,8 @@ class LavaSession:
     initial : dict, optional
         ``{"pop<i>.<var>" or "proj<j>.a_buff": values}`` the Vars hold before the
         first step (:meth:`state_values` makes it from a :class:`snn.SimState`).
+        Without it, a network with its own ``initial_state`` (which Lava's
+        SigmaDelta cannot start from) starts from ``snn.init_state(network)``.
     """
 
     def __init__(
@@ -177,6 +179,9 @@ class LavaSession:
         from snn.state import structure_of
 
         self.structure = structure_of(network)
+        if initial is None and any(p.initial_state for p in network.populations):
+            # the network's own initial state (Lava's SigmaDelta cannot start from one): written as Var values
+            initial = self.state_values(network, snn.init_state(network, seed=self.seed))
         py = python or lava_backend.lava_python()
         if not (os.path.isfile(py) and os.access(py, os.X_OK)):
             raise LavaNotFoundError(f"python={py!r}: no executable Lava interpreter there")
