@@ -179,7 +179,7 @@ class LavaSession:
         from snn.state import structure_of
 
         self.structure = structure_of(network)
-        if initial is None and any(p.initial_state for p in network.populations):
+        if initial is None and lava_backend._zero_start_refused(network):
             # the network's own initial state (Lava's SigmaDelta cannot start from one): written as Var values
             initial = self.state_values(network, snn.init_state(network, seed=self.seed))
         py = python or lava_backend.lava_python()
