@@ -23,6 +23,8 @@ __all__ = ["write_lava_folder", "RESULT_KEYS"]
 
 #: the arrays of ``result.npz`` (the op counts are ``counts.<field>``; dict counts as ``counts.<field>.<key>``)
 RESULT_KEYS = ("x", "n_steps", "status", "success")
+#: solve options a task needs on Loihi fixed point (lasso: Loihi's LIF resets to zero, not by subtraction)
+SOLVE_OPTIONS: dict[str, dict[str, Any]] = {"lasso": {"reset": "zero"}}
 
 _RUN = '''#!/usr/bin/env python
 """Solve the {task!r} instance in problem.npz on Intel Lava (written by `snn deploy lava --task {task}`).
@@ -45,6 +47,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 TASK = {task!r}
 SEED = {seed!r}
+SOLVE_OPTIONS = {options!r}  # what Loihi fixed point needs beyond solve's defaults
 TOOLKIT = {toolkit!r}  # the toolkit checkout that wrote this folder (used when snn-toolkit is not importable)
 LOIHI2_MODULE = "lava.magma.compiler.subcompilers.nc.ncproc_compiler"  # what lava.utils.system.Loihi2.is_loihi2_available tests
 
@@ -89,7 +92,7 @@ def main(argv=None):
     problem = _common.load_problem(os.path.join(HERE, "problem.npz"), TASK)
     sim = loihi.fixed_point_simulator()
     try:
-        res = task.solve(problem, simulate=sim, engine="lava", seed=SEED)
+        res = task.solve(problem, simulate=sim, engine="lava", seed=SEED, **SOLVE_OPTIONS)
     finally:
         sim.close()
     out = {{"x": np.asarray(res.x), "n_steps": np.asarray(res.n_steps), "status": np.asarray(res.status), "success": np.asarray(res.success)}}
@@ -124,7 +127,7 @@ Files:
 
 - `problem.npz`: the Problem's arrays (`tasks._common.save_problem`; read with
   `tasks._common.load_problem`, `allow_pickle=False`).
-- `run.py`: runs `tasks.{task}.solve(problem, simulate=hardware.loihi.fixed_point_simulator(), engine="lava", seed={seed})`
+- `run.py`: runs `tasks.{task}.solve(problem, simulate=hardware.loihi.fixed_point_simulator(), engine="lava", seed={seed}{extra})`
   and writes `result.npz` (`x`, `n_steps`, `status`, `success` and the op
   counts as `counts.<field>`, per-step arrays included), exit status 0 when
   the solver converged, 1 when not.
@@ -173,10 +176,17 @@ def write_lava_folder(task: str, problem: Any, out: str | os.PathLike, *, seed: 
     try:
         save_problem(problem, tmp / "problem.npz")
         toolkit = str(Path(__file__).resolve().parents[1])
-        (tmp / "run.py").write_text(_RUN.format(task=task, seed=int(seed), toolkit=toolkit))
+        options = SOLVE_OPTIONS.get(task, {})
+        (tmp / "run.py").write_text(_RUN.format(task=task, seed=int(seed), toolkit=toolkit, options=options))
         doc = (__import__(f"tasks.{task}", fromlist=["_"]).__doc__ or task).strip().splitlines()[0].rstrip(".")
         (tmp / "README.md").write_text(
-            _README.format(task=task, seed=int(seed), summary=doc, loihi2="lava.magma.compiler.subcompilers.nc.ncproc_compiler")
+            _README.format(
+                task=task,
+                seed=int(seed),
+                extra="".join(f", {k}={v!r}" for k, v in options.items()),
+                summary=doc,
+                loihi2="lava.magma.compiler.subcompilers.nc.ncproc_compiler",
+            )
         )
         os.chmod(tmp, 0o755 & ~_umask())
         if target.exists():

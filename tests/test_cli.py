@@ -266,3 +266,11 @@ def test_deploy_lava_task_writes_the_folder_and_refuses_bad_arguments(tmp_path, 
     _common.save_problem(shortest_path.random_problem(n=5, seed=0), tmp_path / "sp.npz")
     assert cli.main(["deploy", "lava", "--task", "shortest_path", "--problem", str(tmp_path / "sp.npz"), str(out), "--overwrite"]) == 0
     assert "TASK = 'shortest_path'" in (out / "run.py").read_text()
+
+
+def test_deploy_lava_task_lasso_uses_loihi_zero_reset(tmp_path):
+    from tasks import _common, lasso
+
+    _common.save_problem(lasso.random_problem(n_atoms=6, seed=0), tmp_path / "l.npz")
+    assert cli.main(["deploy", "lava", "--task", "lasso", "--problem", str(tmp_path / "l.npz"), str(tmp_path / "d")]) == 0
+    assert "SOLVE_OPTIONS = {'reset': 'zero'}" in (tmp_path / "d" / "run.py").read_text()
