@@ -242,6 +242,15 @@ def _kind(pop: snn.Population) -> str:
     )
 
 
+def _zero_start_refused(network: snn.Network) -> list[str]:
+    """The populations whose non-zero initial state an export cannot take (Lava's SigmaDelta starts from zero)."""
+    return [
+        p.name
+        for p in network.populations
+        if _kind(p) not in _ANY_INITIAL + ("source",) and any(np.any(v != 0) for v in p.initial_state.values())
+    ]
+
+
 def _check_exportable(network: snn.Network) -> dict[str, str]:
     if not isinstance(network, snn.Network):
         raise SNNTypeError(f"network={network!r}: must be a snn.Network")

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 import snn
 from hardware import lava_backend
@@ -103,6 +104,22 @@ def _terminate(proc: subprocess.Popen, folder: str, err: Any) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _without_initial_state(network: snn.Network) -> snn.Network:
+    """``network`` with every population's ``initial_state`` left out (a session writes its Vars instead)."""
+    if not any(p.initial_state for p in network.populations):
+        return network
+    out = snn.Network(dt_ms=network.dt_ms)
+    for p in network.populations:
+        out.add_population(p.name, p.n, p.model, positions=p.positions_um)
+    for pr in network.projections:
+        w = sp.csr_matrix(pr.weights, copy=True)
+        w.sort_indices()
+        d = sp.csr_matrix((np.asarray(pr.delays, dtype=np.float64), w.indices, w.indptr), shape=w.shape)
+        out.add_projection(pr.pre, pr.post, weights=w, delay_steps=d, synapse=pr.synapse, name=pr.name)
+    out.outputs = network.outputs
+    return out
+
+
 class LavaSession:
     """One long-lived Lava process running ``network`` (see the module notes).
 
@@ -126,6 +143,8 @@ class LavaSession:
     initial : dict, optional
         ``{"pop<i>.<var>" or "proj<j>.a_buff": values}`` the Vars hold before the
         first step (:meth:`state_values` makes it from a :class:`snn.SimState`).
+        Without it, a network with its own ``initial_state`` (which Lava's
+        SigmaDelta cannot start from) starts from ``snn.init_state(network)``.
     """
 
     def __init__(
@@ -160,13 +179,18 @@ class LavaSession:
         from snn.state import structure_of
 
         self.structure = structure_of(network)
+        if initial is None and lava_backend._zero_start_refused(network):
+            # the network's own initial state (Lava's SigmaDelta cannot start from one): written as Var values
+            initial = self.state_values(network, snn.init_state(network, seed=self.seed))
         py = python or lava_backend.lava_python()
         if not (os.path.isfile(py) and os.access(py, os.X_OK)):
             raise LavaNotFoundError(f"python={py!r}: no executable Lava interpreter there")
         folder = Path(tempfile.mkdtemp(prefix="snn-lava-session-"))
         try:
             self.manifest, _ = lava_backend._write_export(
-                network,
+                # the Vars start from ``initial`` (written before the first step), so the exported
+                # processes may start from zero: Lava's SigmaDelta cannot take an initial state itself
+                _without_initial_state(network) if initial else network,
                 folder,
                 self.max_steps,
                 seed=self.seed,

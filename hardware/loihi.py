@@ -1377,7 +1377,14 @@ class FixedPointSimulator:
         if engine == "lava":
             from hardware import lava_backend
 
-            if qstate.t == 0 and qstate.equals(snn.init_state(qnet, seed=qstate.seed)) and not self.session:
+            # a one-shot export cannot start Lava's SigmaDelta from an initial state (e.g. heat's u0):
+            # such a network goes through the session, which writes it as Var values before the first step
+            if (
+                not lava_backend._zero_start_refused(qnet)
+                and qstate.t == 0
+                and qstate.equals(snn.init_state(qnet, seed=qstate.seed))
+                and not self.session
+            ):
                 res = lava_backend.run(qnet, n_steps, record=qrecord, seed=seed, inputs=scaled, **options)
             else:
                 res = self._run_session(qnet, n_steps, qstate, qrecord, seed, scaled, options)

@@ -24,6 +24,8 @@ import snn
 __all__ = ["main"]
 #: the engines a command may name (``--engine``); one not importable here falls back to the reference
 _ENGINE_CHOICES = ("reference", "event", "torch")
+#: the tasks ``snn deploy lava --task`` takes (tasks._common.TASKS; not imported here, ``snn`` must not import ``tasks``)
+_TASKS = ("linear", "lasso", "qp", "poisson", "heat", "shortest_path", "qubo")
 
 
 class _UsageError(Exception):
@@ -378,11 +380,35 @@ def _clipped_weights(qnet: snn.Network) -> dict[str, tuple[int, int]]:
     return out
 
 
+def _cmd_deploy_task(args: argparse.Namespace) -> int:
+    from tasks import _deploy
+    from tasks._common import TaskError
+
+    if not args.problem:
+        raise _UsageError("--task needs --problem FILE.npz (tasks._common.save_problem writes one)")
+    _existing_file(args.problem, "problem")
+    _writable(args.network, "OUT", folder=True)
+    try:
+        out = _deploy.write_lava_folder(args.task, args.problem, args.network, seed=args.seed, overwrite=args.overwrite)
+    except TaskError as exc:
+        raise _UsageError(str(exc)) from None
+    print(f"Lava deployment folder for task {args.task!r}: {out} (python {out / 'run.py'}; see its README.md)")
+    if args.run:
+        import subprocess
+
+        return subprocess.run([sys.executable, str(out / "run.py")], check=False).returncode
+    return 0
+
+
 def _cmd_deploy(args: argparse.Namespace) -> int:
     import warnings
 
     from hardware import lava_backend, loihi
 
+    if args.task is not None:
+        return _cmd_deploy_task(args)
+    if args.problem:
+        raise _UsageError("--problem needs --task NAME")
     _existing_file(args.network, "network")
     _writable(args.out, "--out", folder=True)
     net = snn.load(args.network)
@@ -601,7 +627,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_report)
     p = sub.add_parser("deploy", help="export a Loihi/Lava deployment folder")
     p.add_argument("target", choices=["lava"], help="the deployment target (lava)")
-    p.add_argument("network", help="a network .npz (snn.save / snn import)")
+    p.add_argument("network", help="a network .npz (snn.save / snn import); with --task: the folder to write (OUT/)")
+    p.add_argument("--task", choices=_TASKS, help="deploy a task instance instead of a network: the folder solves it on Lava")
+    p.add_argument("--problem", help="with --task: the Problem's .npz (tasks._common.save_problem)")
     p.add_argument("--steps", type=_steps_arg, default=100, help="input steps to run (default 100)")
     p.add_argument("--seed", type=_seed_arg, default=0, help="seed of the run and of the generated inputs (default 0)")
     p.add_argument("--input", action="append", help=input_help)

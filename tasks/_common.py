@@ -8,12 +8,17 @@ seed, callback) -> SolveResult``, ``reference(problem)`` and
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import math
+import os
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from snn.errors import SNNError
 
@@ -30,6 +35,9 @@ __all__ = [
     "check_device",
     "real_array",
     "final_status",
+    "TASKS",
+    "save_problem",
+    "load_problem",
 ]
 
 #: status codes of :class:`SolveResult` (scipy habit: 0 is success)
@@ -187,3 +195,88 @@ def final_status(stopped: bool, x: Any, errors: Mapping[str, float]) -> int:
     if not finite:
         return NONFINITE
     return CONVERGED if stopped else MAXITER
+
+
+#: the task modules (``tasks.<name>``) whose ``Problem`` :func:`save_problem` / :func:`load_problem` handle
+TASKS = ("linear", "lasso", "qp", "poisson", "heat", "shortest_path", "qubo")
+
+
+def _task_of(problem: Any) -> str:
+    module = type(problem).__module__
+    name = module.rsplit(".", 1)[-1]
+    if not module.startswith("tasks.") or name not in TASKS or not dataclasses.is_dataclass(problem):
+        raise TaskError(f"problem={type(problem).__name__} ({module}): must be the Problem of one of the tasks {list(TASKS)}")
+    return name
+
+
+def save_problem(problem: Any, path: str | os.PathLike) -> None:
+    """Write a task's ``Problem`` to a ``.npz`` file (no pickle), atomically.
+
+    Keys: ``__task__`` (the task name, e.g. ``"qp"``); a field holding an
+    array or a number is stored under its name (a number as a 0-d array); a
+    SciPy sparse field ``F`` as ``F.data``, ``F.indices``, ``F.indptr`` and
+    ``F.shape`` (CSR); a field that is ``None`` is left out (its default).
+    :func:`load_problem` reads it back, validated by the task's ``Problem``.
+    """
+    task = _task_of(problem)
+    arrays: dict[str, np.ndarray] = {"__task__": np.array(task)}
+    for f in dataclasses.fields(problem):
+        value = getattr(problem, f.name)
+        if value is None:
+            continue
+        if sp.issparse(value):
+            m = sp.csr_matrix(value)
+            arrays[f"{f.name}.data"] = np.asarray(m.data, dtype=np.float64)
+            arrays[f"{f.name}.indices"] = np.asarray(m.indices, dtype=np.int64)
+            arrays[f"{f.name}.indptr"] = np.asarray(m.indptr, dtype=np.int64)
+            arrays[f"{f.name}.shape"] = np.asarray(m.shape, dtype=np.int64)
+        else:
+            arr = np.asarray(value)
+            if arr.dtype == object:
+                raise TaskError(f"problem.{f.name}={value!r}: cannot be stored without pickle")
+            arrays[f.name] = arr
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".problem-", suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp's 0600 -> what open() would have made
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_problem(path: str | os.PathLike, task: str | None = None) -> Any:
+    """Read a ``Problem`` written by :func:`save_problem` (``allow_pickle=False``).
+
+    ``task``, if given, must match the file's ``__task__``.  Raises
+    :class:`TaskError` for a file that is not such a problem.
+    """
+    try:
+        with np.load(os.fspath(path), allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as exc:
+        raise TaskError(f"problem file {os.fspath(path)!r}: not a readable .npz without pickle ({exc})") from None
+    name = str(arrays.pop("__task__", ""))
+    if name not in TASKS:
+        raise TaskError(f"problem file {os.fspath(path)!r}: __task__={name!r}; allowed: {list(TASKS)} (write it with save_problem)")
+    if task is not None and task != name:
+        raise TaskError(f"task={task!r}: the problem file {os.fspath(path)!r} holds a {name!r} problem")
+    cls = importlib.import_module(f"tasks.{name}").Problem
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f"{f.name}.data" in arrays:
+            shape = tuple(int(s) for s in arrays[f"{f.name}.shape"])
+            kwargs[f.name] = sp.csr_matrix((arrays[f"{f.name}.data"], arrays[f"{f.name}.indices"], arrays[f"{f.name}.indptr"]), shape=shape)
+        elif f.name in arrays:
+            arr = arrays[f.name]
+            kwargs[f.name] = arr.item() if arr.ndim == 0 else arr
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise TaskError(f"problem file {os.fspath(path)!r}: does not hold a {name} Problem ({exc})") from None

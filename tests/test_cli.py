@@ -242,3 +242,35 @@ def test_a_failure_that_is_not_ours_is_one_line_exit_1(monkeypatch, capsys):
     assert _one_error_line(capsys) == "snn engines: error: RuntimeError: disk full (run with --traceback for details)"
     with pytest.raises(RuntimeError, match="disk"):
         cli.main(["--traceback", "engines", "--steps", "3"])
+
+
+def test_deploy_lava_task_writes_the_folder_and_refuses_bad_arguments(tmp_path, capsys):
+    from tasks import _common, qp, shortest_path
+
+    _common.save_problem(qp.random_problem(n=4, m=2, seed=0), tmp_path / "qp.npz")
+    out = tmp_path / "dep"
+    assert cli.main(["deploy", "lava", "--task", "qp", "--problem", str(tmp_path / "qp.npz"), str(out)]) == 0
+    assert {f.name for f in out.iterdir()} == {"problem.npz", "run.py", "README.md"}
+    back = _common.load_problem(out / "problem.npz", "qp")
+    np.testing.assert_array_equal(back.Q, qp.random_problem(n=4, m=2, seed=0).Q)
+    assert "TASK = 'qp'" in (out / "run.py").read_text() and "*not* tested" in (out / "README.md").read_text()
+    capsys.readouterr()
+    assert cli.main(["deploy", "lava", "--task", "qp", "--problem", str(tmp_path / "qp.npz"), str(out)]) == 2
+    assert "exists already" in capsys.readouterr().err
+    assert cli.main(["deploy", "lava", "--task", "linear", "--problem", str(tmp_path / "qp.npz"), str(tmp_path / "d2")]) == 2
+    assert "holds a 'qp' problem" in capsys.readouterr().err and not (tmp_path / "d2").exists()
+    assert cli.main(["deploy", "lava", "--task", "qp", str(tmp_path / "d3")]) == 2
+    assert "--problem" in capsys.readouterr().err
+    assert cli.main(["deploy", "lava", "--problem", str(tmp_path / "qp.npz"), str(tmp_path / "qp.npz")]) == 2
+    assert "--task" in capsys.readouterr().err
+    _common.save_problem(shortest_path.random_problem(n=5, seed=0), tmp_path / "sp.npz")
+    assert cli.main(["deploy", "lava", "--task", "shortest_path", "--problem", str(tmp_path / "sp.npz"), str(out), "--overwrite"]) == 0
+    assert "TASK = 'shortest_path'" in (out / "run.py").read_text()
+
+
+def test_deploy_lava_task_lasso_uses_loihi_zero_reset(tmp_path):
+    from tasks import _common, lasso
+
+    _common.save_problem(lasso.random_problem(n_atoms=6, seed=0), tmp_path / "l.npz")
+    assert cli.main(["deploy", "lava", "--task", "lasso", "--problem", str(tmp_path / "l.npz"), str(tmp_path / "d")]) == 0
+    assert "SOLVE_OPTIONS = {'reset': 'zero'}" in (tmp_path / "d" / "run.py").read_text()

@@ -218,3 +218,32 @@ def test_missing_lava_environment_is_a_clear_error(tmp_path):
 def test_an_interpreter_without_lava_is_a_clear_error():
     with pytest.raises(LavaNotFoundError, match="no Lava installed"):
         lava_session.LavaSession(_network(), max_steps=5, python=sys.executable, timeout_s=60)
+
+
+@pytest.mark.lava
+def test_a_network_with_its_own_initial_state_starts_from_it():
+    """Lava's SigmaDelta starts from zero; the session writes the network's initial state (heat's u0) as Vars first."""
+    from tasks import heat
+
+    py = _need_lava()
+    qnet, _ = loihi.quantize(heat.build_network(heat.random_problem(shape=(3, 2, 2), n_time=12, seed=2)))
+    assert any(np.any(v != 0) for p in qnet.populations for v in p.initial_state.values())
+    ours = snn.simulate(qnet, 12, engine="event", seed=0, record=("spikes", "outputs"))
+    with lava_session.LavaSession(qnet, max_steps=12, seed=0, python=py) as s:
+        a = s.simulate(5, record=("spikes", "outputs"))
+        b = s.simulate(7, record=("spikes", "outputs"))
+    both = snn.RunResult.concat([a, b])
+    assert ours.counts.spikes > 0
+    for name in ours.spikes:
+        np.testing.assert_array_equal(both.spikes[name], ours.spikes[name])
+    np.testing.assert_array_equal(both.counts.synaptic_events_per_step, ours.counts.synaptic_events_per_step)
+    np.testing.assert_array_equal(both.outputs["u"], ours.outputs["u"])
+    assert both.counts.to_dict() == ours.counts.to_dict()
+    for p in qnet.populations:
+        for v in p.model.state_vars:
+            np.testing.assert_array_equal(both.state.populations[p.name][v], ours.state.populations[p.name][v], err_msg=f"{p.name}.{v}")
+    k = loihi.loihi_synapse_kernel
+    for pr in qnet.projections:  # Lava holds the delivered sums (a_buff), not the raw in-flight messages
+        np.testing.assert_array_equal(
+            k(pr.synapse.params(), both.state.in_flight[pr.name]), k(pr.synapse.params(), ours.state.in_flight[pr.name])
+        )
