@@ -33,7 +33,7 @@ VERSION = 1
 
 _HOW_TO_READ = [
     "Each job (a task at one size, or a network run) was simulated once; its operation counts (synaptic events, neuron updates, spikes, and the mapping's messages and hops) are priced on each device profile.",
-    "Every constant of a profile carries its source (paper and table, or repository and path), a grade (primary, secondary, derived) and a basis (simulated, silicon-measured, derived, specified); see 'Sources'.",
+    "Every constant of a profile carries its source (paper and table, or repository and path), a grade (primary, secondary, derived) and a basis (simulated, silicon-measured, silicon-calibrated, vendor-claim, derived, specified); see 'Sources'.",
     "'estimate' rows price operations; 'bound' rows come from best-case system figures and mean 'no better than'. All-in profiles (TrueNorth, the Loihi 2 bound) are never given extra terms.",
     "A profile that has no price for an operation in the counts (e.g. graded spikes on Loihi 1) refuses rather than printing a partial total; refusals are listed with their reason.",
     "Dense baselines say whether they are 'measured' (wall time; energy from the GPU's NVML counter, idle power stated) or 'modelled' on a datasheet profile: time = max(roofline from counted FLOPs and bytes, launch-bound from the kernel launches and host syncs counted by running the dense baseline under a dispatch counter, priced at a sourced per-launch and per-sync latency range), energy = board power (launch-bound: a launch-bound power range between idle and the board limit) x time. CPU wall time is shown as measured CPU time, never relabelled.",
