@@ -67,7 +67,15 @@ class EnergyEstimate:
     edp : float or None
         Energy-delay product ``energy_j * time_s`` in J*s.
     breakdown : dict
-        ``{term name: joules}``.
+        ``{term name: joules}``; a sourced static power appears as its own
+        term ``"static (P x chip time)"``, a chip-power floor as
+        ``"chip power x time (floor excess)"``.
+    static_j : float or None
+        The static (leakage) energy inside ``energy_j``; ``None`` when the
+        profile's sources give no static power (``static_power`` says which).
+    static_power : str
+        ``"priced"``, ``"not known"`` (dynamic energy only) or ``"included"``
+        (an all-in figure that contains it), with the reason.
     operations : dict
         ``{operation kind: count}`` as used for pricing.
     time_model : str
@@ -93,6 +101,15 @@ class EnergyEstimate:
     time_model: str
     notes: tuple[str, ...] = ()
     assumptions: Mapping[str, float] = field(default_factory=dict)
+    static_j: float | None = None
+    static_low_j: float | None = None
+    static_high_j: float | None = None
+    static_power: str = "not known"
+
+    @property
+    def dynamic_j(self) -> float:
+        """The energy without the static term (the per-op, dynamic part)."""
+        return self.energy_j - (self.static_j or 0.0)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
@@ -111,6 +128,11 @@ class EnergyEstimate:
             "time_model": self.time_model,
             "notes": list(self.notes),
             "assumptions": dict(self.assumptions),
+            "static_j": self.static_j,
+            "static_low_j": self.static_low_j,
+            "static_high_j": self.static_high_j,
+            "static_power": self.static_power,
+            "dynamic_j": self.dynamic_j,
         }
 
 
@@ -416,11 +438,55 @@ def estimate(
             breakdown[f"{kind} (assumed)"] = ops[kind] * joules
             low += ops[kind] * joules
             high += ops[kind] * joules
-    energy_j = float(sum(breakdown.values()))
-
     time_s, time_low, time_high, time_model = _time(prof, c, t, ops, notes)
+    err = {k: prof.constants[r].si for k, r in prof.model_error.items()}
+    if "time" in err and time_s is not None:
+        time_low, time_high = time_low * (1 - err["time"]), time_high * (1 + err["time"])
+        notes.append(f"time range widened by the model's stated latency error (+/-{err['time']:.1%})")
     if time_s is not None and time_low == time_s == time_high:
         time_low = time_high = None
+
+    # static (leakage) power x chip time, a term of its own
+    static_j = static_low = static_high = None
+    sp = prof.static_power
+    if "constant" in sp:
+        if time_s is None:
+            raise ProfileError(f"profile {prof.name!r} has a static power but no time model: static energy needs a chip time")
+        k = prof.constants[sp["constant"]]
+        units = (t.n_cores if t is not None else _fallback_cores(prof, c)) if sp["per"] == "core" else (t.n_chips if t is not None else 1)
+        tl = time_s if time_low is None else time_low
+        th = time_s if time_high is None else time_high
+        static_j, static_low, static_high = units * k.si * time_s, units * k.low_si * tl, units * k.high_si * th
+        breakdown["static (P x chip time)"] = static_j
+        low += static_low
+        high += static_high
+        ranged = True
+        static_txt = f"priced: {k.value} {k.unit} per {sp['per']} x {units} {sp['per']}(s) x chip time ({k.source})"
+    else:
+        static_txt = f"{sp['status']}: {sp['reason']}"
+        if sp["status"] == "not known":
+            notes.append(f"static power: not known ({sp['reason']}); this energy is dynamic only")
+
+    # a chip-power floor: energy = max(terms, chip power x time)
+    if prof.power_floor is not None and time_s is not None:
+        k = prof.constants[prof.power_floor]
+        tl = time_s if time_low is None else time_low
+        th = time_s if time_high is None else time_high
+        floor, floor_low, floor_high = k.si * time_s, k.low_si * tl, k.high_si * th
+        terms_j = float(sum(breakdown.values()))
+        if floor > terms_j:
+            breakdown["chip power x time (floor excess)"] = floor - terms_j
+        low_terms = low if ranged else terms_j
+        high_terms = high if ranged else terms_j
+        low, high = max(low_terms, floor_low), max(high_terms, floor_high)
+        ranged = ranged or floor_low != floor_high or floor > terms_j
+        notes.append(f"energy = max(per-event terms {terms_j:.3g} J, chip power {k.value} {k.unit} x time {time_s:.3g} s = {floor:.3g} J)")
+    energy_j = float(sum(breakdown.values()))
+    if "energy" in err:
+        lo0, hi0 = (low, high) if ranged else (energy_j, energy_j)
+        low, high, ranged = lo0 * (1 - err["energy"]), hi0 * (1 + err["energy"]), True
+        notes.append(f"energy range widened by the model's stated energy error (+/-{err['energy']:.1%})")
+
     if prof.label == "bound":
         notes.insert(0, f"{prof.name} is a bound derived from best-case system figures, not an estimate")
     notes.extend(prof.notes)
@@ -439,7 +505,17 @@ def estimate(
         time_model=time_model,
         notes=tuple(notes),
         assumptions=assumed,
+        static_j=static_j,
+        static_low_j=static_low,
+        static_high_j=static_high,
+        static_power=static_txt,
     )
+
+
+def _fallback_cores(prof: Profile, c: _Counts) -> int:
+    spec = prof.time
+    per_core = prof.si(spec["neurons_per_core"]) if "neurons_per_core" in spec else float("inf")
+    return max(1, math.ceil(c.neuron_updates / c.n_steps / per_core)) if math.isfinite(per_core) else 1
 
 
 # ------------------------------------------------------------------------------ time
@@ -495,8 +571,7 @@ def _time(
         how = f"mapping: per-step bound from the busiest core over {n_cores} cores"
         spread = ["busiest_core_spikes", "busiest_core_messages"]
     else:
-        per_core = prof.si(spec["neurons_per_core"]) if "neurons_per_core" in spec else float("inf")
-        n_cores = max(1, math.ceil(neurons_per_step / per_core)) if math.isfinite(per_core) else 1
+        n_cores = _fallback_cores(prof, c)
         per_step = {
             "busiest_core_neuron_updates": np.full(n_steps, math.ceil(neurons_per_step / n_cores), dtype=np.float64),
             "busiest_core_synaptic_events": np.ceil(c.synaptic_events_per_step / n_cores),
@@ -513,11 +588,18 @@ def _time(
     if t is not None and used & set(spread):
         notes.append("time: the mapping has no per-core spike counts; spikes and messages are spread evenly over its cores")
     totals = {}
+    combine = spec.get("combine", "sum")
     for which in ("value", "low", "high"):
         step_time = np.zeros(n_steps)
         for term in spec.get("terms", ()):
             lat = sum({"value": k.si, "low": k.low_si, "high": k.high_si}[which] for k in (prof.constants[r] for r in term["constants"]))
-            step_time += per_step[term["count"]] * lat
+            if combine == "max":
+                step_time = np.maximum(step_time, per_step[term["count"]] * lat)
+            else:
+                step_time += per_step[term["count"]] * lat
+        for r in spec.get("step_constants", ()):
+            k = prof.constants[r]
+            step_time += {"value": k.si, "low": k.low_si, "high": k.high_si}[which]
         if "sync" in spec:
             step_time += _sync_latency(prof, spec["sync"], n_cores, which)
         totals[which] = float(step_time.sum())

@@ -33,12 +33,13 @@ VERSION = 1
 
 _HOW_TO_READ = [
     "Each job (a task at one size, or a network run) was simulated once; its operation counts (synaptic events, neuron updates, spikes, and the mapping's messages and hops) are priced on each device profile.",
-    "Every constant of a profile carries its source (paper and table, or repository and path), a grade (primary, secondary, derived) and a basis (simulated, silicon-measured, derived, specified); see 'Sources'.",
+    "Every constant of a profile carries its source (paper and table, or repository and path), a grade (primary, secondary, derived) and a basis (simulated, silicon-measured, silicon-calibrated, vendor-claim, derived, specified); see 'Sources'.",
     "'estimate' rows price operations; 'bound' rows come from best-case system figures and mean 'no better than'. All-in profiles (TrueNorth, the Loihi 2 bound) are never given extra terms.",
     "A profile that has no price for an operation in the counts (e.g. graded spikes on Loihi 1) refuses rather than printing a partial total; refusals are listed with their reason.",
     "Dense baselines say whether they are 'measured' (wall time; energy from the GPU's NVML counter, idle power stated) or 'modelled' on a datasheet profile: time = max(roofline from counted FLOPs and bytes, launch-bound from the kernel launches and host syncs counted by running the dense baseline under a dispatch counter, priced at a sourced per-launch and per-sync latency range), energy = board power (launch-bound: a launch-bound power range between idle and the board limit) x time. CPU wall time is shown as measured CPU time, never relabelled.",
     "Ratios are GPU / chip in matched scopes: a per-operation (dynamic) chip estimate against the GPU's energy above idle; an all-in chip figure against the GPU board all-in. The headline gives [low, best, high]: the GPU's low end over the chip's high end, and the GPU's high end over the chip's low end.",
-    "Per-operation neuromorphic figures exclude static (leakage) power and host I/O; treat them as the dynamic energy of the on-chip work.",
+    "Static (leakage) power is a term of its own: a profile whose sources give a static power charges it for the chip time (shown in the 'static' column and the breakdown); where no source gives one (Loihi 1: Davies et al. 2018 and SANA-FE's loihi.yaml have none) the table says 'not known' and the all-in ratio is not given rather than guessed; all-in figures (TrueNorth, the Loihi 2 bound) already contain it. Host I/O is never included.",
+    "Two ratio columns, each in matched scopes: chip dynamic energy vs the GPU's energy above idle, and chip all-in vs the GPU board all-in, each as best [low – high].",
 ]
 
 
@@ -143,10 +144,12 @@ def _rows(comp: Mapping[str, Any]) -> list[dict[str, Any]]:
     gpu = _gpu_baseline(comp)
     rows = []
     for name, e in comp["estimates"].items():
+        scopes = None
         if gpu is not None:
             # matched scopes: a per-op (dynamic) estimate against the GPU above idle, an all-in one against the board all-in
             per_op = _profiles.get(name).scope == "per-op"
             ref = (gpu[0]["label"], (gpu[1] if per_op else gpu[2])["best"])
+            scopes = _scopes(e, _profiles.get(name).scope, gpu[1], gpu[2])
         rows.append(
             {
                 "device": name,
@@ -157,6 +160,9 @@ def _rows(comp: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "time_kind": "modelled" if e.get("time_s") is not None else "",
                 "edp": e.get("edp"),
                 "ratio": (ref[1] / e["energy_j"]) if ref and e["energy_j"] > 0 else None,
+                "static": _static_text(e),
+                "ratio_dynamic": _scope_text(scopes, "dynamic"),
+                "ratio_all_in": _scope_text(scopes, "all_in"),
             }
         )
     for b in comp.get("baselines", []):
@@ -170,9 +176,29 @@ def _rows(comp: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "time_kind": b.get("time_kind", ""),
                 "edp": None if b.get("energy_j") is None or b.get("time_s") is None else b["energy_j"] * b["time_s"],
                 "ratio": None,
+                "static": "in board power" if b["kind"] != "measured" or b.get("energy_above_idle_j") is not None else "",
+                "ratio_dynamic": "",
+                "ratio_all_in": "",
             }
         )
     return rows
+
+
+def _static_text(e: Mapping[str, Any]) -> str:
+    status = str(e.get("static_power", "not known"))
+    if e.get("static_j") is not None:
+        return _fmt(e["static_j"], "J")
+    return "included (all-in)" if status.startswith("included") else "not known"
+
+
+def _scope_text(scopes: Mapping[str, Any] | None, which: str) -> str:
+    if not scopes:
+        return ""
+    s = scopes[which]
+    r = s.get("energy_ratio")
+    if r:
+        return f"{_x(r['best'])}× [{_x(r['low'])} – {_x(r['high'])}]"
+    return "not separable" if "separable" in s.get("not_known", "") else "static power not known"
 
 
 #: chips the headline prefers, in order (estimates resting on silicon-calibrated or measured constants first;
@@ -211,6 +237,64 @@ def _ratio(num: Mapping[str, float], den: Mapping[str, float]) -> dict[str, floa
     return {"low": num["low"] / den["high"], "best": num["best"] / den["best"], "high": num["high"] / den["low"]}
 
 
+def _scopes(
+    e: Mapping[str, Any], profile_scope: str, gpu_above: Mapping[str, float] | None, gpu_board: Mapping[str, float] | None
+) -> dict[str, dict[str, Any]]:
+    """Both matched scopes of one estimate: chip dynamic vs GPU above idle, chip all-in vs GPU board all-in.
+
+    A per-op estimate's dynamic energy is its energy less the static term; its
+    all-in energy exists only where the profile prices static power (else
+    ``not_known`` says why).  An all-in figure has no separable dynamic part.
+    """
+    static = e.get("static_j")
+    total = _interval(e["energy_j"], e.get("energy_low_j"), e.get("energy_high_j"))
+    out: dict[str, dict[str, Any]] = {}
+    if profile_scope == "per-op":
+        if static is None:
+            dyn = total
+        else:
+            sl = e.get("static_low_j", static)
+            sh = e.get("static_high_j", static)
+            dyn = {"low": total["low"] - sl, "best": total["best"] - static, "high": total["high"] - sh}
+        out["dynamic"] = {
+            "label": "chip dynamic vs GPU above idle",
+            "chip_energy_j": dyn,
+            "gpu_energy_j": gpu_above,
+            "energy_ratio": _ratio(gpu_above, dyn),
+        }
+        if static is None:
+            reason = str(e.get("static_power", "not known")).split(": ", 1)[-1]
+            out["all_in"] = {
+                "label": "chip all-in vs GPU board all-in",
+                "chip_energy_j": None,
+                "gpu_energy_j": gpu_board,
+                "energy_ratio": None,
+                "not_known": f"static power: not known ({reason})",
+            }
+        else:
+            out["all_in"] = {
+                "label": "chip all-in vs GPU board all-in",
+                "chip_energy_j": total,
+                "gpu_energy_j": gpu_board,
+                "energy_ratio": _ratio(gpu_board, total),
+            }
+    else:
+        out["dynamic"] = {
+            "label": "chip dynamic vs GPU above idle",
+            "chip_energy_j": None,
+            "gpu_energy_j": gpu_above,
+            "energy_ratio": None,
+            "not_known": "not separable (an all-in figure: its dynamic part is not given)",
+        }
+        out["all_in"] = {
+            "label": "chip all-in vs GPU board all-in",
+            "chip_energy_j": total,
+            "gpu_energy_j": gpu_board,
+            "energy_ratio": _ratio(gpu_board, total),
+        }
+    return out
+
+
 def headline(comp: Mapping[str, Any]) -> dict[str, Any] | None:
     """One job's headline: the preferred chip estimate against the GPU baseline, in matched scopes, with ranges.
 
@@ -226,9 +310,10 @@ def headline(comp: Mapping[str, Any]) -> dict[str, Any] | None:
     e = comp["estimates"][chip]
     b, gpu_above, gpu_board, gpu_note = gpu
     prof = _profiles.get(chip)
-    chip_e = _interval(e["energy_j"], e.get("energy_low_j"), e.get("energy_high_j"))
     chip_t = _interval(e.get("time_s"), e.get("time_low_s"), e.get("time_high_s"))
-    matched = gpu_above if prof.scope == "per-op" else gpu_board
+    scopes = _scopes(e, prof.scope, gpu_above, gpu_board)
+    primary = scopes["dynamic"] if prof.scope == "per-op" else scopes["all_in"]
+    chip_e, matched, ratio = primary["chip_energy_j"], primary["gpu_energy_j"], primary["energy_ratio"]
     scope = "chip dynamic energy vs GPU energy above idle" if prof.scope == "per-op" else "chip all-in vs GPU board all-in"
     gpu_t = _interval(b["time_s"], b.get("time_low_s"), b.get("time_high_s"))
     ratio = _ratio(matched, chip_e)
@@ -253,7 +338,17 @@ def headline(comp: Mapping[str, Any]) -> dict[str, Any] | None:
         sp = speed["best"]
         sentence += f", {_x(sp)}× faster" if sp >= 1 else f", {_x(1 / sp)}× slower"
         sentence += f" [GPU/chip time {_x(speed['low'])} – {_x(speed['high'])}]"
-    sentence += f"; {scope}{acc_txt}."
+    sentence += f"; {scope}"
+    other = scopes["all_in"] if prof.scope == "per-op" else scopes["dynamic"]
+    if other.get("energy_ratio"):
+        sentence += (
+            f"; all-in (static {_si(e['static_j'], 'J')} added) vs GPU board {_iv(other['gpu_energy_j'], 'J')}: "
+            f"{_x(other['energy_ratio']['best'])}× [{_x(other['energy_ratio']['low'])} – {_x(other['energy_ratio']['high'])}]"
+        )
+    else:
+        short = "static power: not known" if other["not_known"].startswith("static power: not known") else "not separable (all-in figure)"
+        sentence += f"; {other['label']}: {short}"
+    sentence += f"{acc_txt}."
     if is_bound:
         sentence += (
             " A bound from best-case system figures (no Loihi 1 profile prices this job's graded spikes): the chip can do no better."
@@ -274,6 +369,8 @@ def headline(comp: Mapping[str, Any]) -> dict[str, Any] | None:
         "energy_ratio": ratio,
         "time_ratio": speed,
         "scope": scope,
+        "scopes": scopes,
+        "static_power": e.get("static_power", "not known"),
         "accuracy": dict(acc),
         "note": gpu_note,
     }
@@ -493,7 +590,9 @@ _JOB_HEADER = [
     "time per run",
     "time kind",
     "EDP (J·s)",
-    "ratio (GPU / this, matched scope)",
+    "static",
+    "ratio: chip dynamic vs GPU above idle",
+    "ratio: chip all-in vs GPU board all-in",
 ]
 
 
@@ -507,7 +606,9 @@ def _job_rows(comp: Mapping[str, Any]) -> list[list[str]]:
             _fmt(r["time_s"], "s"),
             r["time_kind"],
             _fmt(r["edp"]),
-            "" if r["ratio"] is None else f"{r['ratio']:.3g}×",
+            r["static"],
+            r["ratio_dynamic"],
+            r["ratio_all_in"],
         ]
         for r in _rows(comp)
     ]

@@ -7,7 +7,9 @@ A profile file (``energy/profiles/data/<name>.json``) holds
     ``grade`` says how we got the number: ``primary`` (read in the primary
     source), ``secondary`` (read where someone else quotes it; ``via`` says where)
     or ``derived`` (computed by us; ``formula`` says how).  ``basis`` says what the
-    number rests on: ``simulated``, ``silicon-measured``, ``derived`` or
+    number rests on: ``simulated``, ``silicon-measured``, ``silicon-calibrated``
+    (a model fitted to silicon measurements), ``vendor-claim`` (a vendor's own
+    published figure, not independently measured), ``derived`` or
     ``specified`` (a datasheet limit).  ``scope`` is ``per-op`` (one operation's
     share) or ``all-in`` (a whole-system figure that already contains everything).
 ``energy_terms``
@@ -22,6 +24,21 @@ A profile file (``energy/profiles/data/<name>.json``) holds
     unpriced kind are refused by :func:`energy.estimate`.
 ``time``
     the latency model (``per-step``, ``tick``, ``throughput`` or ``none``).
+    A per-step model may add ``step_constants`` (latencies paid once per step,
+    e.g. a barrier) and ``combine: "max"`` (the step takes its slowest term,
+    for throughput floors, instead of the terms in series).
+``static_power`` (optional)
+    ``{"constant": name, "per": "chip"|"core"}`` -- a sourced static (leakage)
+    power, charged for the chip time on the chips (or cores) used -- or
+    ``{"status": "not known"|"included", "reason": text}`` where no source
+    gives one, or an all-in figure already contains it.
+``power_floor`` (optional)
+    the name of a chip-power constant: the energy is then
+    ``max(sum of the terms, chip power x time)`` (e.g. TrueNorth's measured
+    chip power at its real-time operating point).
+``model_error`` (optional)
+    ``{"energy": name, "time": name}``: constants in ``%`` giving a model's
+    stated error against silicon, which widens the low/high range.
 
 Dense processors (GPUs, CPUs) have ``kind: "dense-processor"`` and carry
 ``board_power``, peak FLOP/s per precision (``dtype_peaks``) and
@@ -74,7 +91,7 @@ OPERATION_KINDS = (
 #: kinds every neuromorphic/op-level profile must price, cover or declare unpriced
 REQUIRED_KINDS = ("synaptic_event", "neuron_update", "spike", "graded_message", "message", "hop_ew", "hop_ns", "hop_vertical")
 GRADES = ("primary", "secondary", "derived")
-BASES = ("simulated", "silicon-measured", "derived", "specified")
+BASES = ("simulated", "silicon-measured", "silicon-calibrated", "vendor-claim", "derived", "specified")
 SCOPES = ("per-op", "all-in")
 KINDS = ("neuromorphic", "keras-spiking", "op-level", "dense-processor")
 LABELS = ("estimate", "bound")
@@ -110,6 +127,7 @@ UNITS: dict[str, tuple[str, float]] = {
     "TB/s": ("bandwidth", 1e12),
     "GHz": ("frequency", 1e9),
     "count": ("count", 1.0),
+    "%": ("fraction", 0.01),
 }
 
 
@@ -200,6 +218,9 @@ class Profile:
     time: Mapping[str, Any]
     dtype_peaks: Mapping[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    static_power: Mapping[str, Any] = field(default_factory=lambda: {"status": "not known", "reason": "the profile gives no static power"})
+    power_floor: str | None = None
+    model_error: Mapping[str, str] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
     path: str = ""
 
@@ -251,6 +272,11 @@ class Profile:
         else:
             out["dtype_peaks"] = dict(self.dtype_peaks)
         out["notes"] = list(self.notes)
+        out["static_power"] = dict(self.static_power)
+        if self.power_floor is not None:
+            out["power_floor"] = self.power_floor
+        if self.model_error:
+            out["model_error"] = dict(self.model_error)
         out.update(self.extra)
         return out
 
@@ -497,13 +523,35 @@ def _parse(data: Any, *, where: str, path: str = "") -> Profile:
                     if not str(key).isdigit():
                         raise ProfileError(f"{where}, time.sync.table: key {key!r} must be a whole number of tiles")
                     const(ref, f"{where}, time.sync.table", "time")
+            for r in time.get("step_constants", []):
+                const(r, f"{where}, time.step_constants", "time")
+            _choice(time.get("combine", "sum"), ("sum", "max"), f"{where}, time", "combine")
         elif model == "tick":
             const(time.get("constant"), f"{where}, time", "time")
         elif model == "throughput":
             for j, r in enumerate(time.get("rates", [])):
                 _choice(r.get("count"), OPERATION_KINDS, f"{where}, time.rates[{j}]", "count")
                 const(r.get("constant"), f"{where}, time.rates[{j}]", "rate")
+    static = dict(data.get("static_power", {"status": "not known", "reason": "the profile gives no static power"}))
+    if "constant" in static:
+        const(static["constant"], f"{where}, static_power", "power")
+        _choice(static.get("per", "chip"), ("chip", "core"), f"{where}, static_power", "per")
+        static.setdefault("per", "chip")
+    else:
+        _choice(static.get("status"), ("not known", "included"), f"{where}, static_power", "status")
+        if not str(static.get("reason", "")).strip():
+            raise ProfileError(f"{where}, static_power: a status needs a 'reason'")
+    floor = data.get("power_floor")
+    if floor is not None:
+        const(floor, f"{where}, power_floor", "power")
+    model_error = dict(data.get("model_error", {}))
+    for key, ref in model_error.items():
+        _choice(key, ("energy", "time"), f"{where}, model_error", "key")
+        const(ref, f"{where}, model_error[{key!r}]", "fraction")
     known = {
+        "static_power",
+        "power_floor",
+        "model_error",
         "format",
         "version",
         "name",
@@ -537,6 +585,9 @@ def _parse(data: Any, *, where: str, path: str = "") -> Profile:
         time=time,
         dtype_peaks=dtype_peaks,
         notes=tuple(str(n) for n in data.get("notes", ())),
+        static_power=static,
+        power_floor=floor,
+        model_error=model_error,
         extra=extra,
         path=path,
     )

@@ -95,3 +95,49 @@ def test_comparison_summary_and_short_repr():
     e = comp.estimates["loihi1_davies2018"]
     assert f"{e.energy_j:.3g}" in lines[2]
     assert "100 launches, 10 syncs" in lines[3] and f"{gpu.time_s:.3g}" in lines[3]
+
+
+def test_headline_shows_both_scopes_and_says_static_is_not_known():
+    comp, _ = _comparison()
+    h = headline(comp.to_dict())
+    s = h["scopes"]
+    assert s["dynamic"]["energy_ratio"] == pytest.approx(h["energy_ratio"])
+    # Davies 2018 gives no static power: the all-in scope is not known, and the sentence says so
+    assert s["all_in"]["energy_ratio"] is None and "static power: not known" in s["all_in"]["not_known"]
+    assert "static power: not known" in h["sentence"]
+
+
+def test_all_in_scope_with_a_priced_static_term_by_hand(tmp_path):
+    from energy import profiles
+
+    d = profiles.get("loihi1_davies2018").to_dict()
+    d["name"] = "davies_with_static"
+    d["constants"]["p_static_chip"] = {
+        "value": 50.0,
+        "unit": "mW",
+        "source": "test figure",
+        "grade": "primary",
+        "basis": "specified",
+        "scope": "all-in",
+    }
+    d["static_power"] = {"constant": "p_static_chip", "per": "chip"}
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(d))
+    prof = profiles.load(path)
+    gpu = B.model(1000, 1000, "h100", "float32", kernel_launches=100, host_syncs=10)
+    est = energy.estimate(make_counts(), prof, make_mapping())
+    from energy.report import _scopes
+
+    e = est.to_dict()
+    above = {"low": 10.0 * 3.08e-4, "best": 151.0 * 6e-4, "high": 650.0 * 1.2e-3}
+    board = {"low": gpu.energy_low_j, "best": gpu.energy_j, "high": gpu.energy_high_j}
+    s = _scopes(e, "per-op", above, board)
+    static = 50e-3 * est.time_s
+    assert s["dynamic"]["chip_energy_j"]["best"] == pytest.approx(est.energy_j - static)
+    assert s["dynamic"]["energy_ratio"]["best"] == pytest.approx(above["best"] / (est.energy_j - static))
+    assert s["all_in"]["energy_ratio"]["best"] == pytest.approx(gpu.energy_j / est.energy_j)
+    assert s["all_in"]["energy_ratio"]["low"] == pytest.approx(gpu.energy_low_j / est.energy_high_j)
+    assert s["all_in"]["energy_ratio"]["high"] == pytest.approx(gpu.energy_high_j / est.energy_low_j)
+    # an all-in chip figure has no separable dynamic part
+    tn = _scopes(energy.estimate(make_counts(), "truenorth").to_dict(), "all-in", above, board)
+    assert tn["dynamic"]["energy_ratio"] is None and "not separable" in tn["dynamic"]["not_known"]
