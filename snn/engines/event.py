@@ -1237,6 +1237,7 @@ def _build_program(plan: Plan, threads: int, use_threads: Callable[[int], bool])
         n_pops=n_pops,
         n_proj=n_proj,
         lock=threading.Lock(),
+        clean=True,
     )
 
 
@@ -1341,8 +1342,13 @@ def _run_program(prog: types.SimpleNamespace, plan: Plan, n_steps: int, progress
         if col >= 0:
             ext[:, col : col + p.n] = p.external[:n_steps]
     nr = prog.nr._replace(ext=ext)
-    for a in (nr.x_f, nr.x_i, nr.out, nr.nfired, sy.stage_f, sy.stage_i, sy.ring_f, sy.ring_i):
+    # a completed run leaves x, out, nfired and the staging buffers in a state the next run never reads
+    # before writing (x is refilled per step, out read only at the senders listed this step, the
+    # staging buffers cleared after each emission); after a failed run everything is cleared
+    clear = (sy.ring_f, sy.ring_i) if prog.clean else (nr.x_f, nr.x_i, nr.out, nr.nfired, sy.stage_f, sy.stage_i, sy.ring_f, sy.ring_i)
+    for a in clear:
         a.fill(0)
+    prog.clean = False
     # the messages in flight at t0 into their ring slots
     for j in range(n_proj):
         ring = sy.ring_i if J[j, J_INT] == 1 else sy.ring_f
@@ -1420,6 +1426,7 @@ def _run_program(prog: types.SimpleNamespace, plan: Plan, n_steps: int, progress
         in_flight.append(
             plan.ring_out(n_steps, j, lambda slot, ring=ring, n_post=n_post, off=off: ring[off + slot * n_post : off + (slot + 1) * n_post])
         )
+    prog.clean = True
     return RunResult(
         spikes=spikes_rec,
         traces=state_rec,
