@@ -41,6 +41,7 @@ import numpy as np
 
 import snn
 from hardware.errors import QuantizationError
+from snn import _rng
 from snn.errors import bad_value
 
 xp = np
@@ -56,62 +57,23 @@ FIELD_MAX = 2**16 - 1
 _TEMP_FACTOR = math.pi * math.sqrt(2.0)
 
 
-def _fmix32(h: np.ndarray) -> np.ndarray:
-    h = h ^ (h >> 16)
-    h = (h * 0x85EBCA6B) & _M32
-    h = h ^ (h >> 13)
-    h = (h * 0xC2B2AE35) & _M32
-    return h ^ (h >> 16)
-
-
 def hash32(key: int, counter: Any, idx: Any) -> np.ndarray:
     """The integer draw ``h`` in ``[0, 2**32)`` of :func:`snn._rng.uniform` (``uniform = h / 2**32``), int64."""
-    k = (int(key) ^ ((np.asarray(counter, dtype=np.int64) * 0x9E3779B1) & _M32)) & _M32
-    k = ((k ^ (k >> 16)) * 0x7FEB352D) & _M32
-    h = _fmix32((np.asarray(idx, dtype=np.int64) * 0x27D4EB2F + k) & _M32)
-    return _fmix32(h ^ k)
+    return _rng.hash32(int(key), np.asarray(counter, dtype=np.int64), np.asarray(idx, dtype=np.int64))
 
 
 def boltzmann_kernel(params, state, x, step, key):
     """One step of :class:`LoihiBoltzmann` (see the module notes) on int64 arrays.
 
     ``params = (idx, bias, temp_min, cool, dec, p_update)``; ``state = (s, temp)``.
-    The hash of :mod:`snn._rng` is written out here (integer only) so that the
-    compiled engines need no extra function.
+    The draws are :func:`snn._rng.hash32` (integer bits; the engines pass their
+    compiled ``hash32`` in place of this module's global).
     """
     idx, bias, temp_min, cool, dec, p_update = params
     s, temp = state
     u = ((x + _P31) & _M32) - _P31 + bias
-    # update draw, counter 2 * step
-    k = (key ^ ((2 * step * 0x9E3779B1) & _M32)) & _M32
-    k = ((k ^ (k >> 16)) * 0x7FEB352D) & _M32
-    h = (idx * 0x27D4EB2F + k) & _M32
-    h = h ^ (h >> 16)
-    h = (h * 0x85EBCA6B) & _M32
-    h = h ^ (h >> 13)
-    h = (h * 0xC2B2AE35) & _M32
-    h = h ^ (h >> 16)
-    h = h ^ k
-    h = h ^ (h >> 16)
-    h = (h * 0x85EBCA6B) & _M32
-    h = h ^ (h >> 13)
-    h = (h * 0xC2B2AE35) & _M32
-    h_update = h ^ (h >> 16)
-    # firing draw, counter 2 * step + 1
-    k = (key ^ (((2 * step + 1) * 0x9E3779B1) & _M32)) & _M32
-    k = ((k ^ (k >> 16)) * 0x7FEB352D) & _M32
-    h = (idx * 0x27D4EB2F + k) & _M32
-    h = h ^ (h >> 16)
-    h = (h * 0x85EBCA6B) & _M32
-    h = h ^ (h >> 13)
-    h = (h * 0xC2B2AE35) & _M32
-    h = h ^ (h >> 16)
-    h = h ^ k
-    h = h ^ (h >> 16)
-    h = (h * 0x85EBCA6B) & _M32
-    h = h ^ (h >> 13)
-    h = (h * 0xC2B2AE35) & _M32
-    h_fire = h ^ (h >> 16)
+    h_update = hash32(key, 2 * step, idx)  # update draw, counter 2 * step
+    h_fire = hash32(key, 2 * step + 1, idx)  # firing draw, counter 2 * step + 1
     eta = (h_fire & 65535) + (h_fire >> 16) - 65535
     on = u * 65536 + temp * eta > 0
     update = (h_update >> 20) < p_update

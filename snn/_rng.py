@@ -34,16 +34,25 @@ def fmix32(h):
     return h
 
 
-def uniform(key, step, idx):
-    """Uniform floats in [0, 1) for neuron indices ``idx`` (int64 array) at ``step``.
+def hash32(key, step, idx):
+    """The integer draw in [0, 2**32) (int64) for neuron indices ``idx`` at counter ``step``.
 
     ``key`` is an int in [0, 2**32) identifying the population and stream.
+    Integer models (e.g. ``hardware.loihi_qubo``) use these bits directly;
+    :func:`uniform` scales them to [0, 1).
     """
     k = (key ^ ((step * 0x9E3779B1) & _M32)) & _M32
     k = ((k ^ (k >> 16)) * 0x7FEB352D) & _M32
     h = fmix32((idx * 0x27D4EB2F + k) & _M32)
-    h = fmix32(h ^ k)
-    return h * _INV_2_32
+    return fmix32(h ^ k)
+
+
+def uniform(key, step, idx):
+    """Uniform floats in [0, 1) for neuron indices ``idx`` (int64 array) at ``step``: ``hash32 / 2**32``.
+
+    ``key`` is an int in [0, 2**32) identifying the population and stream.
+    """
+    return hash32(key, step, idx) * _INV_2_32
 
 
 def stream_key(seed: int, population_index: int, stream: int = 0) -> int:

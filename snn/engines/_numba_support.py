@@ -49,6 +49,7 @@ from snn.kernels import specialize
 
 __all__ = [
     "scalar_xp",
+    "hash32_jit",
     "uniform_jit",
     "compiled_kernel",
     "compiled_synapse",
@@ -165,8 +166,9 @@ for _name, _fn in {
     setattr(scalar_xp, _name, _fn)
 
 _fmix32_jit = njit(specialize(_rng.fmix32, np))
-#: :func:`snn._rng.uniform` compiled (works on scalars and on int64 arrays)
-uniform_jit = njit(specialize(_rng.uniform, np, fmix32=_fmix32_jit))
+#: :func:`snn._rng.hash32` and :func:`snn._rng.uniform` compiled (work on scalars and on int64 arrays)
+hash32_jit = njit(specialize(_rng.hash32, np, fmix32=_fmix32_jit))
+uniform_jit = njit(specialize(_rng.uniform, np, hash32=hash32_jit))
 
 # ---------------------------------------------------------------------------------------------
 # tuple helpers: one neuron's parameters and state out of tuples of per-neuron arrays and back.
@@ -325,7 +327,7 @@ def compiled_kernel(kernel: Callable, form: str) -> Callable:
     fn = _KERNELS.get(key)
     if fn is None:
         namespace = scalar_xp if form == "scalar" else np
-        fn = njit(specialize(kernel, namespace, uniform=uniform_jit))
+        fn = njit(specialize(kernel, namespace, uniform=uniform_jit, hash32=hash32_jit))
         _KERNELS[key] = fn
     return fn
 
@@ -334,7 +336,7 @@ def compiled_synapse(kernel: Callable | None) -> Callable:
     """The synapse ``kernel(params, acc) -> delivered`` on numpy arrays, jitted (cached)."""
     fn = _SYNAPSES.get(kernel)
     if fn is None:
-        fn = _identity_synapse if kernel is None else njit(specialize(kernel, np, uniform=uniform_jit))
+        fn = _identity_synapse if kernel is None else njit(specialize(kernel, np, uniform=uniform_jit, hash32=hash32_jit))
         _SYNAPSES[kernel] = fn
     return fn
 

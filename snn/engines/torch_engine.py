@@ -102,7 +102,7 @@ def _check_options(torch, device, dtype, mode, dense_max_entries, dense_min_dens
 class _Projection:
     """A projection's device arrays for one run."""
 
-    def __init__(self, torch, pr, dev, fdtype, mode, max_entries, min_density, uniform):
+    def __init__(self, torch, pr, dev, fdtype, mode, max_entries, min_density, uniform, hash32):
         self.pr = pr
         self.is_int = pr.dtype == np.int64
         if not self.is_int and pr.dtype != np.float64:
@@ -137,7 +137,7 @@ class _Projection:
         self.mode = mode
         self.ring = torch.zeros((self.n_slots, n_post), dtype=self.dtype, device=dev)
         self.out_degree = torch.as_tensor(pr.out_degree, dtype=torch.int64, device=dev)
-        self.syn = specialize(pr.syn_kernel, torch, uniform=uniform) if pr.syn_kernel is not None else None
+        self.syn = specialize(pr.syn_kernel, torch, uniform=uniform, hash32=hash32) if pr.syn_kernel is not None else None
         self.syn_params = tuple(_to_tensor(torch, a, dev, fdtype) for a in pr.syn_params)
         if mode == "dense":
             self.parts = [(d, torch.as_tensor(w_d.toarray(), dtype=self.dtype, device=dev)) for d, w_d in split_by_delay(pr)]
@@ -211,7 +211,8 @@ def run(
     t_start = time.perf_counter()
     pops, projs = plan.populations, plan.projections
     inv = torch.tensor(2.0**-32, dtype=torch.float64, device=dev)
-    uniform = specialize(_rng.uniform, torch, _INV_2_32=inv)
+    hash32 = specialize(_rng.hash32, torch)
+    uniform = specialize(_rng.uniform, torch, _INV_2_32=inv, hash32=hash32)
 
     def pdtype(p):
         return torch.int64 if p.dtype == np.int64 else fdtype
@@ -219,11 +220,11 @@ def run(
     for p in pops:
         if p.dtype not in (np.float64, np.int64):
             raise bad_value(SimulationError, f"population {p.name!r} dtype", str(p.dtype), "the torch engine runs float64 or int64 models")
-    kernels = [specialize(p.kernel, torch, uniform=uniform) for p in pops]
+    kernels = [specialize(p.kernel, torch, uniform=uniform, hash32=hash32) for p in pops]
     params = [tuple(_to_tensor(torch, a, dev, fdtype) for a in p.params) for p in pops]
     state = [tuple(_to_tensor(torch, s, dev, fdtype) for s in p.state0) for p in pops]
     ext = [None if p.external is None else torch.as_tensor(np.asarray(p.external), device=dev).to(pdtype(p)) for p in pops]
-    tp = [_Projection(torch, pr, dev, fdtype, mode, dense_max_entries, dense_min_density, uniform) for pr in projs]
+    tp = [_Projection(torch, pr, dev, fdtype, mode, dense_max_entries, dense_min_density, uniform, hash32) for pr in projs]
     for j, proj in enumerate(tp):
         for slot, row in plan.ring_in(j, proj.n_slots):
             proj.ring[slot] = torch.as_tensor(np.array(row), device=dev).to(proj.dtype)
