@@ -119,13 +119,48 @@ def _tile_xy(core: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return tile // MESH_HEIGHT, tile % MESH_HEIGHT
 
 
+def _frontier(rows: np.ndarray) -> np.ndarray:
+    """The distinct rows of ``rows`` (cores x counts) that no other row dominates.
+
+    Row ``a`` dominates ``b`` when ``a >= b`` in every column: for any
+    non-negative per-count latencies the busiest core is then on the frontier,
+    so the per-step maximum of any such weighted sum is the maximum over it.
+    """
+    rows = np.unique(rows, axis=0)
+    if len(rows) <= 1:
+        return rows
+    ge = (rows[:, None, :] >= rows[None, :, :]).all(axis=2)
+    np.fill_diagonal(ge, False)  # rows are distinct: a >= b elsewhere means a dominates b
+    return rows[~ge.any(axis=0)]
+
+
 def loihi_traffic(network: snn.Network, run: Any, placement: Mapping[str, Any]) -> dict[str, Any]:
-    """The mapping traffic dict (the team contract, plus ``messages_remote``) of a run under a placement.
+    """The mapping traffic dict of a run under a placement on SANA-FE's Loihi.
+
+    The team contract's keys (see :mod:`energy.estimate`), plus the optional
+    keys the per-core time model of ``loihi1_sanafe`` reads:
+
+    ``messages_remote``
+        Messages delivered to another core.
+    ``n_tiles``
+        Tiles holding at least one neuron (sources included): SANA-FE looks its
+        time-step synchronisation latency up by this number.
+    ``per_step_max_core_spikes``, ``per_step_max_core_messages_sent``, ``per_step_max_core_messages_received``
+        Per step, the largest number over cores of non-source neurons fired,
+        messages sent and messages received.
+    ``per_step_core_send``, ``per_step_core_receive``
+        Per step, the per-core rows ``[neuron_updates, spikes, messages_sent]``
+        and ``[messages_received, synaptic_events]`` that no other core's row
+        dominates (the busiest core for any non-negative latencies is among
+        them; usually one to a few rows, so the dict stays small).
 
     A firing neuron sends one message per destination core of its synapses (its
     own core included); a message between tiles travels ``|dx|`` east-west and
     ``|dy|`` north-south hops (SANA-FE's Loihi geometry, cores of one tile share
-    a router).  ``run`` must have recorded spikes of every population.
+    a router).  Every mapped non-source neuron counts as updated every step (as
+    in :func:`energy.estimate`; SANA-FE skips the update of a neuron with zero
+    potential, no input and no bias).  ``run`` must have recorded spikes of
+    every population.
     """
     if not isinstance(network, snn.Network):
         raise SNNTypeError(f"network={network!r}: must be a snn.Network")
@@ -148,6 +183,9 @@ def loihi_traffic(network: snn.Network, run: Any, placement: Mapping[str, Any]) 
     local = remote = 0
     hops = {"ew": 0, "ns": 0, "vertical": 0}
     syn_core = np.zeros((n_steps, LOIHI_CORES), dtype=np.int64)
+    recv_core = np.zeros((n_steps, LOIHI_CORES), dtype=np.int64)
+    sent_core = np.zeros((n_steps, LOIHI_CORES), dtype=np.int64)
+    fired_core = np.zeros((n_steps, LOIHI_CORES), dtype=np.int64)
     max_hops = np.zeros(n_steps, dtype=np.int64)
     for name, p in pops.items():
         fired = np.asarray(spikes[name], dtype=bool)[:n_steps]
@@ -168,15 +206,25 @@ def loihi_traffic(network: snn.Network, run: Any, placement: Mapping[str, Any]) 
         remote += int(n_fired @ (n_dest - own))
         hops["ew"] += int(round(float(n_fired @ ew)))
         hops["ns"] += int(round(float(n_fired @ ns)))
-        syn_core += np.asarray(sp.csr_matrix(fired.astype(np.int64)) @ per_core[name].astype(np.int64).todense())
+        f = sp.csr_matrix(fired.astype(np.int64))
+        syn_core += np.asarray((f @ per_core[name]).todense())
+        recv_core += np.asarray((f @ dest).todense())
+        on_src = sp.csr_matrix((np.ones(p.n, dtype=np.int64), (np.arange(p.n), src)), shape=(p.n, LOIHI_CORES))
+        sent_core += np.asarray((f @ on_src.multiply(n_dest[:, None]).tocsr()).todense())
+        if not p.model.is_source:
+            fired_core += np.asarray((f @ on_src).todense())
         max_hops = np.maximum(max_hops, (fired * route[None, :]).max(axis=1).astype(np.int64))
     used = np.unique(np.concatenate(list(place.values())))
     nu_core = np.zeros(LOIHI_CORES, dtype=np.int64)
     for name, p in pops.items():
         if not p.model.is_source:
             np.add.at(nu_core, place[name], 1)
-    max_syn = syn_core.max(axis=1)
-    max_nu = np.full(n_steps, nu_core.max(), dtype=np.int64)
+    send_rows, recv_rows = [], []
+    for k in range(n_steps):
+        send = np.stack([nu_core[used], fired_core[k, used], sent_core[k, used]], axis=1)
+        recv = np.stack([recv_core[k, used], syn_core[k, used]], axis=1)
+        send_rows.append(_frontier(send).tolist())
+        recv_rows.append(_frontier(recv).tolist())
     return {
         "n_cores": int(used.size),
         "n_chips": 1,
@@ -184,9 +232,15 @@ def loihi_traffic(network: snn.Network, run: Any, placement: Mapping[str, Any]) 
         "messages_local": int(local),
         "messages_remote": int(remote),
         "hops": hops,
-        "per_step_max_core_synaptic_events": max_syn.tolist(),
-        "per_step_max_core_neuron_updates": max_nu.tolist(),
+        "per_step_max_core_synaptic_events": syn_core.max(axis=1).tolist(),
+        "per_step_max_core_neuron_updates": np.full(n_steps, nu_core.max(), dtype=np.int64).tolist(),
         "per_step_max_hops": max_hops.tolist(),
+        "n_tiles": int(np.unique(used // CORES_PER_TILE).size),
+        "per_step_max_core_spikes": fired_core.max(axis=1).tolist(),
+        "per_step_max_core_messages_sent": sent_core.max(axis=1).tolist(),
+        "per_step_max_core_messages_received": recv_core.max(axis=1).tolist(),
+        "per_step_core_send": send_rows,
+        "per_step_core_receive": recv_rows,
     }
 
 
