@@ -329,7 +329,14 @@ def run(
         neurons (e.g. the recorded spikes of a Poisson source); SpikeSource
         populations replay their raster by default.
     timing_model : {"simple", "detailed", "cycle"}
-        SANA-FE's timing model.
+        SANA-FE's timing model (``src/schedule.cpp``).  ``"simple"``: per step,
+        the busiest core's neuron work or message work, whichever is larger,
+        plus the synchronisation latency of the tiles in use -- what
+        :func:`energy.estimate` computes on ``loihi1_sanafe``.  ``"detailed"``
+        (the default, SANA-FE's own): the same work scheduled message by
+        message in time (a message is processed after it was sent, crossed its
+        hops and its receiver finished the one before) with a NoC-congestion
+        heuristic; never shorter than the simple one.  ``"cycle"``: Booksim 2.
     force_update : bool
         Make SANA-FE update every neuron every step (otherwise, SANA-FE's
         default, a neuron with zero potential, no input and no bias only pays the
@@ -342,7 +349,9 @@ def run(
     dict
         ``energy_j``, ``time_s``, ``breakdown`` (SANA-FE's synapse / dendrite /
         soma / network energies in J), ``neurons_fired``, ``synaptic_events``,
-        ``messages``, ``hops``, ``neurons_updated``.
+        ``messages``, ``hops``, ``neurons_updated``, ``spikes``
+        (``{population: bool (n_steps, n)}``, SANA-FE's spike trace, sources
+        included) and ``step_time_s`` (SANA-FE's time of every step).
     """
     sanafe = _sanafe()
     if not isinstance(network, snn.Network):
@@ -375,7 +384,9 @@ def run(
             for i, nr in enumerate(g.neurons):
                 core = int(place[p.name][i])
                 nr.set_attributes(
-                    soma_hw_name=f"loihi_inputs[{int(input_slot[core])}]", model_attributes={"spikes": [bool(x) for x in raster[:, i]]}
+                    soma_hw_name=f"loihi_inputs[{int(input_slot[core])}]",
+                    model_attributes={"spikes": [bool(x) for x in raster[:, i]]},
+                    log_spikes=True,
                 )
                 input_slot[core] += 1
                 nr.map_to_core(cores[core])
@@ -397,7 +408,8 @@ def run(
                         "bias": float(q["bias"][i]),
                         "potential": float(q["potential"][i]),
                         "force_update": bool(force_update),
-                    }
+                    },
+                    log_spikes=True,
                 )
                 nr.map_to_core(cores[int(place[p.name][i])])
         groups[p.name] = g
@@ -413,8 +425,12 @@ def run(
             pre_n[int(pre)].connect_to_neuron(post_n[int(post)], {"weight": float(w * s[post])})
     chip = sanafe.SpikingChip(arch)
     chip.load(net)
-    res = chip.sim(int(n_steps), timing_model=timing_model, perf_trace=True, processing_threads=1)
+    res = chip.sim(int(n_steps), timing_model=timing_model, perf_trace=True, spike_trace=True, processing_threads=1)
     perf = res.get("perf_trace") or {}
+    fired = {p.name: np.zeros((int(n_steps), p.n), dtype=bool) for p in network.populations}
+    for step, addresses in enumerate(res.get("spike_trace") or []):
+        for a in addresses:
+            fired[a.group_name][step, a.neuron_offset] = True
     energy_parts = {k: float(v) for k, v in res["energy"].items() if k != "total"}
     return {
         "energy_j": float(res["energy"]["total"]),
@@ -425,6 +441,8 @@ def run(
         "messages": int(res["packets_sent"]),
         "hops": int(sum(perf.get("hops", []))),
         "neurons_updated": int(res["neurons_updated"]),
+        "spikes": fired,
+        "step_time_s": [float(v) for v in perf.get("sim_time", [])],
         "timing_model": timing_model,
         "force_update": bool(force_update),
         "architecture": arch_label,
@@ -439,38 +457,74 @@ def crosscheck(
     name: str = "",
     seed: int = 0,
     engine: str = "reference",
+    timing_models: tuple[str, ...] = ("detailed", "simple"),
 ) -> dict[str, Any]:
     """Run ``network`` in snn and in SANA-FE, price the snn run on ``loihi1_sanafe``, and compare.
 
-    Returns a plain dict: ``name``, ``sanafe_energy_j``, ``estimate_energy_j``,
-    ``energy_rel_diff`` ((estimate - SANA-FE) / SANA-FE), the same for time,
-    both sides' spike, synaptic-event, message and hop counts, and the estimate's
-    breakdown.  Sources are replayed in SANA-FE from the snn run, so both see the
-    same input spikes.
+    Parameters
+    ----------
+    network, n_steps, placement
+        As for :func:`run` (default placement: :func:`sequential_placement`).
+    name : str
+    seed : int
+        Seed of the snn run.
+    engine : str
+        The snn engine.
+    timing_models : tuple of str
+        SANA-FE timing models to run (one SANA-FE run each); the first is the
+        headline ``sanafe_time_s``.  The default runs SANA-FE's own
+        ``"detailed"`` model and the ``"simple"`` one the estimate reproduces.
+
+    Returns
+    -------
+    dict
+        ``name``, ``sanafe_energy_j``, ``estimate_energy_j``, ``energy_rel_diff``
+        ((estimate - SANA-FE) / SANA-FE), the same for time (first timing
+        model) and ``sanafe_time_s_by_model`` / ``time_rel_diff_by_model`` for
+        each; ``spikes_match`` (every neuron fired at the same steps in both
+        simulators, sources included) and ``spike_mismatches`` (neuron-steps
+        that differ); both sides' spike, synaptic-event, message and hop
+        counts; the estimate's breakdown and the traffic dict it was priced
+        with.  Sources are replayed in SANA-FE from the snn run, so both see the
+        same input spikes.
     """
+    if not timing_models or any(m not in ("simple", "detailed", "cycle") for m in timing_models):
+        raise EnergyError(f"timing_models={timing_models!r}: must be a non-empty tuple of 'simple', 'detailed', 'cycle'")
     if placement is None:
         placement = sequential_placement(network)
     res = snn.simulate(network, n_steps, engine=engine, seed=seed, record=("spikes",))
     sources = {p.name: res.spikes[p.name] for p in network.populations if p.model.is_source}
-    sf = run(network, n_steps, placement, source_spikes=sources)
+    runs = {m: run(network, n_steps, placement, source_spikes=sources, timing_model=m) for m in timing_models}
+    sf = runs[timing_models[0]]
     traffic = loihi_traffic(network, res, placement)
     est = estimate(res.counts, "loihi1_sanafe", traffic)
     fired = sum(int(res.spikes[p.name].sum()) for p in network.populations if not p.model.is_source)
+    mismatches = sum(
+        int(np.count_nonzero(np.asarray(res.spikes[p.name], dtype=bool)[:n_steps] != sf["spikes"][p.name])) for p in network.populations
+    )
 
     def rel(a: float, b: float) -> float | None:
         return None if b == 0 or not math.isfinite(b) else (a - b) / b
 
+    time_by_model = {m: r["time_s"] for m, r in runs.items()}
     return {
         "name": name or repr(network),
         "n_steps": int(n_steps),
         "n_neurons": network.n_neurons,
         "n_synapses": network.n_synapses,
+        "n_cores": traffic["n_cores"],
+        "n_tiles": traffic["n_tiles"],
         "sanafe_energy_j": sf["energy_j"],
         "estimate_energy_j": est.energy_j,
         "energy_rel_diff": rel(est.energy_j, sf["energy_j"]),
+        "timing_model": timing_models[0],
         "sanafe_time_s": sf["time_s"],
         "estimate_time_s": est.time_s,
         "time_rel_diff": rel(est.time_s, sf["time_s"]) if est.time_s is not None else None,
+        "sanafe_time_s_by_model": time_by_model,
+        "time_rel_diff_by_model": {m: (rel(est.time_s, t) if est.time_s is not None else None) for m, t in time_by_model.items()},
+        "spikes_match": mismatches == 0,
+        "spike_mismatches": mismatches,
         "snn": {
             "neurons_fired": fired,
             "synaptic_events": res.counts.synaptic_events,
