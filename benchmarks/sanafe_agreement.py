@@ -22,7 +22,7 @@ import numpy as np
 
 import snn
 
-__all__ = ["CASES", "grid3d", "feedforward", "excitatory_inhibitory", "measure"]
+__all__ = ["CASES", "grid3d", "grid3d_large", "feedforward", "excitatory_inhibitory", "measure"]
 
 Placement = dict[str, np.ndarray]
 #: the steps every case runs (its input rasters are this long)
@@ -77,6 +77,24 @@ def excitatory_inhibitory() -> tuple[snn.Network, Placement, Placement]:
     scattered = {p.name: rng.integers(0, 64, p.n) for p in net.populations}  # random cores of the first 16 tiles
     packed = {"in": np.zeros(40, dtype=np.int64), "exc": 1 + np.arange(200) // 128, "inh": np.full(50, 3)}  # 4 cores, 1 tile
     return net, scattered, packed
+
+
+def grid3d_large(n_steps: int = 100) -> tuple[snn.Network, Placement, Placement]:
+    """2,176 neurons: 128 spike trains into a 16 x 16 x 8 IF grid, the Gaussian rule of :func:`grid3d` (~21,700 synapses).
+
+    Scattered: neuron ``i`` on core ``i % 128`` (all 128 cores, 32 tiles); blocks: runs of 17 neighbours per core (125 cores).
+    """
+    rng = np.random.default_rng(31)
+    net = snn.Network(dt_ms=1.0)
+    net.add_population("in", 128, snn.SpikeSource(raster=rng.random((n_steps, 128)) < 0.1))
+    net.add_population(
+        "g", 2048, snn.IF(v_th=1.0, bias=rng.integers(1, 5, 2048) / 64), positions=snn.layout.grid((16, 16, 8), spacing_um=10.0)
+    )
+    net.connect("in", "g", snn.connect.fixed_probability(0.02), weight=0.25, seed=1)
+    net.connect("g", "g", snn.connect.distance_gaussian(sigma_um=12.0, p_max=0.4), weight=0.125, seed=2)
+    scattered = {"in": np.arange(128), "g": np.arange(2048) % 128}
+    blocks = {"in": np.arange(128) % 4 + 124, "g": np.arange(2048) // 17}
+    return net, scattered, blocks
 
 
 #: name -> builder returning (network, scattered placement, packed placement)

@@ -35,7 +35,7 @@ import energy
 import snn
 
 pytest.importorskip("sanafe", reason="SANA-FE is an optional extra: pip install 'snn-toolkit[sanafe]'")
-from benchmarks.sanafe_agreement import CASES, N_STEPS  # noqa: E402
+from benchmarks.sanafe_agreement import CASES, N_STEPS, grid3d_large  # noqa: E402
 from energy import sanafe as esf  # noqa: E402
 
 
@@ -193,3 +193,13 @@ def test_loihi_traffic_per_core_rows_by_hand():
     assert sorted(map(tuple, t["per_step_core_receive"][0])) == [(2, 2)]
     assert sorted(map(tuple, t["per_step_core_receive"][1])) == [(1, 1)]
     assert t["messages_local"] + t["messages_remote"] == 5 and t["messages_local"] == 1
+
+
+@pytest.mark.slow
+def test_a_2176_neuron_grid_over_all_128_cores_agrees_too():
+    net, scattered, blocks = grid3d_large(100)
+    for placement in (scattered, blocks):
+        x = esf.crosscheck(net, 100, placement)
+        assert x["spikes_match"] and x["n_tiles"] == 32 and x["n_cores"] >= 125
+        assert abs(x["energy_rel_diff"]) < 0.05 and abs(x["time_rel_diff"]) < 0.25
+        assert x["time_rel_diff_by_model"]["simple"] == pytest.approx(0.0, abs=1e-9)
