@@ -26,7 +26,17 @@ The mapping is the plain dict of ``hardware.mapping.traffic(...).to_dict()``
 ``messages_local``, ``hops`` ``{ew, ns, vertical}``,
 ``per_step_max_core_synaptic_events``, ``per_step_max_core_neuron_updates``,
 ``per_step_max_hops`` (lists of ``n_steps``), and optionally
-``messages_remote`` (spike messages delivered to another core).
+``messages_remote`` (spike messages delivered to another core), ``n_tiles``
+(tiles holding neurons: the sync-table lookup), ``per_step_max_core_spikes``,
+``per_step_max_core_messages_sent``, ``per_step_max_core_messages_received``
+(per-step maxima over cores; without them spikes and messages are spread
+evenly over the cores, with a note) and ``per_step_core_send`` /
+``per_step_core_receive`` (per step, the per-core rows ``[neuron_updates,
+spikes, messages_sent]`` / ``[messages_received, synaptic_events]`` no other
+core dominates, read by ``combine: "core-max"`` time models such as
+``loihi1_sanafe``'s; without them the busiest core's counts are taken term by
+term, an upper bound).  :func:`energy.sanafe.loihi_traffic` gives them all;
+``hardware.mapping.traffic(...).to_dict(include_cores=True)`` the maxima.
 """
 
 from __future__ import annotations
