@@ -26,7 +26,17 @@ The mapping is the plain dict of ``hardware.mapping.traffic(...).to_dict()``
 ``messages_local``, ``hops`` ``{ew, ns, vertical}``,
 ``per_step_max_core_synaptic_events``, ``per_step_max_core_neuron_updates``,
 ``per_step_max_hops`` (lists of ``n_steps``), and optionally
-``messages_remote`` (spike messages delivered to another core).
+``messages_remote`` (spike messages delivered to another core), ``n_tiles``
+(tiles holding neurons: the sync-table lookup), ``per_step_max_core_spikes``,
+``per_step_max_core_messages_sent``, ``per_step_max_core_messages_received``
+(per-step maxima over cores; without them spikes and messages are spread
+evenly over the cores, with a note) and ``per_step_core_send`` /
+``per_step_core_receive`` (per step, the per-core rows ``[neuron_updates,
+spikes, messages_sent]`` / ``[messages_received, synaptic_events]`` no other
+core dominates, read by ``combine: "core-max"`` time models such as
+``loihi1_sanafe``'s; without them the busiest core's counts are taken term by
+term, an upper bound).  :func:`energy.sanafe.loihi_traffic` gives them all;
+``hardware.mapping.traffic(...).to_dict(include_cores=True)`` the maxima.
 """
 
 from __future__ import annotations
@@ -250,6 +260,51 @@ class _Traffic:
     max_core_synaptic_events: np.ndarray
     max_core_neuron_updates: np.ndarray
     max_hops: np.ndarray
+    # optional keys (None when the mapping does not give them)
+    n_tiles: int | None = None
+    max_core_spikes: np.ndarray | None = None
+    max_core_messages_sent: np.ndarray | None = None
+    max_core_messages_received: np.ndarray | None = None
+    core_send: tuple[np.ndarray, ...] | None = None
+    core_receive: tuple[np.ndarray, ...] | None = None
+
+
+#: optional per-core row keys of the traffic dict: key -> its columns
+_CORE_ROWS = {
+    "per_step_core_send": ("neuron_updates", "spikes", "messages_sent"),
+    "per_step_core_receive": ("messages_received", "synaptic_events"),
+}
+
+
+#: the columns of the per-core rows, per side of a ``combine: "core-max"`` time model
+_CORE_COLUMNS = {
+    "send": ("busiest_core_neuron_updates", "busiest_core_spikes", "busiest_core_messages_sent"),
+    "receive": ("busiest_core_messages", "busiest_core_synaptic_events"),
+}
+#: time-model count names of the core-max sides -> the per-step count they fall back on
+_CORE_COUNT_OF = {
+    "core_neuron_updates": "busiest_core_neuron_updates",
+    "core_spikes": "busiest_core_spikes",
+    "core_messages_sent": "busiest_core_messages_sent",
+    "core_messages_received": "busiest_core_messages",
+    "core_synaptic_events": "busiest_core_synaptic_events",
+}
+
+
+def _core_rows(value: Any, name: str, n_steps: int, columns: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+    k = len(columns)
+    msg = f"{name}: must be a list of {n_steps} lists (one per step) of rows [{', '.join(columns)}] of non-negative whole numbers"
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != n_steps:
+        raise EnergyError(f"{msg}, got {_short(value)}")
+    out = []
+    for step, rows in enumerate(value):
+        try:
+            arr = np.asarray(rows, dtype=object).reshape(-1, k) if len(rows) else np.zeros((0, k), dtype=object)
+        except (TypeError, ValueError):
+            raise EnergyError(f"{msg}; step {step}: {_short(rows)}") from None
+        vals = [_nonneg_int(v, f"{name}[{step}]") for v in arr.ravel().tolist()]
+        out.append(np.asarray(vals, dtype=np.int64).reshape(-1, k))
+    return tuple(out)
 
 
 def _as_traffic(mapping: Any, n_steps: int) -> _Traffic:
@@ -282,6 +337,21 @@ def _as_traffic(mapping: Any, n_steps: int) -> _Traffic:
         raise EnergyError(f"mapping['hops']={hops!r}: must be a dict with keys 'ew', 'ns', 'vertical'")
     hops = {k: _nonneg_int(hops.get(k, 0), f"mapping['hops'][{k!r}]") for k in ("ew", "ns", "vertical")}
     remote = mapping.get("messages_remote")
+    opt: dict[str, Any] = {}
+    if mapping.get("n_tiles") is not None:
+        opt["n_tiles"] = _nonneg_int(mapping["n_tiles"], "mapping['n_tiles']")
+        if not 1 <= opt["n_tiles"] <= n_cores:
+            raise EnergyError(f"mapping['n_tiles']={opt['n_tiles']}: must be in [1, n_cores={n_cores}] (tiles holding a used core)")
+    for key, attr in (
+        ("per_step_max_core_spikes", "max_core_spikes"),
+        ("per_step_max_core_messages_sent", "max_core_messages_sent"),
+        ("per_step_max_core_messages_received", "max_core_messages_received"),
+    ):
+        if mapping.get(key) is not None:
+            opt[attr] = _per_step(mapping[key], f"mapping[{key!r}]", n_steps)
+    for key, attr in (("per_step_core_send", "core_send"), ("per_step_core_receive", "core_receive")):
+        if mapping.get(key) is not None:
+            opt[attr] = _core_rows(mapping[key], f"mapping[{key!r}]", n_steps, _CORE_ROWS[key])
     return _Traffic(
         n_cores,
         n_chips,
@@ -292,6 +362,7 @@ def _as_traffic(mapping: Any, n_steps: int) -> _Traffic:
         _per_step(mapping["per_step_max_core_synaptic_events"], "mapping['per_step_max_core_synaptic_events']", n_steps),
         _per_step(mapping["per_step_max_core_neuron_updates"], "mapping['per_step_max_core_neuron_updates']", n_steps),
         _per_step(mapping["per_step_max_hops"], "mapping['per_step_max_hops']", n_steps),
+        **opt,
     )
 
 
@@ -519,9 +590,21 @@ def _fallback_cores(prof: Profile, c: _Counts) -> int:
 
 
 # ------------------------------------------------------------------------------ time
-def _sync_latency(prof: Profile, sync: Mapping[str, Any], n_cores: int, which: str) -> float:
+def _sync_tiles(prof: Profile, sync: Mapping[str, Any], t: _Traffic | None, n_cores: int, notes: list[str]) -> int:
+    """Tiles in use: the mapping's ``n_tiles``, else the fewest tiles that hold ``n_cores`` cores."""
+    if t is not None and t.n_tiles is not None:
+        return t.n_tiles
     per_tile = max(1, int(prof.si(sync["cores_per_tile"])))
     tiles = -(-n_cores // per_tile)
+    if t is not None:
+        notes.append(
+            f"time: the mapping gives no 'n_tiles'; the synchronisation latency is looked up for the fewest tiles that hold its {n_cores} cores ({tiles})"
+        )
+    return tiles
+
+
+def _sync_latency(prof: Profile, sync: Mapping[str, Any], tiles: int, which: str) -> float:
+    """SANA-FE's table lookup: the entry of the largest key <= tiles (the smallest key below all of them)."""
     keys = sorted(int(k) for k in sync["table"])
     chosen = keys[0]
     for k in keys:
@@ -569,7 +652,6 @@ def _time(
             "longest_route_hops": t.max_hops.astype(np.float64),
         }
         how = f"mapping: per-step bound from the busiest core over {n_cores} cores"
-        spread = ["busiest_core_spikes", "busiest_core_messages"]
     else:
         n_cores = _fallback_cores(prof, c)
         per_step = {
@@ -580,27 +662,71 @@ def _time(
         how = (
             f"fallback (no mapping): the work spread evenly over the fewest cores that hold the network ({n_cores}), no routing: optimistic"
         )
-        spread = ["busiest_core_spikes", "busiest_core_messages"]
-    spikes = np.ceil(c.spikes_per_step / n_cores)
-    per_step["busiest_core_spikes"] = spikes
-    per_step["busiest_core_messages"] = spikes
-    used = {term["count"] for term in spec.get("terms", ())}
-    if t is not None and used & set(spread):
-        notes.append("time: the mapping has no per-core spike counts; spikes and messages are spread evenly over its cores")
-    totals = {}
+    # per-core spike and message counts: the mapping's, else spread evenly over its cores
+    msg_per_spike = ops.get("message", c.spikes) / c.spikes if c.spikes else 1.0
+    spread = {
+        "busiest_core_spikes": (np.ceil(c.spikes_per_step / n_cores), "max_core_spikes"),
+        "busiest_core_messages": (np.ceil(c.spikes_per_step / n_cores), "max_core_messages_received"),
+        "busiest_core_messages_sent": (np.ceil(c.spikes_per_step * msg_per_spike / n_cores), "max_core_messages_sent"),
+    }
+    spread_used = set()
+    for count, (even, attr) in spread.items():
+        given = None if t is None else getattr(t, attr)
+        if given is None:
+            per_step[count] = even
+            spread_used.add(count)
+        else:
+            per_step[count] = given.astype(np.float64)
     combine = spec.get("combine", "sum")
+    used = {term["count"] for term in spec.get("terms", ())}
+    core_max = combine == "core-max"
+    if core_max:
+        sides = {side: [(_CORE_COUNT_OF[term["count"]], term["constants"]) for term in spec.get(side, ())] for side in ("send", "receive")}
+        rows = {"send": None if t is None else t.core_send, "receive": None if t is None else t.core_receive}
+        for side, terms in sides.items():
+            if rows[side] is None:
+                used |= {count for count, _ in terms}
+        if t is not None and (rows["send"] is None or rows["receive"] is None):
+            notes.append(
+                "time: the mapping gives no per-core rows ('per_step_core_send' / 'per_step_core_receive'); the busiest core's "
+                "counts are taken term by term (an upper bound where different cores are the busiest)"
+            )
+    if t is not None and used & spread_used:
+        notes.append(
+            f"time: the mapping has no per-core counts for {sorted(used & spread_used)}; spikes and messages are spread evenly over its cores"
+        )
+    if "sync" in spec:
+        tiles = _sync_tiles(prof, spec["sync"], t, n_cores, notes)
+    totals = {}
     for which in ("value", "low", "high"):
+
+        def lat(refs: list[str], which: str = which) -> float:
+            return sum({"value": k.si, "low": k.low_si, "high": k.high_si}[which] for k in (prof.constants[r] for r in refs))
+
         step_time = np.zeros(n_steps)
         for term in spec.get("terms", ()):
-            lat = sum({"value": k.si, "low": k.low_si, "high": k.high_si}[which] for k in (prof.constants[r] for r in term["constants"]))
             if combine == "max":
-                step_time = np.maximum(step_time, per_step[term["count"]] * lat)
+                step_time = np.maximum(step_time, per_step[term["count"]] * lat(term["constants"]))
             else:
-                step_time += per_step[term["count"]] * lat
+                step_time += per_step[term["count"]] * lat(term["constants"])
+        if core_max:
+            # per core max(send work, receive work); the busiest core sets the step
+            busiest = np.zeros(n_steps)
+            for side, terms in sides.items():
+                col = {count: j for j, count in enumerate(_CORE_COLUMNS[side])}
+                if rows[side] is not None:
+                    w = np.zeros(len(col))
+                    for count, refs in terms:
+                        w[col[count]] += lat(refs)
+                    work = np.array([float((r @ w).max(initial=0.0)) for r in rows[side]])
+                else:
+                    work = sum((per_step[count] * lat(refs) for count, refs in terms), np.zeros(n_steps))
+                busiest = np.maximum(busiest, work)
+            step_time += busiest
         for r in spec.get("step_constants", ()):
             k = prof.constants[r]
             step_time += {"value": k.si, "low": k.low_si, "high": k.high_si}[which]
         if "sync" in spec:
-            step_time += _sync_latency(prof, spec["sync"], n_cores, which)
+            step_time += _sync_latency(prof, spec["sync"], tiles, which)
         totals[which] = float(step_time.sum())
     return totals["value"], totals["low"], totals["high"], f"per-step ({how}); {spec.get('note', '')}".strip()

@@ -15,6 +15,25 @@ replayed from a recorded run, and delays of one step.  Anything else is refused.
 Placement is plain data: ``{population: int array (n,)}`` of core indices in
 SANA-FE's order (``arch.cores()``: core ``c`` sits on tile ``c // 4``; tile
 ``k`` at mesh position ``(x, y) = (k // 4, k % 4)``).
+
+Time.  ``loihi1_sanafe`` computes SANA-FE's *simple* timing model
+(SLAM-Lab/SANA-FE ``src/schedule.cpp``, ``schedule_messages_timestep_simple``):
+per step, each core's neuron work (the sum of its neurons' soma latencies --
+access, update if active, spike-out if fired -- plus axon-out per message sent;
+``src/chip.cpp`` ``process_neuron`` / ``pipeline_process_axon_out``) and its
+message work (axon-in per message received plus the synapse latency of every
+synaptic event; ``process_message``) are compared, the larger counts, the
+busiest core sets the step, and the step adds the ``latency_sync`` table entry
+for the number of tiles holding at least one neuron (``sim_timestep_sync``,
+``track_mapped_tiles_and_cores``; the largest key <= tiles).  No hop latency
+enters it.  :func:`loihi_traffic` supplies the per-core counts that needs.
+SANA-FE's *detailed* model (:func:`run`'s default) schedules the same messages
+in time (each is sent after its core's preceding neuron work, crosses its hops
+and is processed once its receiver is free, with a NoC-congestion heuristic),
+so it is never shorter; :func:`crosscheck` runs both.  On the six networks of
+``benchmarks/sanafe_agreement.py`` (identical dynamics, 1-128 cores) the
+estimate equals the simple model to rounding and is within -0.1 to -4.1% of the
+detailed one; energy agrees to rounding.
 """
 
 from __future__ import annotations
@@ -119,13 +138,48 @@ def _tile_xy(core: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return tile // MESH_HEIGHT, tile % MESH_HEIGHT
 
 
+def _frontier(rows: np.ndarray) -> np.ndarray:
+    """The distinct rows of ``rows`` (cores x counts) that no other row dominates.
+
+    Row ``a`` dominates ``b`` when ``a >= b`` in every column: for any
+    non-negative per-count latencies the busiest core is then on the frontier,
+    so the per-step maximum of any such weighted sum is the maximum over it.
+    """
+    rows = np.unique(rows, axis=0)
+    if len(rows) <= 1:
+        return rows
+    ge = (rows[:, None, :] >= rows[None, :, :]).all(axis=2)
+    np.fill_diagonal(ge, False)  # rows are distinct: a >= b elsewhere means a dominates b
+    return rows[~ge.any(axis=0)]
+
+
 def loihi_traffic(network: snn.Network, run: Any, placement: Mapping[str, Any]) -> dict[str, Any]:
-    """The mapping traffic dict (the team contract, plus ``messages_remote``) of a run under a placement.
+    """The mapping traffic dict of a run under a placement on SANA-FE's Loihi.
+
+    The team contract's keys (see :mod:`energy.estimate`), plus the optional
+    keys the per-core time model of ``loihi1_sanafe`` reads:
+
+    ``messages_remote``
+        Messages delivered to another core.
+    ``n_tiles``
+        Tiles holding at least one neuron (sources included): SANA-FE looks its
+        time-step synchronisation latency up by this number.
+    ``per_step_max_core_spikes``, ``per_step_max_core_messages_sent``, ``per_step_max_core_messages_received``
+        Per step, the largest number over cores of non-source neurons fired,
+        messages sent and messages received.
+    ``per_step_core_send``, ``per_step_core_receive``
+        Per step, the per-core rows ``[neuron_updates, spikes, messages_sent]``
+        and ``[messages_received, synaptic_events]`` that no other core's row
+        dominates (the busiest core for any non-negative latencies is among
+        them; usually one to a few rows, so the dict stays small).
 
     A firing neuron sends one message per destination core of its synapses (its
     own core included); a message between tiles travels ``|dx|`` east-west and
     ``|dy|`` north-south hops (SANA-FE's Loihi geometry, cores of one tile share
-    a router).  ``run`` must have recorded spikes of every population.
+    a router).  Every mapped non-source neuron counts as updated every step (as
+    in :func:`energy.estimate`; SANA-FE skips the update of a neuron with zero
+    potential, no input and no bias).  ``run`` must have recorded spikes of
+    every population.
     """
     if not isinstance(network, snn.Network):
         raise SNNTypeError(f"network={network!r}: must be a snn.Network")
@@ -148,6 +202,9 @@ def loihi_traffic(network: snn.Network, run: Any, placement: Mapping[str, Any]) 
     local = remote = 0
     hops = {"ew": 0, "ns": 0, "vertical": 0}
     syn_core = np.zeros((n_steps, LOIHI_CORES), dtype=np.int64)
+    recv_core = np.zeros((n_steps, LOIHI_CORES), dtype=np.int64)
+    sent_core = np.zeros((n_steps, LOIHI_CORES), dtype=np.int64)
+    fired_core = np.zeros((n_steps, LOIHI_CORES), dtype=np.int64)
     max_hops = np.zeros(n_steps, dtype=np.int64)
     for name, p in pops.items():
         fired = np.asarray(spikes[name], dtype=bool)[:n_steps]
@@ -168,15 +225,25 @@ def loihi_traffic(network: snn.Network, run: Any, placement: Mapping[str, Any]) 
         remote += int(n_fired @ (n_dest - own))
         hops["ew"] += int(round(float(n_fired @ ew)))
         hops["ns"] += int(round(float(n_fired @ ns)))
-        syn_core += np.asarray(sp.csr_matrix(fired.astype(np.int64)) @ per_core[name].astype(np.int64).todense())
+        f = sp.csr_matrix(fired.astype(np.int64))
+        syn_core += np.asarray((f @ per_core[name]).todense())
+        recv_core += np.asarray((f @ dest).todense())
+        on_src = sp.csr_matrix((np.ones(p.n, dtype=np.int64), (np.arange(p.n), src)), shape=(p.n, LOIHI_CORES))
+        sent_core += np.asarray((f @ on_src.multiply(n_dest[:, None]).tocsr()).todense())
+        if not p.model.is_source:
+            fired_core += np.asarray((f @ on_src).todense())
         max_hops = np.maximum(max_hops, (fired * route[None, :]).max(axis=1).astype(np.int64))
     used = np.unique(np.concatenate(list(place.values())))
     nu_core = np.zeros(LOIHI_CORES, dtype=np.int64)
     for name, p in pops.items():
         if not p.model.is_source:
             np.add.at(nu_core, place[name], 1)
-    max_syn = syn_core.max(axis=1)
-    max_nu = np.full(n_steps, nu_core.max(), dtype=np.int64)
+    send_rows, recv_rows = [], []
+    for k in range(n_steps):
+        send = np.stack([nu_core[used], fired_core[k, used], sent_core[k, used]], axis=1)
+        recv = np.stack([recv_core[k, used], syn_core[k, used]], axis=1)
+        send_rows.append(_frontier(send).tolist())
+        recv_rows.append(_frontier(recv).tolist())
     return {
         "n_cores": int(used.size),
         "n_chips": 1,
@@ -184,9 +251,15 @@ def loihi_traffic(network: snn.Network, run: Any, placement: Mapping[str, Any]) 
         "messages_local": int(local),
         "messages_remote": int(remote),
         "hops": hops,
-        "per_step_max_core_synaptic_events": max_syn.tolist(),
-        "per_step_max_core_neuron_updates": max_nu.tolist(),
+        "per_step_max_core_synaptic_events": syn_core.max(axis=1).tolist(),
+        "per_step_max_core_neuron_updates": np.full(n_steps, nu_core.max(), dtype=np.int64).tolist(),
         "per_step_max_hops": max_hops.tolist(),
+        "n_tiles": int(np.unique(used // CORES_PER_TILE).size),
+        "per_step_max_core_spikes": fired_core.max(axis=1).tolist(),
+        "per_step_max_core_messages_sent": sent_core.max(axis=1).tolist(),
+        "per_step_max_core_messages_received": recv_core.max(axis=1).tolist(),
+        "per_step_core_send": send_rows,
+        "per_step_core_receive": recv_rows,
     }
 
 
@@ -275,7 +348,14 @@ def run(
         neurons (e.g. the recorded spikes of a Poisson source); SpikeSource
         populations replay their raster by default.
     timing_model : {"simple", "detailed", "cycle"}
-        SANA-FE's timing model.
+        SANA-FE's timing model (``src/schedule.cpp``).  ``"simple"``: per step,
+        the busiest core's neuron work or message work, whichever is larger,
+        plus the synchronisation latency of the tiles in use -- what
+        :func:`energy.estimate` computes on ``loihi1_sanafe``.  ``"detailed"``
+        (the default, SANA-FE's own): the same work scheduled message by
+        message in time (a message is processed after it was sent, crossed its
+        hops and its receiver finished the one before) with a NoC-congestion
+        heuristic; never shorter than the simple one.  ``"cycle"``: Booksim 2.
     force_update : bool
         Make SANA-FE update every neuron every step (otherwise, SANA-FE's
         default, a neuron with zero potential, no input and no bias only pays the
@@ -288,7 +368,9 @@ def run(
     dict
         ``energy_j``, ``time_s``, ``breakdown`` (SANA-FE's synapse / dendrite /
         soma / network energies in J), ``neurons_fired``, ``synaptic_events``,
-        ``messages``, ``hops``, ``neurons_updated``.
+        ``messages``, ``hops``, ``neurons_updated``, ``spikes``
+        (``{population: bool (n_steps, n)}``, SANA-FE's spike trace, sources
+        included) and ``step_time_s`` (SANA-FE's time of every step).
     """
     sanafe = _sanafe()
     if not isinstance(network, snn.Network):
@@ -321,7 +403,9 @@ def run(
             for i, nr in enumerate(g.neurons):
                 core = int(place[p.name][i])
                 nr.set_attributes(
-                    soma_hw_name=f"loihi_inputs[{int(input_slot[core])}]", model_attributes={"spikes": [bool(x) for x in raster[:, i]]}
+                    soma_hw_name=f"loihi_inputs[{int(input_slot[core])}]",
+                    model_attributes={"spikes": [bool(x) for x in raster[:, i]]},
+                    log_spikes=True,
                 )
                 input_slot[core] += 1
                 nr.map_to_core(cores[core])
@@ -343,7 +427,8 @@ def run(
                         "bias": float(q["bias"][i]),
                         "potential": float(q["potential"][i]),
                         "force_update": bool(force_update),
-                    }
+                    },
+                    log_spikes=True,
                 )
                 nr.map_to_core(cores[int(place[p.name][i])])
         groups[p.name] = g
@@ -359,8 +444,12 @@ def run(
             pre_n[int(pre)].connect_to_neuron(post_n[int(post)], {"weight": float(w * s[post])})
     chip = sanafe.SpikingChip(arch)
     chip.load(net)
-    res = chip.sim(int(n_steps), timing_model=timing_model, perf_trace=True, processing_threads=1)
+    res = chip.sim(int(n_steps), timing_model=timing_model, perf_trace=True, spike_trace=True, processing_threads=1)
     perf = res.get("perf_trace") or {}
+    fired = {p.name: np.zeros((int(n_steps), p.n), dtype=bool) for p in network.populations}
+    for step, addresses in enumerate(res.get("spike_trace") or []):
+        for a in addresses:
+            fired[a.group_name][step, a.neuron_offset] = True
     energy_parts = {k: float(v) for k, v in res["energy"].items() if k != "total"}
     return {
         "energy_j": float(res["energy"]["total"]),
@@ -371,6 +460,8 @@ def run(
         "messages": int(res["packets_sent"]),
         "hops": int(sum(perf.get("hops", []))),
         "neurons_updated": int(res["neurons_updated"]),
+        "spikes": fired,
+        "step_time_s": [float(v) for v in perf.get("sim_time", [])],
         "timing_model": timing_model,
         "force_update": bool(force_update),
         "architecture": arch_label,
@@ -385,38 +476,74 @@ def crosscheck(
     name: str = "",
     seed: int = 0,
     engine: str = "reference",
+    timing_models: tuple[str, ...] = ("detailed", "simple"),
 ) -> dict[str, Any]:
     """Run ``network`` in snn and in SANA-FE, price the snn run on ``loihi1_sanafe``, and compare.
 
-    Returns a plain dict: ``name``, ``sanafe_energy_j``, ``estimate_energy_j``,
-    ``energy_rel_diff`` ((estimate - SANA-FE) / SANA-FE), the same for time,
-    both sides' spike, synaptic-event, message and hop counts, and the estimate's
-    breakdown.  Sources are replayed in SANA-FE from the snn run, so both see the
-    same input spikes.
+    Parameters
+    ----------
+    network, n_steps, placement
+        As for :func:`run` (default placement: :func:`sequential_placement`).
+    name : str
+    seed : int
+        Seed of the snn run.
+    engine : str
+        The snn engine.
+    timing_models : tuple of str
+        SANA-FE timing models to run (one SANA-FE run each); the first is the
+        headline ``sanafe_time_s``.  The default runs SANA-FE's own
+        ``"detailed"`` model and the ``"simple"`` one the estimate reproduces.
+
+    Returns
+    -------
+    dict
+        ``name``, ``sanafe_energy_j``, ``estimate_energy_j``, ``energy_rel_diff``
+        ((estimate - SANA-FE) / SANA-FE), the same for time (first timing
+        model) and ``sanafe_time_s_by_model`` / ``time_rel_diff_by_model`` for
+        each; ``spikes_match`` (every neuron fired at the same steps in both
+        simulators, sources included) and ``spike_mismatches`` (neuron-steps
+        that differ); both sides' spike, synaptic-event, message and hop
+        counts; the estimate's breakdown and the traffic dict it was priced
+        with.  Sources are replayed in SANA-FE from the snn run, so both see the
+        same input spikes.
     """
+    if not timing_models or any(m not in ("simple", "detailed", "cycle") for m in timing_models):
+        raise EnergyError(f"timing_models={timing_models!r}: must be a non-empty tuple of 'simple', 'detailed', 'cycle'")
     if placement is None:
         placement = sequential_placement(network)
     res = snn.simulate(network, n_steps, engine=engine, seed=seed, record=("spikes",))
     sources = {p.name: res.spikes[p.name] for p in network.populations if p.model.is_source}
-    sf = run(network, n_steps, placement, source_spikes=sources)
+    runs = {m: run(network, n_steps, placement, source_spikes=sources, timing_model=m) for m in timing_models}
+    sf = runs[timing_models[0]]
     traffic = loihi_traffic(network, res, placement)
     est = estimate(res.counts, "loihi1_sanafe", traffic)
     fired = sum(int(res.spikes[p.name].sum()) for p in network.populations if not p.model.is_source)
+    mismatches = sum(
+        int(np.count_nonzero(np.asarray(res.spikes[p.name], dtype=bool)[:n_steps] != sf["spikes"][p.name])) for p in network.populations
+    )
 
     def rel(a: float, b: float) -> float | None:
         return None if b == 0 or not math.isfinite(b) else (a - b) / b
 
+    time_by_model = {m: r["time_s"] for m, r in runs.items()}
     return {
         "name": name or repr(network),
         "n_steps": int(n_steps),
         "n_neurons": network.n_neurons,
         "n_synapses": network.n_synapses,
+        "n_cores": traffic["n_cores"],
+        "n_tiles": traffic["n_tiles"],
         "sanafe_energy_j": sf["energy_j"],
         "estimate_energy_j": est.energy_j,
         "energy_rel_diff": rel(est.energy_j, sf["energy_j"]),
+        "timing_model": timing_models[0],
         "sanafe_time_s": sf["time_s"],
         "estimate_time_s": est.time_s,
         "time_rel_diff": rel(est.time_s, sf["time_s"]) if est.time_s is not None else None,
+        "sanafe_time_s_by_model": time_by_model,
+        "time_rel_diff_by_model": {m: (rel(est.time_s, t) if est.time_s is not None else None) for m, t in time_by_model.items()},
+        "spikes_match": mismatches == 0,
+        "spike_mismatches": mismatches,
         "snn": {
             "neurons_fired": fired,
             "synaptic_events": res.counts.synaptic_events,

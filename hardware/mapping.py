@@ -226,6 +226,9 @@ class Traffic:
     per_step_max_core_synaptic_events, per_step_max_core_neuron_updates, per_step_max_hops : ndarray, int64 ``(n_steps,)``
         The per-step latency bound inputs: the busiest core's synaptic events and
         neuron updates, and the longest route used in the step (0 when none).
+    per_step_max_core_spikes, per_step_max_core_messages_sent, per_step_max_core_messages_received : ndarray, int64 ``(n_steps,)``
+        Per step, the largest number over cores of non-source neurons fired,
+        messages sent and messages received (``to_dict(include_cores=True)``).
     """
 
     n_steps: int
@@ -244,6 +247,9 @@ class Traffic:
     per_step_max_core_synaptic_events: np.ndarray
     per_step_max_core_neuron_updates: np.ndarray
     per_step_max_hops: np.ndarray
+    per_step_max_core_spikes: np.ndarray | None = None
+    per_step_max_core_messages_sent: np.ndarray | None = None
+    per_step_max_core_messages_received: np.ndarray | None = None
 
     @property
     def total_hops(self) -> int:
@@ -254,13 +260,20 @@ class Traffic:
         """Messages delivered to another core than their source's."""
         return self.messages - self.messages_local
 
-    def to_dict(self, *, include_remote: bool = False) -> dict[str, Any]:
+    def to_dict(self, *, include_remote: bool = False, include_cores: bool = False) -> dict[str, Any]:
         """The plain dict of the mapping contract (``energy.estimate(..., mapping=...)``).
 
         Exactly the contract's keys; ``include_remote=True`` adds ``"messages_remote"``
-        (the estimator's optional key).
+        and ``include_cores=True`` the per-step per-core maxima
+        ``per_step_max_core_spikes``, ``per_step_max_core_messages_sent`` and
+        ``per_step_max_core_messages_received`` (the estimator's optional keys:
+        without them its per-step time models spread spikes and messages evenly
+        over the cores).
         """
-        extra = {"messages_remote": int(self.messages_remote)} if include_remote else {}
+        extra: dict[str, Any] = {"messages_remote": int(self.messages_remote)} if include_remote else {}
+        if include_cores:
+            for key in ("per_step_max_core_spikes", "per_step_max_core_messages_sent", "per_step_max_core_messages_received"):
+                extra[key] = [int(v) for v in getattr(self, key)]
         return {
             **extra,
             "n_cores": int(self.n_cores),
@@ -843,6 +856,18 @@ def traffic(run_result: RunResult, mapping: MappingResult) -> Traffic:
     is_source = np.array([mapping.network.population(p).model.is_source for p in mapping.populations])
     core_updates = np.where(is_source[mapping.core_population], 0, mapping.core_neurons).astype(np.int64)
     max_updates = np.full(n_steps, int(core_updates.max(initial=0)), dtype=np.int64)
+    # per step and core: non-source neurons fired, messages sent, messages received
+    on_core = sp.csr_matrix((np.ones(n_total, dtype=np.int64), (np.arange(n_total), mapping.neuron_core)), shape=(n_total, n_cores))
+    neuron_source = np.zeros(n_total, dtype=bool)
+    for k, name in enumerate(mapping.populations):
+        off = mapping.offsets[name]
+        neuron_source[off : off + mapping.network.population(name).n] = is_source[k]
+    fired_core = spikes @ sp.diags((~neuron_source).astype(np.int64)) @ on_core
+    sent_core = spikes @ sp.diags(mapping._n_messages.astype(np.int64)) @ on_core
+    recv_core = spikes @ (dest > 0).astype(np.int64)
+
+    def step_max(m: sp.spmatrix) -> np.ndarray:
+        return np.asarray(m.max(axis=1).todense(), dtype=np.int64).ravel() if n_cores else np.zeros(n_steps, dtype=np.int64)
 
     return Traffic(
         n_steps=n_steps,
@@ -861,4 +886,7 @@ def traffic(run_result: RunResult, mapping: MappingResult) -> Traffic:
         per_step_max_core_synaptic_events=max_events,
         per_step_max_core_neuron_updates=max_updates,
         per_step_max_hops=max_hops,
+        per_step_max_core_spikes=step_max(sp.csr_matrix(fired_core)),
+        per_step_max_core_messages_sent=step_max(sp.csr_matrix(sent_core)),
+        per_step_max_core_messages_received=step_max(sp.csr_matrix(recv_core)),
     )

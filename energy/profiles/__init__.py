@@ -26,7 +26,14 @@ A profile file (``energy/profiles/data/<name>.json``) holds
     the latency model (``per-step``, ``tick``, ``throughput`` or ``none``).
     A per-step model may add ``step_constants`` (latencies paid once per step,
     e.g. a barrier) and ``combine: "max"`` (the step takes its slowest term,
-    for throughput floors, instead of the terms in series).
+    for throughput floors, instead of the terms in series).  ``combine:
+    "core-max"`` is SANA-FE's simple timing model: ``send`` terms (counts
+    ``core_neuron_updates``, ``core_spikes``, ``core_messages_sent``) and
+    ``receive`` terms (``core_messages_received``, ``core_synaptic_events``)
+    are summed per core, each core takes the larger of the two, and the step
+    takes its busiest core (plus any ``terms`` in series).  ``sync``
+    ``{cores_per_tile, table: {tiles: constant}}`` adds the latency of the
+    largest table key <= the tiles in use (the mapping's ``n_tiles``).
 ``static_power`` (optional)
     ``{"constant": name, "per": "chip"|"core"}`` -- a sourced static (leakage)
     power, charged for the chip time on the chips (or cores) used -- or
@@ -102,7 +109,13 @@ TIME_COUNTS = (
     "busiest_core_spikes",
     "busiest_core_messages",
     "longest_route_hops",
+    "busiest_core_messages_sent",
 )
+#: counts of the two sides of a ``combine: "core-max"`` per-step model (per core, per step)
+CORE_TIME_COUNTS = {
+    "send": ("core_neuron_updates", "core_spikes", "core_messages_sent"),
+    "receive": ("core_messages_received", "core_synaptic_events"),
+}
 
 #: unit -> (dimension, factor to SI)
 UNITS: dict[str, tuple[str, float]] = {
@@ -525,7 +538,14 @@ def _parse(data: Any, *, where: str, path: str = "") -> Profile:
                     const(ref, f"{where}, time.sync.table", "time")
             for r in time.get("step_constants", []):
                 const(r, f"{where}, time.step_constants", "time")
-            _choice(time.get("combine", "sum"), ("sum", "max"), f"{where}, time", "combine")
+            combine = _choice(time.get("combine", "sum"), ("sum", "max", "core-max"), f"{where}, time", "combine")
+            for side, counts in CORE_TIME_COUNTS.items():
+                if side in time and combine != "core-max":
+                    raise ProfileError(f"{where}, time.{side}: only a 'core-max' time model has send/receive terms")
+                for j, tt in enumerate(time.get(side, []) if combine == "core-max" else []):
+                    _choice(tt.get("count"), counts, f"{where}, time.{side}[{j}]", "count")
+                    for r in tt.get("constants", []):
+                        const(r, f"{where}, time.{side}[{j}]", "time")
         elif model == "tick":
             const(time.get("constant"), f"{where}, time", "time")
         elif model == "throughput":

@@ -89,28 +89,95 @@ def test_sanafe_profile_every_term_by_hand():
     # idle somas, convolutional synapse unit; then SANA-FE's stated error against silicon (<= 11.7% energy) widens it
     assert est.energy_low_j == pytest.approx(68372.5 * (1 - 0.117) * PJ, rel=1e-12)
     assert est.energy_high_j == pytest.approx(94277.5 * (1 + 0.117) * PJ, rel=1e-12)
-    # 9 cores = 3 tiles of 4 -> SANA-FE's sync table entry for 2 tiles (1.0 us), every step
-    per_step = [
-        nu * (6.0 + 3.7) + se * 3.8 + sp * (30.0 + 5.1) + sp * 16.0 + h * 6.5 + 1000.0
-        for nu, se, sp, h in zip(MAX_NU, MAX_SYN, SPIKES_PER_CORE, MAX_HOPS)
-    ]
-    assert est.time_s == pytest.approx(sum(per_step) * NS, rel=1e-12)
-    assert est.time_s == pytest.approx(6438.4 * NS, rel=1e-12)
+    # SANA-FE's simple timing model: per core max(send, receive), the busiest core, + sync for the tiles in use.
+    # make_mapping() is an old-contract dict (no per-core rows, no n_tiles): the busiest core's counts term by term,
+    # spikes and messages spread over its 9 cores, and 9 cores = 3 tiles of 4 -> the 2-tile sync entry (1.0 us)
+    msgs_per_core = [math.ceil(s * MSG / SPIKES / 9) for s in (10, 20, 0, 30)]  # 1, 2, 0, 3
+    send = [nu * (6.0 + 3.7) + sp * 30.0 + m * 5.1 for nu, sp, m in zip(MAX_NU, SPIKES_PER_CORE, msgs_per_core)]
+    receive = [sp * 16.0 + se * 3.8 for sp, se in zip(SPIKES_PER_CORE, MAX_SYN)]
+    assert send == pytest.approx([307.6, 342.7, 242.5, 377.8]) and receive == pytest.approx([184.0, 390.0, 0.0, 520.0])
+    assert est.time_s == pytest.approx((307.6 + 390.0 + 242.5 + 520.0 + 4 * 1000.0) * NS, rel=1e-12)
     # SANA-FE's stated latency error (<= 24.3%) is the time range
-    assert est.time_low_s == pytest.approx(6438.4 * (1 - 0.243) * NS, rel=1e-12)
-    assert est.time_high_s == pytest.approx(6438.4 * (1 + 0.243) * NS, rel=1e-12)
+    assert est.time_low_s == pytest.approx(5460.1 * (1 - 0.243) * NS, rel=1e-12)
+    assert est.time_high_s == pytest.approx(5460.1 * (1 + 0.243) * NS, rel=1e-12)
+    assert any("no per-core rows" in n for n in est.notes) and any("'n_tiles'" in n for n in est.notes)
+
+
+def _tiny_traffic():
+    """Two steps on 3 cores in 2 tiles; per core [neuron_updates, spikes, messages_sent] / [messages_received, synaptic_events].
+
+    step 0: core A sends most (10 neurons, 2 fired, 4 messages), core B receives most (3 messages, 40 events)
+    step 1: core C sends most (6 neurons, 3 fired, 9 messages), core A receives most (5 messages, 10 events)
+    """
+    send = [[[10, 2, 4], [4, 0, 0], [6, 1, 3]], [[10, 0, 0], [4, 1, 1], [6, 3, 9]]]
+    receive = [[[1, 8], [3, 40], [2, 5]], [[5, 10], [0, 0], [2, 12]]]
+    return {
+        "n_cores": 3,
+        "n_chips": 1,
+        "topology": "2d",
+        "messages_local": 4,
+        "messages_remote": 13,
+        "hops": {"ew": 6, "ns": 2, "vertical": 0},
+        "per_step_max_core_synaptic_events": [40, 12],
+        "per_step_max_core_neuron_updates": [10, 10],
+        "per_step_max_hops": [1, 2],
+        "n_tiles": 2,
+        "per_step_max_core_spikes": [2, 3],
+        "per_step_max_core_messages_sent": [4, 9],
+        "per_step_max_core_messages_received": [3, 5],
+        "per_step_core_send": send,
+        "per_step_core_receive": receive,
+    }
+
+
+def test_sanafe_time_is_the_busiest_core_of_per_core_send_and_receive_work():
+    counts = make_counts(spikes_per_step=(3, 4), synaptic_events_per_step=(53, 22), n_nonsource=20, source_spikes=0)
+    est = energy.estimate(counts, "loihi1_sanafe", _tiny_traffic())
+    # send per core: neurons x (6.0 + 3.7) + fired x 30.0 + messages x 5.1 ns; receive: messages x 16.0 + events x 3.8 ns
+    # step 0: send A 97 + 60 + 20.4 = 177.4, B 38.8, C 58.2 + 30 + 15.3 = 103.5; receive A 46.4, B 48 + 152 = 200, C 51
+    # step 1: send A 97, B 38.8 + 30 + 5.1 = 73.9, C 58.2 + 90 + 45.9 = 194.1; receive A 80 + 38 = 118, B 0, C 77.6
+    # busiest: 200 (B receiving), 194.1 (C sending); 2 tiles -> sync 1.0 us per step
+    assert est.time_s == pytest.approx((200.0 + 194.1 + 2 * 1000.0) * NS, rel=1e-12)
+    assert not any("spread" in n or "per-core rows" in n or "n_tiles" in n for n in est.notes)
+    # without the per-core rows the busiest core's counts are taken term by term: an upper bound
+    old = {k: v for k, v in _tiny_traffic().items() if k not in ("per_step_core_send", "per_step_core_receive")}
+    bound = energy.estimate(counts, "loihi1_sanafe", old)
+    # step 0: send 97 + 60 + 20.4 = 177.4, receive 48 + 152 = 200; step 1: send 97 + 90 + 45.9 = 232.9, receive 80 + 45.6 = 125.6
+    assert bound.time_s == pytest.approx((200.0 + 232.9 + 2 * 1000.0) * NS, rel=1e-12) and bound.time_s > est.time_s
+    # the sync latency follows the tiles in use, not the cores: 3 cores on 3 tiles -> the 2-tile entry still; on 4 -> 1.4 us
+    assert energy.estimate(counts, "loihi1_sanafe", {**_tiny_traffic(), "n_tiles": 1}).time_s == pytest.approx(
+        (200.0 + 194.1 + 2 * 600.0) * NS, rel=1e-12
+    )
+    four = {**_tiny_traffic(), "n_cores": 4, "n_tiles": 4}
+    assert energy.estimate(counts, "loihi1_sanafe", four).time_s == pytest.approx((200.0 + 194.1 + 2 * 1400.0) * NS, rel=1e-12)
+
+
+def test_per_core_rows_are_validated():
+    counts = make_counts(spikes_per_step=(3, 4), synaptic_events_per_step=(53, 22), n_nonsource=20, source_spikes=0)
+    for key, bad in (
+        ("per_step_core_send", [[[10, 2]], [[1, 1, 1]]]),  # a row of 2, not 3
+        ("per_step_core_receive", [[[1, -8]], [[0, 0]]]),  # negative
+        ("per_step_core_receive", [[[1, 8]]]),  # one step, not two
+        ("n_tiles", 5),  # more tiles than cores
+        ("per_step_max_core_messages_received", [1, 2, 3]),
+    ):
+        with pytest.raises(energy.EnergyError, match=key):
+            energy.estimate(counts, "loihi1_sanafe", {**_tiny_traffic(), key: bad})
 
 
 def test_sanafe_sync_latency_follows_the_tiles_in_use():
+    # old-contract dicts: the fewest tiles holding the cores; 1 core -> 1 tile, 128 cores -> 32 tiles (the 29-tile entry)
     one_core = energy.estimate(make_counts(), "loihi1_sanafe", make_mapping(n_cores=1))
     many = energy.estimate(make_counts(), "loihi1_sanafe", make_mapping(n_cores=128))
-    work_1 = sum(nu * 9.7 + se * 3.8 + s * 51.1 + h * 6.5 for nu, se, s, h in zip(MAX_NU, MAX_SYN, (10, 20, 0, 30), MAX_HOPS)) * NS
-    work_128 = (
-        sum(nu * 9.7 + se * 3.8 + math.ceil(s / 128) * 51.1 + h * 6.5 for nu, se, s, h in zip(MAX_NU, MAX_SYN, (10, 20, 0, 30), MAX_HOPS))
-        * NS
-    )
-    assert one_core.time_s == pytest.approx(work_1 + 4 * 0.6 * US, rel=1e-12)  # 1 tile
-    assert many.time_s == pytest.approx(work_128 + 4 * 1.8 * US, rel=1e-12)  # 32 tiles -> the 29-tile entry
+    no_sync_1 = one_core.time_s - 4 * 0.6 * US
+    no_sync_128 = many.time_s - 4 * 1.8 * US
+    # on one core every spike and message lands on it; on 128 they are spread (ceil(s / 128) = 1 for s > 0)
+    send_1 = [nu * 9.7 + s * 30.0 + math.ceil(s * MSG / SPIKES) * 5.1 for nu, s in zip(MAX_NU, (10, 20, 0, 30))]
+    recv_1 = [s * 16.0 + se * 3.8 for s, se in zip((10, 20, 0, 30), MAX_SYN)]
+    assert no_sync_1 == pytest.approx(sum(max(a, b) for a, b in zip(send_1, recv_1)) * NS, rel=1e-9)
+    send_128 = [nu * 9.7 + (s > 0) * (30.0 + 5.1) for nu, s in zip(MAX_NU, (10, 20, 0, 30))]
+    recv_128 = [(s > 0) * 16.0 + se * 3.8 for s, se in zip((10, 20, 0, 30), MAX_SYN)]
+    assert no_sync_128 == pytest.approx(sum(max(a, b) for a, b in zip(send_128, recv_128)) * NS, rel=1e-9)
 
 
 def test_truenorth_is_all_in_and_never_gets_extra_terms():
