@@ -159,7 +159,7 @@ def _traffic_for(run: Any, network: Any, mapping_mod: Any, *, topology: str = "2
     """The task run's traffic on a Loihi mapping, or why there is none."""
     try:
         placed = mapping_mod.map_network(network, "loihi", topology=topology, layers=layers)
-        return mapping_mod.traffic(run, placed).to_dict(), None
+        return mapping_mod.traffic(run, placed).to_dict(include_remote=True, include_cores=True), None
     except Exception as exc:  # a task whose run is chunked or not fully recorded: priced without routing
         return None, f"{type(exc).__name__}: {exc}"
 
@@ -523,7 +523,7 @@ def _sweep_run(key: str) -> tuple[dict, Any, dict]:
         extra.update({f"err_{k}": float(v) for k, v in sorted(res.errors.items()) if np.isscalar(v)})
     solve_s = time.perf_counter() - t0
     placed = mapping_mod.map_network(net, point["chip"], placement=point["placement"])
-    traffic = mapping_mod.traffic(run, placed).to_dict()
+    traffic = mapping_mod.traffic(run, placed).to_dict(include_remote=True, include_cores=True)
     counts = run.counts.to_dict()
     facts = plain(
         [
