@@ -423,7 +423,7 @@ _NO_KERNEL = frozenset(
 )
 #: ops whose result the host must wait for: a device-to-host read or a data-dependent output shape
 _SYNC = frozenset(
-    {"_local_scalar_dense", "item", "is_nonzero", "nonzero", "masked_select", "unique", "_unique2", "unique_dim", "unique_consecutive"}
+    {"_local_scalar_dense", "item", "is_nonzero", "equal", "nonzero", "masked_select", "unique", "_unique2", "unique_dim", "unique_consecutive"}
 )
 
 
