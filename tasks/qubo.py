@@ -635,8 +635,8 @@ def _sa_kernel() -> Any:
                         x[i] = 1.0 - x[i]
                         e += de
                         accepted += 1
-                        for l in range(n):
-                            g[l] += sign * off2[i, l]
+                        for q in range(n):
+                            g[q] += sign * off2[i, q]
                         if e < best_e - 1e-12:
                             best_e = e
                             best_x[:] = x
