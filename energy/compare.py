@@ -42,6 +42,9 @@ class Comparison:
         ``{metric: value}`` of the spiking solution (e.g. ``rel_error``).
     accuracy_trace : dict or None
         ``{"steps": [...], metric: [...]}``: accuracy against simulation steps.
+    target : dict or None
+        ``{metric: value}`` the baselines were run to (equal accuracy: the
+        spiking solver's achieved value of the task's ``TARGET_METRICS``).
     extra : dict
         Anything else JSON-able the report should carry (shown as a table).
     """
@@ -55,6 +58,7 @@ class Comparison:
     accuracy: Mapping[str, float] = field(default_factory=dict)
     accuracy_trace: Mapping[str, Sequence[float]] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    target: Mapping[str, float] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -97,7 +101,39 @@ class Comparison:
             "accuracy": dict(self.accuracy),
             "accuracy_trace": None if self.accuracy_trace is None else {k: list(v) for k, v in self.accuracy_trace.items()},
             "extra": dict(self.extra),
+            "target": None if self.target is None else dict(self.target),
+            "equal_accuracy": self.equal_accuracy(),
         }
+
+    def equal_accuracy(self) -> dict[str, Any]:
+        """Time- and energy-to-solution of each baseline at the spiking solver's accuracy, as plain data.
+
+        ``{"target": {metric: value} or None, "accuracy": the spiking solver's
+        {metric: value}, "baselines": [{"label", "kind", "device", "algorithm",
+        "accuracy", "target", "reached", "time_s", "time_low_s", "time_high_s",
+        "energy_j", "energy_low_j", "energy_high_j"}]}``, one entry per baseline
+        (``reached`` is None for a baseline run by its own stopping rule).
+        """
+        rows = []
+        for b in self.baselines:
+            rows.append(
+                {
+                    "label": b.label,
+                    "kind": b.kind,
+                    "device": b.device,
+                    "algorithm": b.algorithm,
+                    "accuracy": dict(b.accuracy),
+                    "target": None if b.target is None else dict(b.target),
+                    "reached": b.reached,
+                    "time_s": b.time_s,
+                    "time_low_s": b.time_low_s,
+                    "time_high_s": b.time_high_s,
+                    "energy_j": b.energy_j,
+                    "energy_low_j": b.energy_low_j,
+                    "energy_high_j": b.energy_high_j,
+                }
+            )
+        return {"target": None if self.target is None else dict(self.target), "accuracy": dict(self.accuracy), "baselines": rows}
 
 
 def _finite_dict(value: Any, name: str) -> dict[str, float]:
@@ -144,6 +180,9 @@ def compare(
     accuracy: Mapping[str, float] | None = None,
     accuracy_trace: Mapping[str, Sequence[float]] | None = None,
     extra: Mapping[str, Any] | None = None,
+    cpu_baseline: Any = None,
+    cpu_profile: str = "cpu_xeon8480",
+    target: Mapping[str, float] | None = None,
 ) -> Comparison:
     """Price one run on several profiles and gather its dense baselines.
 
@@ -171,8 +210,14 @@ def compare(
     baselines : sequence of BaselineEstimate
         Further baselines (e.g. the dense SNN simulation modelled with
         :func:`energy.baseline.model`).
-    accuracy, accuracy_trace, extra : dict, optional
+    accuracy, accuracy_trace, extra, target : dict, optional
         See :class:`Comparison`.
+    cpu_baseline : BaselineResult-like, optional
+        A task's ``cpu_baseline`` result (``device == "cpu"``): its measured
+        wall time with energy from ``cpu_profile``'s core power range
+        (:func:`energy.baseline.from_cpu`).
+    cpu_profile : str
+        The CPU profile pricing ``cpu_baseline``.
     """
     if not isinstance(name, str) or not name:
         raise EnergyError(f"name={name!r}: must be a non-empty str")
@@ -190,6 +235,8 @@ def compare(
     found: list[_baseline.BaselineEstimate] = []
     if baseline is not None:
         found.extend(_baseline.from_result(baseline, gpu_profile=gpu_profile))
+    if cpu_baseline is not None:
+        found.append(_baseline.from_cpu(cpu_baseline, cpu_profile))
     if measured is not None:
         found.extend([measured] if isinstance(measured, _baseline.BaselineEstimate) else list(measured))
     for b in baselines:
@@ -206,6 +253,7 @@ def compare(
         accuracy=_finite_dict(accuracy, "accuracy"),
         accuracy_trace=_trace(accuracy_trace),
         extra=dict(extra or {}),
+        target=None if target is None else _finite_dict(target, "target"),
     )
 
 
