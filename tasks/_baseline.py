@@ -22,7 +22,7 @@ from typing import Any
 
 from tasks._common import TaskError
 
-__all__ = ["check_target", "meets", "iterations_to_target", "timed"]
+__all__ = ["check_target", "check_iterations", "meets", "iterations_to_target", "timed"]
 
 
 class _Reached(Exception):
@@ -47,6 +47,15 @@ def check_target(target: Any, metrics: Sequence[str]) -> dict[str, float] | None
             raise TaskError(f"target[{key!r}]={value!r}: must be a finite number (the accuracy to reach)")
         out[str(key)] = float(value)
     return out
+
+
+def check_iterations(iterations: Any) -> int | None:
+    """``iterations`` (a fixed iteration count, e.g. a ``k*`` found before) as an int >= 1, ``None`` passes; else a :class:`TaskError`."""
+    if iterations is None:
+        return None
+    if isinstance(iterations, bool) or not isinstance(iterations, numbers.Integral) or iterations < 1:
+        raise TaskError(f"iterations={iterations!r}: must be None or a positive int (run exactly that many iterations)")
+    return int(iterations)
 
 
 def meets(accuracy: Mapping[str, float], target: Mapping[str, float] | None) -> bool | None:

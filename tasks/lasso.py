@@ -449,6 +449,7 @@ def dense_baseline(
     max_iter: int = 100_000,
     check_every: int = 10,
     target: dict[str, float] | None = None,
+    iterations: int | None = None,
     dtype: str = "float32",
 ) -> BaselineResult:
     """FISTA (Beck and Teboulle 2009) with the soft threshold (non-negative when ``positive``), in dense torch.
@@ -457,6 +458,11 @@ def dense_baseline(
     solver's achieved ``rel_gap``) the run does exactly ``k*`` iterations, the
     first iterate meeting the target (found by an untimed run measuring every
     iterate); the gap checks every ``check_every`` iterations still run (counted).
+
+    ``iterations`` runs exactly that many iterations instead (no search; a
+    ``target`` given with it is only checked): the way to repeat a run at a
+    ``k*`` found before (``result.n_iter``) without its search, e.g. under a
+    launch counter or an energy meter.
 
     Step ``1/L`` with ``L = ||A||_2^2`` from 50 power iterations (counted).
     Stops when the relative duality gap of :func:`duality_gap` (computed in
@@ -534,10 +540,9 @@ def dense_baseline(
                 n_checks += 1
         return x, k, n_checks
 
-    ref = None
-    k_target = None
-    if target is not None:
-        ref = reference(problem)
+    ref = reference(problem) if target is not None else None
+    k_target = _baseline.check_iterations(iterations)
+    if target is not None and k_target is None:
         k_target, _, _ = _baseline.iterations_to_target(
             lambda cb: fista(max_iter, -math.inf, cb)[1],
             lambda x: accuracy(problem, x.detach().cpu().numpy().astype(np.float64), ref=ref),

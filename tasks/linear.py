@@ -519,6 +519,7 @@ def dense_baseline(
     rtol: float = 1e-3,
     max_iter: int | None = None,
     target: dict[str, float] | None = None,
+    iterations: int | None = None,
     dtype: str = "float32",
 ) -> BaselineResult:
     """Conjugate gradients in dense torch on ``device``, to ``||b - A x_k|| <= rtol ||b||``.
@@ -530,6 +531,11 @@ def dense_baseline(
     see :func:`tasks._baseline.iterations_to_target`); the residual test is then
     still evaluated every iteration (its host syncs are counted), as the
     conventional loop does.
+
+    ``iterations`` runs exactly that many iterations instead (no search; a
+    ``target`` given with it is only checked): the way to repeat a run at a
+    ``k*`` found before (``result.n_iter``) without its search, e.g. under a
+    launch counter or an energy meter.
 
     Counting (per iteration, ``n`` unknowns, ``A`` dense ``n x n``, ``s`` bytes
     per element of ``dtype``):
@@ -582,10 +588,9 @@ def dense_baseline(
                 callback(k, x)
         return x, k
 
-    ref = None
-    k_target = None
-    if target is not None:
-        ref = reference(problem)
+    ref = reference(problem) if target is not None else None
+    k_target = _baseline.check_iterations(iterations)
+    if target is not None and k_target is None:
         k_target, _, _ = _baseline.iterations_to_target(
             lambda cb: cg(max_iter, 0.0, cb)[1], lambda x: accuracy(problem, x.detach().cpu().numpy().astype(np.float64), ref=ref), target
         )

@@ -539,6 +539,7 @@ def dense_baseline(
     max_iter: int = 100000,
     check_every: int = 10,
     target: dict[str, float] | None = None,
+    iterations: int | None = None,
     dtype: str = "float32",
 ) -> BaselineResult:
     """The conventional iterative solver on dense grid arrays in torch.
@@ -553,6 +554,11 @@ def dense_baseline(
     padded (the Dirichlet boundary).  Both stop by the rule of :func:`solve`,
     ``kappa ||b - A u|| <= rtol ||b||`` (CG checks its recursive residual every
     iteration, Jacobi the true residual every ``check_every`` sweeps).
+
+    ``iterations`` runs exactly that many iterations instead (no search; a
+    ``target`` given with it is only checked): the way to repeat a run at a
+    ``k*`` found before (``result.n_iter``) without its search, e.g. under a
+    launch counter or an energy meter.
 
     Counting (per grid point, ``n`` points): a ``conv3d`` application is
     ``CONV3D_FLOPS_PER_POINT = 54`` FLOPs (the 27 multiply-adds a direct
@@ -577,14 +583,16 @@ def dense_baseline(
     target = _baseline.check_target(target, ACCURACY_METRICS)
     if target is not None and algorithm != "cg":
         raise TaskError(f"target={target!r}: supported with algorithm='cg' only, got algorithm={algorithm!r}")
+    if iterations is not None and algorithm != "cg":
+        raise TaskError(f"iterations={iterations!r}: supported with algorithm='cg' only, got algorithm={algorithm!r}")
     torch, dev = _grid.torch_device(device)
     tdt = getattr(torch, dtype)
     item = 4 if dtype == "float32" else 8
     n = problem.n
     kappa = condition_number(problem.shape)
     ref = reference(problem) if target is not None else None
-    k_target = None
-    if target is not None:
+    k_target = _baseline.check_iterations(iterations)
+    if target is not None and k_target is None:
         conv_ = torch.nn.functional.conv3d
         b_ = torch.as_tensor(problem.rhs.reshape((1, 1) + problem.shape), dtype=tdt, device=dev)
         k_a_ = _grid.stencil_kernel(torch, dev, tdt, 6.0, -1.0)

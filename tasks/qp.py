@@ -751,6 +751,7 @@ def dense_baseline(
     check_every: int = 10,
     omega: float = 1.0,
     target: dict[str, float] | None = None,
+    iterations: int | None = None,
     dtype: str = "float32",
 ) -> BaselineResult:
     """PDHG in dense torch: the same primal-dual iteration, sequential (Gauss-Seidel) form.
@@ -765,6 +766,11 @@ def dense_baseline(
     (PIPG, which is PDHG with dual extrapolation), with the step sizes of
     :func:`solve`.  Stops on the KKT rule of :func:`solve`, evaluated every
     ``check_every`` iterations (counted).
+
+    ``iterations`` runs exactly that many iterations instead (no search; a
+    ``target`` given with it is only checked): the way to repeat a run at a
+    ``k*`` found before (``result.n_iter``) without its search, e.g. under a
+    launch counter or an energy meter.
 
     Counting (``s`` bytes per element):
 
@@ -823,10 +829,9 @@ def dense_baseline(
                 done = check(x, w) and stop
         return x, k, n_checks, done
 
-    ref = None
-    k_target = None
-    if target is not None:
-        ref = reference(problem)
+    ref = reference(problem) if target is not None else None
+    k_target = _baseline.check_iterations(iterations)
+    if target is not None and k_target is None:
         k_target, _, _ = _baseline.iterations_to_target(
             lambda cb: pdhg(max_iter, False, cb)[1],
             lambda x: accuracy(problem, x.detach().cpu().numpy().astype(np.float64), ref=ref),
