@@ -259,3 +259,28 @@ def test_frontier_shortest_path_launches_and_syncs_are_counted():
 def test_bad_baseline_arguments_name_the_argument(call, match):
     with pytest.raises(TaskError, match=match):
         call()
+
+
+# ------------------------------------------------------------------------------ on a GPU
+@pytest.mark.gpu
+@pytest.mark.parametrize("directed", [True, False])
+def test_frontier_shortest_path_on_cuda_equals_dijkstra(directed):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    p = spath.random_problem(500, out_degree=1, directed=directed, integer_lengths=False, seed=17)
+    b = spath.dense_baseline(p, device="cuda", dtype="float64")
+    np.testing.assert_allclose(b.x, csgraph.dijkstra(p.graph, directed=directed, indices=0), rtol=1e-12)
+    assert b.device.startswith("cuda") and b.accuracy["n_wrong"] == 0
+
+
+@pytest.mark.gpu
+def test_equal_accuracy_targets_on_cuda():
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    p = linear.random_problem(64, seed=18)
+    b = linear.dense_baseline(p, device="cuda", target={"rel_residual": 1e-4}, dtype="float64")
+    assert b.reached and b.accuracy["rel_residual"] <= 1e-4
+    assert linear.dense_baseline(p, device="cuda", iterations=b.n_iter - 1, dtype="float64").accuracy["rel_residual"] > 1e-4
+    q = poisson.random_problem((6, 6, 6), seed=18)
+    g = poisson.dense_baseline(q, device="cuda", target={"rel_error": 1e-4}, dtype="float64")
+    assert g.reached and g.accuracy["rel_error"] <= 1e-4
