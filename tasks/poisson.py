@@ -590,44 +590,17 @@ def dense_baseline(
     item = 4 if dtype == "float32" else 8
     n = problem.n
     kappa = condition_number(problem.shape)
-    ref = reference(problem) if target is not None else None
-    k_target = _baseline.check_iterations(iterations)
-    if target is not None and k_target is None:
-        conv_ = torch.nn.functional.conv3d
-        b_ = torch.as_tensor(problem.rhs.reshape((1, 1) + problem.shape), dtype=tdt, device=dev)
-        k_a_ = _grid.stencil_kernel(torch, dev, tdt, 6.0, -1.0)
-
-        def search(callback: Callable[[int, Any], None]) -> int:
-            x_, r_ = torch.zeros_like(b_), b_.clone()
-            p_, rr_ = r_.clone(), torch.sum(r_ * r_)
-            for it_ in range(1, max_iter + 1):
-                q_ = conv_(p_, k_a_, padding=1)
-                alpha_ = rr_ / torch.sum(p_ * q_)
-                x_, r_ = x_ + alpha_ * p_, r_ - alpha_ * q_
-                rr_new_ = torch.sum(r_ * r_)
-                p_, rr_ = r_ + (rr_new_ / rr_) * p_, rr_new_
-                callback(it_, x_)
-            return max_iter
-
-        k_target, _, _ = _baseline.iterations_to_target(search, lambda x_: accuracy(problem, x_.double().cpu().numpy(), ref=ref), target)
     conv = torch.nn.functional.conv3d
     b = torch.as_tensor(problem.rhs.reshape((1, 1) + problem.shape), dtype=tdt, device=dev)
-    _grid.sync(torch, dev)
-    t0 = time.perf_counter()
-    b_norm = torch.linalg.vector_norm(b)
-    tol = rtol / kappa * b_norm
-    flops = 2 * n
-    words = n
-    if algorithm == "cg":
+
+    def cg(iters: int, tol: Any, callback: Callable[[int, Any], None] | None = None) -> tuple[Any, Any, int]:
+        """CG from zero, at most ``iters`` iterations while ``||r|| > tol``; ``callback(k, x)`` after iterate ``k``."""
         k_a = _grid.stencil_kernel(torch, dev, tdt, 6.0, -1.0)
         x = torch.zeros_like(b)
         r = b.clone()
         p = r.clone()
         rr = torch.sum(r * r)
-        flops += 2 * n
-        words += 3 * n
         it = 0
-        iters, tol = (max_iter, tol) if k_target is None else (k_target, torch.zeros_like(tol))
         while it < iters and bool(torch.sqrt(rr) > tol):
             q = conv(p, k_a, padding=1)
             alpha = rr / torch.sum(p * q)
@@ -637,6 +610,26 @@ def dense_baseline(
             p = r + (rr_new / rr) * p
             rr = rr_new
             it += 1
+            if callback is not None:
+                callback(it, x)
+        return x, rr, it
+
+    ref = reference(problem) if target is not None else None
+    k_target = _baseline.check_iterations(iterations)
+    if target is not None and k_target is None:
+        k_target, _, _ = _baseline.iterations_to_target(
+            lambda callback: cg(max_iter, -1.0, callback)[2], lambda x_: accuracy(problem, x_.double().cpu().numpy(), ref=ref), target
+        )
+    _grid.sync(torch, dev)
+    t0 = time.perf_counter()
+    b_norm = torch.linalg.vector_norm(b)
+    tol = rtol / kappa * b_norm
+    flops = 2 * n
+    words = n
+    if algorithm == "cg":
+        flops += 2 * n
+        words += 3 * n
+        x, rr, it = cg(max_iter, tol) if k_target is None else cg(k_target, torch.zeros_like(tol))
         flops += it * (CONV3D_FLOPS_PER_POINT + 10) * n
         words += it * 13 * n
         flops7 = flops - it * (CONV3D_FLOPS_PER_POINT - 13) * n
