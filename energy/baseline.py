@@ -21,6 +21,7 @@ GPU figure.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 import statistics
@@ -39,6 +40,7 @@ __all__ = [
     "count_launches",
     "cuda_available",
     "dense_snn_workload",
+    "from_cpu",
     "from_result",
     "measure",
     "model",
@@ -112,6 +114,12 @@ class BaselineEstimate:
     roofline_time_s: float | None = None
     launch_time_s: float | None = None
     bound: str = ""
+    #: ``{metric: value}`` of the baseline's solution on the spiking solver's metrics (the task's ``accuracy``)
+    accuracy: dict[str, float] = field(default_factory=dict)
+    #: ``{metric: value}`` the baseline was run to (the spiking solver's achieved accuracy); None: its own stopping rule
+    target: dict[str, float] | None = None
+    #: whether every targeted metric is ``<=`` its target (None without a target)
+    reached: bool | None = None
 
     def __repr__(self) -> str:
         e = "None" if self.energy_j is None else f"{self.energy_j:.3g} J"
@@ -151,6 +159,9 @@ class BaselineEstimate:
             "assumptions": list(self.assumptions),
             "notes": list(self.notes),
             "extra": dict(self.extra),
+            "accuracy": dict(self.accuracy),
+            "target": None if self.target is None else dict(self.target),
+            "reached": self.reached,
         }
 
 
@@ -423,7 +434,18 @@ _NO_KERNEL = frozenset(
 )
 #: ops whose result the host must wait for: a device-to-host read or a data-dependent output shape
 _SYNC = frozenset(
-    {"_local_scalar_dense", "item", "is_nonzero", "nonzero", "masked_select", "unique", "_unique2", "unique_dim", "unique_consecutive"}
+    {
+        "_local_scalar_dense",
+        "item",
+        "is_nonzero",
+        "equal",
+        "nonzero",
+        "masked_select",
+        "unique",
+        "_unique2",
+        "unique_dim",
+        "unique_consecutive",
+    }
 )
 
 
@@ -528,8 +550,6 @@ def with_launch_counts(fn: Callable[[], Any]) -> Any:
     BaselineResult
         The first run's result with ``kernel_launches`` and ``host_syncs`` set.
     """
-    import dataclasses
-
     result = fn()
     if not dataclasses.is_dataclass(result) or not {"kernel_launches", "host_syncs"} <= {f.name for f in dataclasses.fields(result)}:
         raise SNNTypeError(
@@ -699,6 +719,7 @@ def from_result(result: Any, *, gpu_profile: str | None = "h100") -> list[Baseli
             algorithm=str(result.algorithm),
             energy_source="none: the task's timer measures no energy",
             notes=(f"{result.n_iter} iterations of {result.algorithm} on {device}",),
+            **_accuracy_of(result),
         )
     ]
     if gpu_profile is not None:
@@ -711,8 +732,111 @@ def from_result(result: Any, *, gpu_profile: str | None = "h100") -> list[Baseli
             host_syncs=getattr(result, "host_syncs", None),
             algorithm=str(result.algorithm),
         )
-        out.append(est)
+        out.append(dataclasses.replace(est, **_accuracy_of(result)))
     return out
+
+
+def _accuracy_of(result: Any) -> dict[str, Any]:
+    """``accuracy``, ``target`` and ``reached`` of a BaselineResult-like record, checked, as BaselineEstimate fields."""
+    acc = getattr(result, "accuracy", None) or {}
+    target = getattr(result, "target", None)
+    reached = getattr(result, "reached", None)
+    for name, d in (("result.accuracy", acc), ("result.target", target or {})):
+        if not isinstance(d, Mapping):
+            raise SNNTypeError(f"{name}={d!r}: must be a dict {{metric: number}}")
+        for k, v in d.items():
+            if isinstance(v, bool) or not isinstance(v, numbers.Real):
+                raise BaselineError(f"{name}[{k!r}]={v!r}: must be a number")
+    if reached is not None and not isinstance(reached, bool):
+        raise SNNTypeError(f"result.reached={reached!r}: must be None or a bool")
+    return {
+        "accuracy": {str(k): float(v) for k, v in acc.items()},
+        "target": None if target is None else {str(k): float(v) for k, v in target.items()},
+        "reached": reached,
+    }
+
+
+def from_cpu(result: Any, cpu_profile: str = "cpu_xeon8480", *, cores: int = 1) -> BaselineEstimate:
+    """A task's ``cpu_baseline`` result as a measured-time record with energy from a CPU power range.
+
+    ``energy = cores x core_power x wall_time_s`` as [low, best, high] from the
+    profile's ``core_power`` range (one core's share of the package TDP; see
+    the profile), the wall time measured (median of repeated runs).  The
+    all-in package figure ``board_power x wall_time_s`` (the whole package
+    charged for the job, as a GPU's board power is) is in
+    ``extra["package_energy_j"]``.  Nothing is measured about power: the
+    energy is an estimate on a measured time (``energy_source`` says so).
+
+    Parameters
+    ----------
+    result : BaselineResult-like
+        ``device == "cpu"``, with ``wall_time_s`` (and ``accuracy``,
+        ``target``, ``reached``, ``info["repeats"]`` when there).
+    cpu_profile : str
+        A dense-processor profile with ``core_power`` and ``board_power``.
+    cores : int
+        Cores the run is charged for (1: the cpu baselines are single-threaded).
+    """
+    needed = ("wall_time_s", "flops", "bytes_moved", "n_iter", "device", "algorithm", "dtype")
+    missing = [k for k in needed if not hasattr(result, k)]
+    if missing:
+        raise SNNTypeError(
+            f"result={type(result).__name__}: lacks attributes {missing}; expected a tasks BaselineResult-like record with {list(needed)}"
+        )
+    if str(result.device) != "cpu":
+        raise BaselineError(
+            f"result.device={result.device!r}: from_cpu prices CPU runs only (device 'cpu'); use from_result for a torch baseline"
+        )
+    if isinstance(cores, bool) or not isinstance(cores, numbers.Integral) or cores < 1:
+        raise BaselineError(f"cores={cores!r}: must be a positive int (cores the run is charged for)")
+    prof = _profiles.get(cpu_profile)
+    if prof.kind != "dense-processor" or "core_power" not in prof.constants:
+        allowed = [
+            n for n in _profiles.names() if _profiles.get(n).kind == "dense-processor" and "core_power" in _profiles.get(n).constants
+        ]
+        raise ProfileError(f"cpu_profile={prof.name!r}: not a CPU profile with a 'core_power' constant; allowed: {allowed}")
+    wall = _check_positive(result.wall_time_s, "result.wall_time_s")
+    pc = prof.constant("core_power")
+    package = prof.constant("board_power")
+    n_cores = int(cores)
+    energy = {end: n_cores * p * wall for end, p in (("low", pc.low_si), ("best", pc.si), ("high", pc.high_si))}
+    info = getattr(result, "info", {}) or {}
+    repeats = info.get("repeats")
+    notes = [f"{result.n_iter} iterations of {result.algorithm} on this machine's CPU"]
+    if repeats:
+        notes.append(f"wall time: median of {repeats} runs ({info.get('min_s', float('nan')):.3g}-{info.get('max_s', float('nan')):.3g} s)")
+    return BaselineEstimate(
+        kind="measured",
+        label=f"CPU {result.algorithm} (measured time)",
+        device="cpu",
+        time_s=wall,
+        time_kind="measured CPU wall time",
+        energy_j=energy["best"],
+        energy_low_j=energy["low"],
+        energy_high_j=energy["high"],
+        power_w=n_cores * pc.si,
+        n_calls=int(repeats or 1),
+        flops=int(result.flops),
+        bytes_moved=int(result.bytes_moved),
+        dtype=str(result.dtype),
+        algorithm=str(result.algorithm),
+        energy_source=f"{n_cores} x core_power x measured wall time ({prof.name} profile; power not measured)",
+        assumptions=(
+            f"charged for {n_cores} core(s) at {pc.value} {pc.unit} [{pc.low}-{pc.high}] each ({pc.formula})",
+            "the CPU the time was measured on is not the profile's part: the power range stands for a current server core",
+        ),
+        notes=tuple(notes),
+        extra={
+            "cores_charged": n_cores,
+            "core_power_w": {"low": pc.low_si, "best": pc.si, "high": pc.high_si},
+            "package_energy_j": {"low": package.low_si * wall, "best": package.si * wall, "high": package.high_si * wall},
+            "package_power_w": package.si,
+            "cpu_profile": prof.name,
+            "wall_time_min_s": info.get("min_s"),
+            "wall_time_max_s": info.get("max_s"),
+        },
+        **_accuracy_of(result),
+    )
 
 
 # ------------------------------------------------------------------------------ dense SNN

@@ -42,6 +42,14 @@ class Comparison:
         ``{metric: value}`` of the spiking solution (e.g. ``rel_error``).
     accuracy_trace : dict or None
         ``{"steps": [...], metric: [...]}``: accuracy against simulation steps.
+    target : dict or None
+        ``{metric: value}`` the baselines were run to (equal accuracy: the
+        spiking solver's achieved value of the task's ``TARGET_METRICS``).
+    cpu_baselines : tuple of BaselineEstimate
+        Compiled CPU baselines (``energy.baseline.from_cpu``: measured wall
+        time, energy from a CPU core power range), kept apart from the GPU
+        ``baselines`` so that nothing taking a measured baseline for an NVML
+        GPU measurement picks them up.
     extra : dict
         Anything else JSON-able the report should carry (shown as a table).
     """
@@ -55,11 +63,13 @@ class Comparison:
     accuracy: Mapping[str, float] = field(default_factory=dict)
     accuracy_trace: Mapping[str, Sequence[float]] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    target: Mapping[str, float] | None = None
+    cpu_baselines: tuple[_baseline.BaselineEstimate, ...] = ()
 
     def __repr__(self) -> str:
         return (
             f"Comparison({self.name!r}, estimates={sorted(self.estimates)}, refused={sorted(self.refused)}, "
-            f"baselines={[b.label for b in self.baselines]})"
+            f"baselines={[b.label for b in self.baselines + self.cpu_baselines]})"
         )
 
     def summary(self) -> str:
@@ -76,7 +86,7 @@ class Comparison:
             lines.append(
                 f"  {name:<40} {e.label:<9} {g(e.energy_j):>10} {rng(e.energy_low_j, e.energy_high_j):<22} {g(e.time_s):>10} {rng(e.time_low_s, e.time_high_s):<22}"
             )
-        for b in self.baselines:
+        for b in self.baselines + self.cpu_baselines:
             lines.append(
                 f"  {b.label[:40]:<40} {b.kind:<9} {g(b.energy_j):>10} {rng(b.energy_low_j, b.energy_high_j):<22} {g(b.time_s):>10} {rng(b.time_low_s, b.time_high_s):<22}"
                 + (f" ({b.kernel_launches} launches, {b.host_syncs} syncs)" if b.kernel_launches is not None else "")
@@ -97,7 +107,44 @@ class Comparison:
             "accuracy": dict(self.accuracy),
             "accuracy_trace": None if self.accuracy_trace is None else {k: list(v) for k, v in self.accuracy_trace.items()},
             "extra": dict(self.extra),
+            "target": None if self.target is None else dict(self.target),
+            "cpu_baselines": [b.to_dict() for b in self.cpu_baselines],
+            "equal_accuracy": self.equal_accuracy(),
         }
+
+    def equal_accuracy(self) -> dict[str, Any]:
+        """Time- and energy-to-solution of each baseline at the spiking solver's accuracy, as plain data.
+
+        ``{"target": {metric: value} or None, "accuracy": the spiking solver's
+        {metric: value}, "baselines": [{"group", "label", "kind", "device",
+        "algorithm", "accuracy", "target", "reached", "time_s", "time_low_s",
+        "time_high_s", "energy_j", "energy_low_j", "energy_high_j"}]}``, one
+        entry per baseline, ``group`` ``"torch"`` (``baselines``: the torch
+        algorithm, measured on its device or modelled) or ``"cpu"``
+        (``cpu_baselines``); ``reached`` is None for a baseline run by its own
+        stopping rule.
+        """
+        rows = []
+        for group, b in [("torch", b) for b in self.baselines] + [("cpu", b) for b in self.cpu_baselines]:
+            rows.append(
+                {
+                    "group": group,
+                    "label": b.label,
+                    "kind": b.kind,
+                    "device": b.device,
+                    "algorithm": b.algorithm,
+                    "accuracy": dict(b.accuracy),
+                    "target": None if b.target is None else dict(b.target),
+                    "reached": b.reached,
+                    "time_s": b.time_s,
+                    "time_low_s": b.time_low_s,
+                    "time_high_s": b.time_high_s,
+                    "energy_j": b.energy_j,
+                    "energy_low_j": b.energy_low_j,
+                    "energy_high_j": b.energy_high_j,
+                }
+            )
+        return {"target": None if self.target is None else dict(self.target), "accuracy": dict(self.accuracy), "baselines": rows}
 
 
 def _finite_dict(value: Any, name: str) -> dict[str, float]:
@@ -144,6 +191,9 @@ def compare(
     accuracy: Mapping[str, float] | None = None,
     accuracy_trace: Mapping[str, Sequence[float]] | None = None,
     extra: Mapping[str, Any] | None = None,
+    cpu_baseline: Any = None,
+    cpu_profile: str = "cpu_xeon8480",
+    target: Mapping[str, float] | None = None,
 ) -> Comparison:
     """Price one run on several profiles and gather its dense baselines.
 
@@ -171,8 +221,14 @@ def compare(
     baselines : sequence of BaselineEstimate
         Further baselines (e.g. the dense SNN simulation modelled with
         :func:`energy.baseline.model`).
-    accuracy, accuracy_trace, extra : dict, optional
+    accuracy, accuracy_trace, extra, target : dict, optional
         See :class:`Comparison`.
+    cpu_baseline : BaselineResult-like, optional
+        A task's ``cpu_baseline`` result (``device == "cpu"``): its measured
+        wall time with energy from ``cpu_profile``'s core power range
+        (:func:`energy.baseline.from_cpu`), in ``cpu_baselines``.
+    cpu_profile : str
+        The CPU profile pricing ``cpu_baseline``.
     """
     if not isinstance(name, str) or not name:
         raise EnergyError(f"name={name!r}: must be a non-empty str")
@@ -206,6 +262,8 @@ def compare(
         accuracy=_finite_dict(accuracy, "accuracy"),
         accuracy_trace=_trace(accuracy_trace),
         extra=dict(extra or {}),
+        target=None if target is None else _finite_dict(target, "target"),
+        cpu_baselines=() if cpu_baseline is None else (_baseline.from_cpu(cpu_baseline, cpu_profile),),
     )
 
 

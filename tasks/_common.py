@@ -90,10 +90,16 @@ class SolveResult:
 
 @dataclass(frozen=True, eq=False)
 class BaselineResult:
-    """The conventional iterative algorithm run densely in torch.
+    """A conventional algorithm's run: dense torch (``dense_baseline``) or a compiled CPU library (``cpu_baseline``).
 
     ``flops`` and ``bytes_moved`` are counted from the algorithm (not measured);
-    ``wall_time_s`` is measured on ``device`` (with CUDA synchronisation).
+    ``wall_time_s`` is measured on ``device`` (with CUDA synchronisation; a
+    ``cpu_baseline`` gives the median of repeated runs, ``info["repeats"]``).
+    ``accuracy`` is ``{metric: value}`` on the spiking solver's own metrics
+    (the task's ``accuracy`` function, the one ``solve`` fills ``errors`` with);
+    ``target`` is the accuracy the run was asked to reach (``None``: the
+    algorithm's own stopping rule) and ``reached`` whether every targeted
+    metric is ``<=`` its target (``None`` without a target).
     """
 
     x: np.ndarray
@@ -109,6 +115,9 @@ class BaselineResult:
     #: running it under a dispatch counter (``energy.baseline.with_launch_counts``); None: not counted
     kernel_launches: int | None = None
     host_syncs: int | None = None
+    accuracy: Mapping[str, float] = field(default_factory=dict)
+    target: Mapping[str, float] | None = None
+    reached: bool | None = None
 
 
 def finite_array(name: str, value: Any, *, ndim: int | None = None, shape: tuple | None = None) -> np.ndarray:

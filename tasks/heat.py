@@ -45,11 +45,28 @@ import numpy as np
 import scipy.sparse as sp
 
 import snn
-from tasks import _grid
+from tasks import _baseline, _grid
 from tasks._common import CONVERGED, MAXITER, BaselineResult, SolveResult, TaskError, check_callback
 from tasks._grid import CONV3D_FLOPS_PER_POINT
 
-__all__ = ["Problem", "random_problem", "build_network", "solve", "reference", "dense_baseline", "max_stable_dt"]
+__all__ = [
+    "Problem",
+    "random_problem",
+    "build_network",
+    "solve",
+    "reference",
+    "accuracy",
+    "ACCURACY_METRICS",
+    "TARGET_METRICS",
+    "dense_baseline",
+    "cpu_baseline",
+    "max_stable_dt",
+]
+
+#: the metrics :func:`accuracy` reports (``solve`` adds its own ``error_bound``)
+ACCURACY_METRICS = ("rel_error", "max_abs_error")
+#: the metric equal-accuracy baselines are checked on (time stepping cannot stop early: every step is needed)
+TARGET_METRICS = ("rel_error",)
 
 
 def max_stable_dt(alpha: float, h: float = 1.0) -> float:
@@ -180,6 +197,17 @@ def reference(problem: Problem, n_time: int | None = None) -> np.ndarray:
     return _fd(problem.u0, problem.r, problem.n_time if n_time is None else _grid.positive_int("n_time", n_time))
 
 
+def accuracy(problem: Problem, x: Any, *, ref: np.ndarray | None = None) -> dict[str, float]:
+    """``rel_error`` (2-norm) and ``max_abs_error`` of a field ``x`` against ``ref`` (default :func:`reference`, all ``n_time`` steps)."""
+    if not isinstance(problem, Problem):
+        raise TaskError(f"problem={problem!r}: must be a tasks.heat.Problem")
+    x = np.asarray(x, dtype=np.float64).reshape(problem.shape)
+    ref = reference(problem) if ref is None else np.asarray(ref, dtype=np.float64).reshape(problem.shape)
+    ref_norm = _grid.norm2(ref)
+    err = _grid.norm2(x - ref)
+    return {"rel_error": err / ref_norm if ref_norm > 0 else err, "max_abs_error": float(np.max(np.abs(x - ref)))}
+
+
 def solve(
     problem: Problem,
     *,
@@ -276,13 +304,7 @@ def solve(
             spans.append([v, k])
     bound = math.fsum(v * k for v, k in spans)
     ref = reference(problem, steps)
-    ref_norm = _grid.norm2(ref)
-    err = _grid.norm2(x - ref)
-    errors = {
-        "rel_error": err / ref_norm if ref_norm > 0 else err,
-        "max_abs_error": float(np.max(np.abs(x - ref))),
-        "error_bound": bound,
-    }
+    errors = {**accuracy(problem, x, ref=ref), "error_bound": bound}
     status, message = _grid.finite_status(CONVERGED if steps == problem.n_time else MAXITER, x, errors)
     return SolveResult(
         x=x,
@@ -298,8 +320,14 @@ def solve(
     )
 
 
-def dense_baseline(problem: Problem, device: str = "cpu", *, dtype: str = "float32") -> BaselineResult:
+def dense_baseline(
+    problem: Problem, device: str = "cpu", *, target: dict[str, float] | None = None, dtype: str = "float32"
+) -> BaselineResult:
     """Explicit Euler in torch: ``n_time`` ``conv3d`` passes of the 7-point stencil kernel.
+
+    ``target`` (``{metric: value}`` of :func:`accuracy`) changes nothing in the
+    run (the answer is the field after all ``n_time`` steps; an explicit scheme
+    cannot stop early) and is only checked: ``reached``.
 
     Counting per step (``n`` grid points): one ``conv3d`` with a 3x3x3 kernel,
     ``CONV3D_FLOPS_PER_POINT = 54`` FLOPs per point (``info["flops_7point"]``:
@@ -310,6 +338,7 @@ def dense_baseline(problem: Problem, device: str = "cpu", *, dtype: str = "float
         raise TaskError(f"problem={problem!r}: must be a tasks.heat.Problem")
     if dtype not in ("float32", "float64"):
         raise TaskError(f"dtype={dtype!r}: allowed: 'float32', 'float64'")
+    target = _baseline.check_target(target, ACCURACY_METRICS)
     torch, dev = _grid.torch_device(device)
     tdt = getattr(torch, dtype)
     r = problem.r
@@ -323,8 +352,10 @@ def dense_baseline(problem: Problem, device: str = "cpu", *, dtype: str = "float
     _grid.sync(torch, dev)
     wall = time.perf_counter() - t0
     n, steps = problem.n, problem.n_time
+    x = u.reshape(problem.shape).double().cpu().numpy()
+    acc = accuracy(problem, x)
     return BaselineResult(
-        x=u.reshape(problem.shape).double().cpu().numpy(),
+        x=x,
         wall_time_s=wall,
         flops=int(steps * CONV3D_FLOPS_PER_POINT * n),
         bytes_moved=int(steps * 2 * n * (4 if dtype == "float32" else 8)),
@@ -333,4 +364,52 @@ def dense_baseline(problem: Problem, device: str = "cpu", *, dtype: str = "float
         algorithm="explicit Euler (torch conv3d 7-point stencil)",
         dtype=dtype,
         info={"flops_7point": int(steps * 13 * n), "r": r},
+        accuracy=acc,
+        target=target,
+        reached=_baseline.meets(acc, target),
+    )
+
+
+def cpu_baseline(problem: Problem, *, target: dict[str, float] | None = None, min_time_s: float = 0.05) -> BaselineResult:
+    """The same explicit Euler stepping as a SciPy sparse matrix: ``u <- M u``, ``n_time`` CSR matvecs (float64).
+
+    ``M = (1 - 6 r) I + r N`` with ``N`` the 6-neighbour adjacency of the
+    grid (zero Dirichlet boundary), built once (not timed).  ``target`` is only
+    checked (every step is needed; see :func:`dense_baseline`).  The wall time
+    is the median of repeated runs (at least 3 and ``min_time_s`` in all).
+
+    Counting per step (``nnz = n + 2 * edges``, int32 indices): FLOPs ``2 nnz``;
+    bytes ``12 nnz + 4 n`` (the CSR matrix) ``+ 16 n`` (``u`` read and written).
+    """
+    if not isinstance(problem, Problem):
+        raise TaskError(f"problem={problem!r}: must be a tasks.heat.Problem")
+    target = _baseline.check_target(target, ACCURACY_METRICS)
+    _, w = _weights(problem)
+    M = sp.csr_matrix(w, dtype=np.float64)
+    u0 = np.array(problem.u0, dtype=np.float64).ravel()
+    steps = problem.n_time
+
+    def run() -> np.ndarray:
+        u = u0
+        for _ in range(steps):
+            u = M @ u
+        return u
+
+    u, wall, stats = _baseline.timed(run, min_total_s=min_time_s)
+    x = u.reshape(problem.shape)
+    acc = accuracy(problem, x)
+    n, nnz = problem.n, int(M.nnz)
+    return BaselineResult(
+        x=x,
+        wall_time_s=wall,
+        flops=int(steps * 2 * nnz),
+        bytes_moved=int(steps * (12 * nnz + 4 * n + 16 * n)),
+        n_iter=steps,
+        device="cpu",
+        algorithm="explicit Euler (scipy.sparse CSR matvec per step, float64)",
+        dtype="float64",
+        info={**stats, "r": problem.r},
+        accuracy=acc,
+        target=target,
+        reached=_baseline.meets(acc, target),
     )

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 import snn
+from tasks import _baseline
 from tasks._common import (
     CONVERGED,
     STATUS_MESSAGES,
@@ -50,7 +51,24 @@ from tasks._common import (
     real_array,
 )
 
-__all__ = ["Problem", "random_problem", "objective", "duality_gap", "solve", "reference", "dense_baseline"]
+__all__ = [
+    "Problem",
+    "random_problem",
+    "objective",
+    "duality_gap",
+    "solve",
+    "reference",
+    "accuracy",
+    "ACCURACY_METRICS",
+    "TARGET_METRICS",
+    "dense_baseline",
+    "cpu_baseline",
+]
+
+#: the metrics :func:`accuracy` reports (``solve``'s ``errors``), any of which a baseline ``target`` may name
+ACCURACY_METRICS = ("rel_objective", "rel_error", "rel_gap")
+#: the metric the spiking solver's stopping rule is on: what equal-accuracy baselines match
+TARGET_METRICS = ("rel_gap",)
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,6 +216,25 @@ def reference(problem: Problem) -> np.ndarray:
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(np.array(problem.A), np.array(problem.b))
     return np.asarray(model.coef_, dtype=np.float64)
+
+
+def accuracy(problem: Problem, x: Any, *, ref: np.ndarray | None = None) -> dict[str, float]:
+    """The error metrics of ``x`` (what :func:`solve` reports in ``errors``), ``x*`` = ``ref`` or :func:`reference`.
+
+    ``rel_objective = (F(x) - F(x*)) / F(x*)`` (``F(x)`` when ``F(x*) = 0``),
+    ``rel_error = ||x - x*|| / ||x*||`` and ``rel_gap`` = :func:`duality_gap` / ``F(x)``.
+    """
+    if not isinstance(problem, Problem):
+        raise TaskError(f"problem: must be a tasks.lasso.Problem, got {type(problem).__name__}")
+    x = np.asarray(x, dtype=np.float64)
+    x_ref = reference(problem) if ref is None else np.asarray(ref, dtype=np.float64)
+    f_ref = objective(problem, x_ref)
+    nref = float(np.linalg.norm(x_ref))
+    return {
+        "rel_objective": (objective(problem, x) - f_ref) / f_ref if f_ref > 0 else objective(problem, x),
+        "rel_error": float(np.linalg.norm(x - x_ref) / nref) if nref > 0 else float(np.linalg.norm(x)),
+        "rel_gap": _relative_gap(problem, x),
+    }
 
 
 def _relative_gap(problem: Problem, x: np.ndarray) -> float:
@@ -376,12 +413,7 @@ def solve(
     merged = snn.RunResult.concat(runs)
     x_ref = reference(problem)
     f_ref = objective(problem, x_ref)
-    nref = float(np.linalg.norm(x_ref))
-    errors = {
-        "rel_objective": (objective(problem, x) - f_ref) / f_ref if f_ref > 0 else objective(problem, x),
-        "rel_error": float(np.linalg.norm(x - x_ref) / nref) if nref > 0 else float(np.linalg.norm(x)),
-        "rel_gap": _relative_gap(problem, x),
-    }
+    errors = accuracy(problem, x, ref=x_ref)
     status = final_status(stopped, x, errors)
     info = {
         "dt": dt,
@@ -416,9 +448,21 @@ def dense_baseline(
     rtol: float = 1e-2,
     max_iter: int = 100_000,
     check_every: int = 10,
+    target: dict[str, float] | None = None,
+    iterations: int | None = None,
     dtype: str = "float32",
 ) -> BaselineResult:
     """FISTA (Beck and Teboulle 2009) with the soft threshold (non-negative when ``positive``), in dense torch.
+
+    With ``target`` (``{metric: value}`` of :func:`accuracy`, e.g. the spiking
+    solver's achieved ``rel_gap``) the run does exactly ``k*`` iterations, the
+    first iterate meeting the target (found by an untimed run measuring every
+    iterate); the gap checks every ``check_every`` iterations still run (counted).
+
+    ``iterations`` runs exactly that many iterations instead (no search; a
+    ``target`` given with it is only checked): the way to repeat a run at a
+    ``k*`` found before (``result.n_iter``) without its search, e.g. under a
+    launch counter or an energy meter.
 
     Step ``1/L`` with ``L = ||A||_2^2`` from 50 power iterations (counted).
     Stops when the relative duality gap of :func:`duality_gap` (computed in
@@ -440,6 +484,7 @@ def dense_baseline(
         raise TaskError(f"problem: must be a tasks.lasso.Problem, got {type(problem).__name__}")
     if dtype not in ("float32", "float64"):
         raise TaskError(f"dtype={dtype!r}: must be 'float32' or 'float64'")
+    target = _baseline.check_target(target, ACCURACY_METRICS)
     dev = torch.device(check_device(device))
     m, n = problem.A.shape
     positive = problem.positive
@@ -463,36 +508,49 @@ def dense_baseline(
         dual = 0.5 * float(b @ b) - 0.5 * float((b - theta) @ (b - theta))
         return (primal - dual) / primal if primal > 0 else 0.0
 
+    def fista(iters: int, tol: float, callback: Callable[[int, Any], None] | None = None) -> tuple[Any, int, int]:
+        g = torch.Generator(device="cpu").manual_seed(0)
+        v = torch.randn(n, generator=g, dtype=tdtype).to(dev)
+        for _ in range(n_power):
+            v = A.T @ (A @ v)
+            v = v / torch.linalg.vector_norm(v)
+        L = float(torch.linalg.vector_norm(A @ v) ** 2) * 1.01
+        x = torch.zeros(n, dtype=tdtype, device=dev)
+        x_prev = x.clone()
+        t = 1.0
+        k = 0
+        n_checks = 1
+        gap = rel_gap(x)
+        while k < iters and gap > tol:
+            t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
+            y = x + ((t - 1.0) / t_next) * (x - x_prev)
+            grad = A.T @ (A @ y - b)
+            x_prev = x
+            if positive:
+                x = torch.clamp(y - (grad + lam) / L, min=0.0)
+            else:
+                z = y - grad / L
+                x = torch.sign(z) * torch.clamp(torch.abs(z) - lam / L, min=0.0)
+            t = t_next
+            k += 1
+            if callback is not None:
+                callback(k, x)
+            if k % check_every == 0:
+                gap = rel_gap(x)
+                n_checks += 1
+        return x, k, n_checks
+
+    ref = reference(problem) if target is not None else None
+    k_target = _baseline.check_iterations(iterations)
+    if target is not None and k_target is None:
+        k_target, _, _ = _baseline.iterations_to_target(
+            lambda cb: fista(max_iter, -math.inf, cb)[1],
+            lambda x: accuracy(problem, x.detach().cpu().numpy().astype(np.float64), ref=ref),
+            target,
+        )
     sync()
     t0 = time.perf_counter()
-    g = torch.Generator(device="cpu").manual_seed(0)
-    v = torch.randn(n, generator=g, dtype=tdtype).to(dev)
-    for _ in range(n_power):
-        v = A.T @ (A @ v)
-        v = v / torch.linalg.vector_norm(v)
-    L = float(torch.linalg.vector_norm(A @ v) ** 2) * 1.01
-    x = torch.zeros(n, dtype=tdtype, device=dev)
-    x_prev = x.clone()
-    t = 1.0
-    k = 0
-    n_checks = 0
-    gap = rel_gap(x)
-    n_checks += 1
-    while k < max_iter and gap > rtol:
-        t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
-        y = x + ((t - 1.0) / t_next) * (x - x_prev)
-        grad = A.T @ (A @ y - b)
-        x_prev = x
-        if positive:
-            x = torch.clamp(y - (grad + lam) / L, min=0.0)
-        else:
-            z = y - grad / L
-            x = torch.sign(z) * torch.clamp(torch.abs(z) - lam / L, min=0.0)
-        t = t_next
-        k += 1
-        if k % check_every == 0:
-            gap = rel_gap(x)
-            n_checks += 1
+    x, k, n_checks = fista(max_iter, rtol) if k_target is None else fista(k_target, -math.inf)
     sync()
     wall = time.perf_counter() - t0
     s = 4 if dtype == "float32" else 8
@@ -506,6 +564,7 @@ def dense_baseline(
         + n_power * (2 * s * m * n + s * (2 * m + 4 * n))
     )
     x_np = x.detach().cpu().numpy().astype(np.float64)
+    acc = accuracy(problem, x_np, ref=ref)
     return BaselineResult(
         x=x_np,
         wall_time_s=wall,
@@ -515,5 +574,92 @@ def dense_baseline(
         device=str(dev),
         algorithm="FISTA (dense torch)",
         dtype=dtype,
-        info={"rel_gap": _relative_gap(problem, x_np), "objective": objective(problem, x_np), "n_gap_checks": n_checks},
+        info={"rel_gap": acc["rel_gap"], "objective": objective(problem, x_np), "n_gap_checks": n_checks},
+        accuracy=acc,
+        target=target,
+        reached=_baseline.meets(acc, target),
+    )
+
+
+def cpu_baseline(
+    problem: Problem,
+    *,
+    rtol: float = 1e-4,
+    max_iter: int = 10_000,
+    target: dict[str, float] | None = None,
+    min_time_s: float = 0.05,
+) -> BaselineResult:
+    """Coordinate descent by scikit-learn's ``Lasso`` (compiled Cython, float64), as :func:`reference` uses it.
+
+    ``Lasso(alpha=lam / n_samples, positive=problem.positive,
+    fit_intercept=False)`` minimises ``F / n_samples`` (the same minimiser).
+    Without ``target`` it stops by scikit-learn's own duality-gap rule with
+    ``tol=rtol``; with ``target`` (``{metric: value}`` of :func:`accuracy`) the
+    timed fit runs exactly ``k*`` epochs (``tol=0``), ``k*`` the first epoch
+    whose iterate meets the target (found untimed, one warm-started epoch at a
+    time, at most ``max_iter``).  The wall time (the whole ``fit``, input
+    checks included) is the median of repeated runs (at least 3 and
+    ``min_time_s`` in all).
+
+    Counting per epoch (``A`` is ``m x n``, float64): each coordinate update
+    reads a column and updates the residual, ``4 m`` FLOPs and ``24 m`` bytes
+    (column and residual read, residual written): ``4 m n`` FLOPs and ``24 m n``
+    bytes per epoch (the gap checks scikit-learn does are not counted).
+    """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import Lasso
+
+    if not isinstance(problem, Problem):
+        raise TaskError(f"problem: must be a tasks.lasso.Problem, got {type(problem).__name__}")
+    if isinstance(rtol, bool) or not isinstance(rtol, numbers.Real) or not rtol > 0:
+        raise TaskError(f"rtol={rtol!r}: must be a number > 0 (scikit-learn's tol)")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
+        raise TaskError(f"max_iter={max_iter!r}: must be a positive int")
+    target = _baseline.check_target(target, ACCURACY_METRICS)
+    A, b = np.array(problem.A), np.array(problem.b)
+    m, n = A.shape
+    ref = reference(problem)
+    alpha = problem.lam / problem.n_samples
+
+    def model(epochs: int, tol: float, warm: bool = False) -> Any:
+        return Lasso(alpha=alpha, positive=problem.positive, fit_intercept=False, tol=tol, max_iter=int(epochs), warm_start=warm)
+
+    def fit(est: Any) -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est.fit(A, b)
+        return np.asarray(est.coef_, dtype=np.float64)
+
+    if target is None:
+        est = model(max_iter, rtol)
+        fit(est)
+        k = int(est.n_iter_)
+        once = lambda: fit(model(max_iter, rtol))  # noqa: E731
+    else:
+
+        def run(callback: Callable[[int, Any], None]) -> int:
+            est = model(1, 0.0, warm=True)
+            for epoch in range(1, int(max_iter) + 1):
+                callback(epoch, fit(est))
+            return int(max_iter)
+
+        k, _, _ = _baseline.iterations_to_target(run, lambda x: accuracy(problem, x, ref=ref), target)
+        once = lambda: fit(model(k, 0.0))  # noqa: E731
+    x, wall, stats = _baseline.timed(once, min_total_s=min_time_s)
+    acc = accuracy(problem, x, ref=ref)
+    import sklearn
+
+    return BaselineResult(
+        x=x,
+        wall_time_s=wall,
+        flops=int(k * 4 * m * n),
+        bytes_moved=int(k * 24 * m * n),
+        n_iter=int(k),
+        device="cpu",
+        algorithm="coordinate descent (scikit-learn Lasso, float64)",
+        dtype="float64",
+        info={**stats, "library": f"scikit-learn {sklearn.__version__}"},
+        accuracy=acc,
+        target=target,
+        reached=_baseline.meets(acc, target),
     )

@@ -32,11 +32,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy
 import scipy.linalg
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 import snn
+from tasks import _baseline
 from tasks._common import (
     CONVERGED,
     STATUS_MESSAGES,
@@ -49,7 +51,23 @@ from tasks._common import (
     real_array,
 )
 
-__all__ = ["Problem", "random_problem", "solve", "reference", "dense_baseline", "iteration"]
+__all__ = [
+    "Problem",
+    "random_problem",
+    "solve",
+    "reference",
+    "accuracy",
+    "ACCURACY_METRICS",
+    "TARGET_METRICS",
+    "dense_baseline",
+    "cpu_baseline",
+    "iteration",
+]
+
+#: the metrics :func:`accuracy` reports (``solve``'s ``errors``), any of which a baseline ``target`` may name
+ACCURACY_METRICS = ("rel_residual", "rel_error")
+#: the metrics the spiking solver's stopping rule is on: what equal-accuracy baselines match
+TARGET_METRICS = ("rel_residual",)
 
 #: above this size the SPD check and the eigenvalue estimates use sparse (Lanczos) methods
 _DENSE_LIMIT = 3000
@@ -157,6 +175,20 @@ def reference(problem: Problem) -> np.ndarray:
     if sp.issparse(problem.A):
         return np.asarray(spla.spsolve(problem.A.tocsc(), problem.b), dtype=np.float64)
     return np.linalg.solve(problem.A, problem.b)
+
+
+def accuracy(problem: Problem, x: Any, *, ref: np.ndarray | None = None) -> dict[str, float]:
+    """The error metrics of a solution ``x`` (what :func:`solve` reports in ``errors``).
+
+    ``rel_residual = ||b - A x|| / ||b||`` and ``rel_error = ||x - x*|| / ||x*||``
+    (absolute when the denominator is 0), ``x*`` = ``ref`` or :func:`reference`.
+    """
+    if not isinstance(problem, Problem):
+        raise TaskError(f"problem: must be a tasks.linear.Problem, got {type(problem).__name__}")
+    x = np.asarray(x, dtype=np.float64)
+    x_ref = reference(problem) if ref is None else np.asarray(ref, dtype=np.float64)
+    nref = _norm(x_ref)
+    return {"rel_residual": problem.residual(x), "rel_error": _norm(x - x_ref) / nref if nref > 0 else _norm(x)}
 
 
 def _extreme_eigs(S: np.ndarray | sp.csr_matrix) -> tuple[float, float]:
@@ -453,11 +485,7 @@ def solve(
             th = threshold(t)
     merged = snn.RunResult.concat(runs)
     x_ref = reference(problem)
-    nref = _norm(x_ref)
-    errors = {
-        "rel_residual": problem.residual(x),
-        "rel_error": _norm(x - x_ref) / nref if nref > 0 else _norm(x),
-    }
+    errors = accuracy(problem, x, ref=x_ref)
     status = final_status(stopped, x, errors)
     info = {
         "method": it.method,
@@ -490,9 +518,24 @@ def dense_baseline(
     *,
     rtol: float = 1e-3,
     max_iter: int | None = None,
+    target: dict[str, float] | None = None,
+    iterations: int | None = None,
     dtype: str = "float32",
 ) -> BaselineResult:
     """Conjugate gradients in dense torch on ``device``, to ``||b - A x_k|| <= rtol ||b||``.
+
+    With ``target`` (``{metric: value}``, metrics of :func:`accuracy`, e.g. the
+    spiking solver's achieved ``{"rel_residual": ...}``) the run does instead
+    exactly ``k*`` iterations, ``k*`` the first iterate whose metrics are all
+    ``<=`` the target (found by an untimed run that measures every iterate;
+    see :func:`tasks._baseline.iterations_to_target`); the residual test is then
+    still evaluated every iteration (its host syncs are counted), as the
+    conventional loop does.
+
+    ``iterations`` runs exactly that many iterations instead (no search; a
+    ``target`` given with it is only checked): the way to repeat a run at a
+    ``k*`` found before (``result.n_iter``) without its search, e.g. under a
+    launch counter or an energy meter.
 
     Counting (per iteration, ``n`` unknowns, ``A`` dense ``n x n``, ``s`` bytes
     per element of ``dtype``):
@@ -504,6 +547,7 @@ def dense_baseline(
       updates ``s * 9n``: ``s (n^2 + 15 n)``.
 
     The residual used by the stopping rule is CG's recursively updated one.
+    ``accuracy`` is :func:`accuracy` of the result (float64, on the host).
     """
     import torch
 
@@ -511,6 +555,7 @@ def dense_baseline(
         raise TaskError(f"problem: must be a tasks.linear.Problem, got {type(problem).__name__}")
     if dtype not in ("float32", "float64"):
         raise TaskError(f"dtype={dtype!r}: must be 'float32' or 'float64'")
+    target = _baseline.check_target(target, ACCURACY_METRICS)
     dev = torch.device(check_device(device))
     n = problem.n
     max_iter = 10 * n if max_iter is None else int(max_iter)
@@ -523,29 +568,42 @@ def dense_baseline(
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
 
+    def cg(iters: int, tol: float, callback: Callable[[int, Any], None] | None = None) -> tuple[Any, int]:
+        x = torch.zeros_like(b)
+        r = b.clone()
+        p = r.clone()
+        rr = torch.dot(r, r)
+        tol2 = (tol * torch.linalg.vector_norm(b)) ** 2
+        k = 0
+        while k < iters and bool(rr > tol2):
+            Ap = A @ p
+            alpha = rr / torch.dot(p, Ap)
+            x = x + alpha * p
+            r = r - alpha * Ap
+            rr_new = torch.dot(r, r)
+            p = r + (rr_new / rr) * p
+            rr = rr_new
+            k += 1
+            if callback is not None:
+                callback(k, x)
+        return x, k
+
+    ref = reference(problem) if target is not None else None
+    k_target = _baseline.check_iterations(iterations)
+    if target is not None and k_target is None:
+        k_target, _, _ = _baseline.iterations_to_target(
+            lambda cb: cg(max_iter, 0.0, cb)[1], lambda x: accuracy(problem, x.detach().cpu().numpy().astype(np.float64), ref=ref), target
+        )
     sync()
     t0 = time.perf_counter()
-    x = torch.zeros_like(b)
-    r = b.clone()
-    p = r.clone()
-    rr = torch.dot(r, r)
-    tol2 = (rtol * torch.linalg.vector_norm(b)) ** 2
-    k = 0
-    while k < max_iter and bool(rr > tol2):
-        Ap = A @ p
-        alpha = rr / torch.dot(p, Ap)
-        x = x + alpha * p
-        r = r - alpha * Ap
-        rr_new = torch.dot(r, r)
-        p = r + (rr_new / rr) * p
-        rr = rr_new
-        k += 1
+    x, k = cg(max_iter, rtol) if k_target is None else cg(k_target, 0.0)
     sync()
     wall = time.perf_counter() - t0
     s = 4 if dtype == "float32" else 8
     flops = 2 * n + k * (2 * n * n + 10 * n)
     bytes_moved = s * 2 * n + k * s * (n * n + 15 * n)
     x_np = x.detach().cpu().numpy().astype(np.float64)
+    acc = accuracy(problem, x_np, ref=ref)
     return BaselineResult(
         x=x_np,
         wall_time_s=wall,
@@ -555,5 +613,78 @@ def dense_baseline(
         device=str(dev),
         algorithm="conjugate gradients (dense torch)",
         dtype=dtype,
-        info={"rel_residual": problem.residual(x_np), "converged": bool(problem.residual(x_np) <= rtol * 1.01)},
+        info={"rel_residual": acc["rel_residual"], "converged": bool(acc["rel_residual"] <= rtol * 1.01) if target is None else None},
+        accuracy=acc,
+        target=target,
+        reached=_baseline.meets(acc, target),
+    )
+
+
+def cpu_baseline(
+    problem: Problem,
+    *,
+    rtol: float = 1e-3,
+    max_iter: int | None = None,
+    target: dict[str, float] | None = None,
+    min_time_s: float = 0.05,
+) -> BaselineResult:
+    """Conjugate gradients by :func:`scipy.sparse.linalg.cg` (float64, compiled BLAS) on one CPU thread's worth of work.
+
+    Stops at ``||b - A x_k|| <= rtol ||b||`` (scipy's rule), or with ``target``
+    (``{metric: value}`` of :func:`accuracy`) after exactly ``k*`` iterations,
+    the first iterate meeting the target (found by an untimed run with a
+    per-iterate callback).  The wall time is the median of repeated runs
+    (:func:`tasks._baseline.timed`, at least 3 and ``min_time_s`` in all).
+    ``A`` is passed as given (a dense array: BLAS ``gemv``; sparse: CSR matvec).
+
+    Counting per iteration (``nnz`` entries of ``A``, float64): FLOPs
+    ``2 nnz + 10 n``; bytes ``8 (nnz + 15 n)`` (+ ``4 nnz + 4 n`` of CSR indices when sparse).
+    """
+    if not isinstance(problem, Problem):
+        raise TaskError(f"problem: must be a tasks.linear.Problem, got {type(problem).__name__}")
+    if isinstance(rtol, bool) or not isinstance(rtol, numbers.Real) or not 0 < rtol < 1:
+        raise TaskError(f"rtol={rtol!r}: must be a number in (0, 1)")
+    target = _baseline.check_target(target, ACCURACY_METRICS)
+    n = problem.n
+    max_iter = 10 * n if max_iter is None else int(max_iter)
+    if max_iter < 1:
+        raise TaskError(f"max_iter={max_iter!r}: must be a positive int")
+    A, b = problem.A, np.array(problem.b)
+    ref = reference(problem)
+
+    def run(callback: Callable[[int, Any], None] | None, iters: int, tol: float) -> int:
+        count = [0]
+
+        def cb(xk: np.ndarray) -> None:
+            count[0] += 1
+            if callback is not None:
+                callback(count[0], xk)
+
+        spla.cg(A, b, rtol=tol, atol=0.0, maxiter=iters, callback=cb)
+        return count[0]
+
+    if target is None:
+        k = run(None, max_iter, rtol)  # counts the iterations (untimed)
+        solve_once = lambda: spla.cg(A, b, rtol=rtol, atol=0.0, maxiter=max_iter)[0]  # noqa: E731
+    else:
+        k, _, _ = _baseline.iterations_to_target(lambda cb: run(cb, max_iter, 0.0), lambda x: accuracy(problem, x, ref=ref), target)
+        solve_once = lambda: spla.cg(A, b, rtol=0.0, atol=0.0, maxiter=k)[0]  # noqa: E731
+    x, wall, stats = _baseline.timed(solve_once, min_total_s=min_time_s)
+    x = np.asarray(x, dtype=np.float64)
+    acc = accuracy(problem, x, ref=ref)
+    nnz = int(problem.A.nnz) if sp.issparse(problem.A) else n * n
+    index_bytes = 4 * nnz + 4 * n if sp.issparse(problem.A) else 0
+    return BaselineResult(
+        x=x,
+        wall_time_s=wall,
+        flops=int(2 * n + k * (2 * nnz + 10 * n)),
+        bytes_moved=int(16 * n + k * (8 * (nnz + 15 * n) + index_bytes)),
+        n_iter=int(k),
+        device="cpu",
+        algorithm="conjugate gradients (scipy.sparse.linalg.cg, float64)",
+        dtype="float64",
+        info={**stats, "library": f"scipy {scipy.__version__}"},
+        accuracy=acc,
+        target=target,
+        reached=_baseline.meets(acc, target),
     )

@@ -72,7 +72,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 import snn
-from tasks import _grid
+from tasks import _baseline, _grid
 from tasks._common import CONVERGED, MAXITER, BaselineResult, SolveResult, TaskError, check_callback
 from tasks._grid import CONV3D_FLOPS_PER_POINT, GRID_SPACING_UM
 
@@ -87,9 +87,18 @@ __all__ = [
     "solve",
     "reference",
     "dense_baseline",
+    "cpu_baseline",
+    "accuracy",
+    "ACCURACY_METRICS",
+    "TARGET_METRICS",
     "GRID_SPACING_UM",
     "CONV3D_FLOPS_PER_POINT",
 ]
+
+#: the metrics :func:`accuracy` reports (``solve``'s ``errors``), any of which a baseline ``target`` may name
+ACCURACY_METRICS = ("rel_error", "max_abs_error", "rel_residual")
+#: the metric equal-accuracy baselines match (the solver's stopping rule guarantees it: ``kappa * rel_residual <= rtol``)
+TARGET_METRICS = ("rel_error",)
 
 #: fractional bits of the weights (see the module docstring)
 WEIGHT_FRACTION_BITS = 7
@@ -463,13 +472,7 @@ def solve(
 
     ref = reference(problem)
     x = u.reshape(shape)
-    ref_norm = _grid.norm2(ref)
-    err = _grid.norm2(x - ref)
-    errors = {
-        "rel_error": err / ref_norm if ref_norm > 0 else err,
-        "max_abs_error": float(np.max(np.abs(x - ref))),
-        "rel_residual": rel_res,
-    }
+    errors = accuracy(problem, x, ref=ref)
     status, message = _grid.finite_status(status, x, errors)
     return SolveResult(
         x=x,
@@ -502,6 +505,28 @@ def reference(problem: Problem) -> np.ndarray:
     return np.asarray(spla.spsolve(a, problem.rhs)).reshape(problem.shape)
 
 
+def accuracy(problem: Problem, x: Any, *, ref: np.ndarray | None = None) -> dict[str, float]:
+    """The error metrics of a field ``x`` (``(nx, ny, nz)`` or flat; what :func:`solve` reports in ``errors``).
+
+    ``rel_error = ||x - u*|| / ||u*||``, ``max_abs_error = max |x - u*|``
+    (``u*`` = ``ref`` or :func:`reference`) and ``rel_residual = ||b - A x|| / ||b||``.
+    """
+    if not isinstance(problem, Problem):
+        raise TaskError(f"problem={problem!r}: must be a tasks.poisson.Problem")
+    x = np.asarray(x, dtype=np.float64).reshape(problem.shape)
+    ref = reference(problem) if ref is None else np.asarray(ref, dtype=np.float64).reshape(problem.shape)
+    ref_norm = _grid.norm2(ref)
+    err = _grid.norm2(x - ref)
+    b = problem.rhs
+    b_norm = _grid.norm2(b)
+    r = _grid.norm2(b - laplacian(problem.shape) @ x.ravel())
+    return {
+        "rel_error": err / ref_norm if ref_norm > 0 else err,
+        "max_abs_error": float(np.max(np.abs(x - ref))),
+        "rel_residual": r / b_norm if b_norm > 0 else float(r > 0),
+    }
+
+
 # --------------------------------------------------------------------------- dense baseline
 
 
@@ -513,15 +538,27 @@ def dense_baseline(
     rtol: float = 1e-3,
     max_iter: int = 100000,
     check_every: int = 10,
+    target: dict[str, float] | None = None,
+    iterations: int | None = None,
     dtype: str = "float32",
 ) -> BaselineResult:
     """The conventional iterative solver on dense grid arrays in torch.
+
+    With ``target`` (``{metric: value}`` of :func:`accuracy`; ``algorithm="cg"``
+    only) CG does exactly ``k*`` iterations, the first iterate meeting the
+    target (found by an untimed run measuring every iterate), its residual
+    test still evaluated each iteration.
 
     ``algorithm="cg"``: conjugate gradients; ``"jacobi"``: Jacobi sweeps.  The
     operator is a ``conv3d`` with the 7-point stencil in a 3x3x3 kernel, zero
     padded (the Dirichlet boundary).  Both stop by the rule of :func:`solve`,
     ``kappa ||b - A u|| <= rtol ||b||`` (CG checks its recursive residual every
     iteration, Jacobi the true residual every ``check_every`` sweeps).
+
+    ``iterations`` runs exactly that many iterations instead (no search; a
+    ``target`` given with it is only checked): the way to repeat a run at a
+    ``k*`` found before (``result.n_iter``) without its search, e.g. under a
+    launch counter or an energy meter.
 
     Counting (per grid point, ``n`` points): a ``conv3d`` application is
     ``CONV3D_FLOPS_PER_POINT = 54`` FLOPs (the 27 multiply-adds a direct
@@ -543,6 +580,11 @@ def dense_baseline(
     check_every = _grid.positive_int("check_every", check_every)
     if dtype not in ("float32", "float64"):
         raise TaskError(f"dtype={dtype!r}: allowed: 'float32', 'float64'")
+    target = _baseline.check_target(target, ACCURACY_METRICS)
+    if target is not None and algorithm != "cg":
+        raise TaskError(f"target={target!r}: supported with algorithm='cg' only, got algorithm={algorithm!r}")
+    if iterations is not None and algorithm != "cg":
+        raise TaskError(f"iterations={iterations!r}: supported with algorithm='cg' only, got algorithm={algorithm!r}")
     torch, dev = _grid.torch_device(device)
     tdt = getattr(torch, dtype)
     item = 4 if dtype == "float32" else 8
@@ -550,22 +592,16 @@ def dense_baseline(
     kappa = condition_number(problem.shape)
     conv = torch.nn.functional.conv3d
     b = torch.as_tensor(problem.rhs.reshape((1, 1) + problem.shape), dtype=tdt, device=dev)
-    _grid.sync(torch, dev)
-    t0 = time.perf_counter()
-    b_norm = torch.linalg.vector_norm(b)
-    tol = rtol / kappa * b_norm
-    flops = 2 * n
-    words = n
-    if algorithm == "cg":
+
+    def cg(iters: int, tol: Any, callback: Callable[[int, Any], None] | None = None) -> tuple[Any, Any, int]:
+        """CG from zero, at most ``iters`` iterations while ``||r|| > tol``; ``callback(k, x)`` after iterate ``k``."""
         k_a = _grid.stencil_kernel(torch, dev, tdt, 6.0, -1.0)
         x = torch.zeros_like(b)
         r = b.clone()
         p = r.clone()
         rr = torch.sum(r * r)
-        flops += 2 * n
-        words += 3 * n
         it = 0
-        while it < max_iter and bool(torch.sqrt(rr) > tol):
+        while it < iters and bool(torch.sqrt(rr) > tol):
             q = conv(p, k_a, padding=1)
             alpha = rr / torch.sum(p * q)
             x = x + alpha * p
@@ -574,6 +610,26 @@ def dense_baseline(
             p = r + (rr_new / rr) * p
             rr = rr_new
             it += 1
+            if callback is not None:
+                callback(it, x)
+        return x, rr, it
+
+    ref = reference(problem) if target is not None else None
+    k_target = _baseline.check_iterations(iterations)
+    if target is not None and k_target is None:
+        k_target, _, _ = _baseline.iterations_to_target(
+            lambda callback: cg(max_iter, -1.0, callback)[2], lambda x_: accuracy(problem, x_.double().cpu().numpy(), ref=ref), target
+        )
+    _grid.sync(torch, dev)
+    t0 = time.perf_counter()
+    b_norm = torch.linalg.vector_norm(b)
+    tol = rtol / kappa * b_norm
+    flops = 2 * n
+    words = n
+    if algorithm == "cg":
+        flops += 2 * n
+        words += 3 * n
+        x, rr, it = cg(max_iter, tol) if k_target is None else cg(k_target, torch.zeros_like(tol))
         flops += it * (CONV3D_FLOPS_PER_POINT + 10) * n
         words += it * 13 * n
         flops7 = flops - it * (CONV3D_FLOPS_PER_POINT - 13) * n
@@ -598,8 +654,10 @@ def dense_baseline(
         flops7 = flops - (it + checks) * (CONV3D_FLOPS_PER_POINT - 13) * n
     _grid.sync(torch, dev)
     wall = time.perf_counter() - t0
+    x_np = x.reshape(problem.shape).double().cpu().numpy()
+    acc = accuracy(problem, x_np, ref=ref)
     return BaselineResult(
-        x=x.reshape(problem.shape).double().cpu().numpy(),
+        x=x_np,
         wall_time_s=wall,
         flops=int(flops),
         bytes_moved=int(words * item),
@@ -608,4 +666,76 @@ def dense_baseline(
         algorithm=f"{algorithm} (torch conv3d 7-point stencil)",
         dtype=dtype,
         info={"converged": converged, "kappa": kappa, "flops_7point": int(flops7)},
+        accuracy=acc,
+        target=target,
+        reached=_baseline.meets(acc, target),
+    )
+
+
+def cpu_baseline(
+    problem: Problem,
+    *,
+    rtol: float = 1e-3,
+    max_iter: int = 100000,
+    target: dict[str, float] | None = None,
+    min_time_s: float = 0.05,
+) -> BaselineResult:
+    """Conjugate gradients by :func:`scipy.sparse.linalg.cg` on the sparse 7-point Laplacian (CSR, float64).
+
+    Stops by the rule of :func:`solve`, ``kappa ||b - A u|| <= rtol ||b||``
+    (scipy's ``rtol = rtol / kappa``), or with ``target`` (``{metric: value}``
+    of :func:`accuracy`) after exactly ``k*`` iterations, the first iterate
+    meeting the target (found by an untimed run with a per-iterate callback).
+    The wall time is the median of repeated runs (at least 3 and
+    ``min_time_s`` in all); building the CSR matrix is not timed.
+
+    Counting per iteration (``nnz`` of the Laplacian, ``n`` points, float64 and
+    int32 indices): FLOPs ``2 nnz + 10 n``; bytes ``12 nnz + 4 n`` (the CSR
+    matvec) ``+ 8 * 15 n`` (vectors).
+    """
+    if not isinstance(problem, Problem):
+        raise TaskError(f"problem={problem!r}: must be a tasks.poisson.Problem")
+    rtol = _grid.positive_float("rtol", rtol)
+    max_iter = _grid.positive_int("max_iter", max_iter)
+    target = _baseline.check_target(target, ACCURACY_METRICS)
+    A = laplacian(problem.shape).tocsr()
+    b = problem.rhs.copy()
+    n = problem.n
+    kappa = condition_number(problem.shape)
+    ref = reference(problem)
+
+    def run(callback: Callable[[int, Any], None] | None, iters: int, tol: float) -> int:
+        count = [0]
+
+        def cb(xk: np.ndarray) -> None:
+            count[0] += 1
+            if callback is not None:
+                callback(count[0], xk)
+
+        spla.cg(A, b, rtol=tol, atol=0.0, maxiter=iters, callback=cb)
+        return count[0]
+
+    if target is None:
+        k = run(None, max_iter, rtol / kappa)
+        solve_once = lambda: spla.cg(A, b, rtol=rtol / kappa, atol=0.0, maxiter=max_iter)[0]  # noqa: E731
+    else:
+        k, _, _ = _baseline.iterations_to_target(lambda cb: run(cb, max_iter, 0.0), lambda x: accuracy(problem, x, ref=ref), target)
+        solve_once = lambda: spla.cg(A, b, rtol=0.0, atol=0.0, maxiter=k)[0]  # noqa: E731
+    x, wall, stats = _baseline.timed(solve_once, min_total_s=min_time_s)
+    x = np.asarray(x, dtype=np.float64).reshape(problem.shape)
+    acc = accuracy(problem, x, ref=ref)
+    nnz = int(A.nnz)
+    return BaselineResult(
+        x=x,
+        wall_time_s=wall,
+        flops=int(k * (2 * nnz + 10 * n)),
+        bytes_moved=int(k * (12 * nnz + 4 * n + 8 * 15 * n)),
+        n_iter=int(k),
+        device="cpu",
+        algorithm="conjugate gradients (scipy.sparse.linalg.cg, CSR 7-point Laplacian, float64)",
+        dtype="float64",
+        info={**stats, "kappa": kappa},
+        accuracy=acc,
+        target=target,
+        reached=_baseline.meets(acc, target),
     )

@@ -43,6 +43,7 @@ import scipy.sparse.linalg as spla
 
 import snn
 from snn.models import NeuronModel, _broadcast, _check, _scalar_or_array
+from tasks import _baseline
 from tasks._common import (
     CONVERGED,
     STATUS_MESSAGES,
@@ -63,10 +64,19 @@ __all__ = [
     "kkt_residuals",
     "solve",
     "reference",
+    "accuracy",
+    "ACCURACY_METRICS",
+    "TARGET_METRICS",
     "dense_baseline",
+    "cpu_baseline",
     "BoxSigmaDelta",
     "ruiz_scaling",
 ]
+
+#: the metrics :func:`accuracy` reports (``solve``'s ``errors``), any of which a baseline ``target`` may name
+ACCURACY_METRICS = ("rel_objective", "violation", "rel_error")
+#: the metrics equal-accuracy baselines match (objective and feasibility together)
+TARGET_METRICS = ("rel_objective", "violation")
 
 xp = np
 
@@ -338,26 +348,125 @@ def random_problem(n: int = 50, m: int = 20, *, box: float | None = 1.0, seed: i
 
 def reference(problem: Problem) -> np.ndarray:
     """OSQP (``eps_abs = eps_rel = 1e-9``, polished) on ``l <= [A; I] x <= u``."""
+    res = _osqp_solve(_osqp_solver(problem, 1e-9, True))
+    status = str(res.info.status)
+    if "solved" not in status:
+        raise TaskError(f"problem: OSQP could not solve it (status {status!r}); is the objective bounded below?")
+    return np.asarray(res.x, dtype=np.float64)
+
+
+def accuracy(problem: Problem, x: Any, *, ref: np.ndarray | None = None) -> dict[str, float]:
+    """The error metrics of ``x`` (what :func:`solve` reports in ``errors``), ``x*`` = ``ref`` or :func:`reference`.
+
+    ``rel_objective = |f(x) - f(x*)| / max(1, |f(x*)|)``, ``violation`` as
+    :func:`violation`, ``rel_error = ||x - x*|| / ||x*||``.
+    """
+    if not isinstance(problem, Problem):
+        raise TaskError(f"problem: must be a tasks.qp.Problem, got {type(problem).__name__}")
+    x = np.asarray(x, dtype=np.float64)
+    x_ref = reference(problem) if ref is None else np.asarray(ref, dtype=np.float64)
+    f_ref = objective(problem, x_ref)
+    nref = float(np.linalg.norm(x_ref))
+    return {
+        "rel_objective": abs(objective(problem, x) - f_ref) / max(1.0, abs(f_ref)),
+        "violation": violation(problem, x),
+        "rel_error": float(np.linalg.norm(x - x_ref) / nref) if nref > 0 else float(np.linalg.norm(x)),
+    }
+
+
+def _osqp_solver(problem: Problem, eps: float, polish: bool) -> Any:
+    """An OSQP solver set up on ``l <= [A; I] x <= u`` (as :func:`reference`), ``eps_abs = eps_rel = eps``."""
     import osqp
 
     n, m = problem.n, problem.m
     C = sp.vstack([sp.csc_matrix(problem.A), sp.identity(n, format="csc")]).tocsc()
     lower = np.concatenate([np.full(m, -np.inf), problem.lb])
     upper = np.concatenate([problem.k, problem.ub])
-    polish = {"polishing": True} if int(str(osqp.__version__).split(".")[0]) >= 1 else {"polish": True}
+    key = "polishing" if int(str(osqp.__version__).split(".")[0]) >= 1 else "polish"
     solver = osqp.OSQP()
     solver.setup(
         sp.csc_matrix(np.triu(problem.Q)), np.array(problem.p), C, lower, upper,
-        eps_abs=1e-9, eps_rel=1e-9, max_iter=200_000, verbose=False, **polish,
+        eps_abs=eps, eps_rel=eps, max_iter=200_000, verbose=False, **{key: polish},
     )  # fmt: skip
+    return solver
+
+
+def _osqp_solve(solver: Any) -> Any:
     try:
-        res = solver.solve(raise_error=False)
+        return solver.solve(raise_error=False)
     except TypeError:  # osqp < 1.0 has no raise_error
-        res = solver.solve()
-    status = str(res.info.status)
-    if "solved" not in status:
-        raise TaskError(f"problem: OSQP could not solve it (status {status!r}); is the objective bounded below?")
-    return np.asarray(res.x, dtype=np.float64)
+        return solver.solve()
+
+
+#: OSQP tolerances :func:`cpu_baseline` tries, loosest first, to meet a target: 10^-1, 10^-1.5, ..., 10^-10
+OSQP_EPS_GRID = tuple(10.0 ** (-k / 2) for k in range(2, 21))
+
+
+def cpu_baseline(
+    problem: Problem,
+    *,
+    eps: float = 1e-3,
+    target: dict[str, float] | None = None,
+    polish: bool = False,
+    min_time_s: float = 0.05,
+) -> BaselineResult:
+    """OSQP (ADMM with a sparse LDL^T factorisation, compiled C, float64) on ``l <= [A; I] x <= u``.
+
+    ``eps_abs = eps_rel = eps``; with ``target`` (``{metric: value}`` of
+    :func:`accuracy`) the loosest ``eps`` of :data:`OSQP_EPS_GRID` whose
+    solution meets the target (OSQP is not stopped per iterate: it checks its
+    own termination rule, so the accuracy is as close to the target as that
+    half-decade grid of tolerances allows; ``info["eps"]`` says which).  The
+    wall time is one ``setup`` (scaling, factorisation) plus ``solve``, the
+    median of repeated runs (at least 3 and ``min_time_s`` in all).
+
+    Counting per ADMM iteration (``N = nnz(Q) + nnz(C)``, ``K`` = nnz of the
+    LDL^T factor, float64 + int32): FLOPs ``4 K + 4 N + 20 (n + m')``
+    (two triangular solves, the matvecs, the vector updates); bytes
+    ``12 (2 K + 2 N) + 8 * 12 (n + m')``; the factorisation itself is not counted.
+    """
+    if not isinstance(problem, Problem):
+        raise TaskError(f"problem: must be a tasks.qp.Problem, got {type(problem).__name__}")
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0 < eps < 1:
+        raise TaskError(f"eps={eps!r}: must be a number in (0, 1) (OSQP's eps_abs = eps_rel)")
+    if not isinstance(polish, bool):
+        raise TaskError(f"polish={polish!r}: must be a bool")
+    target = _baseline.check_target(target, ACCURACY_METRICS)
+    ref = reference(problem)
+    chosen = float(eps)
+    if target is not None:
+        for chosen in OSQP_EPS_GRID:
+            res = _osqp_solve(_osqp_solver(problem, chosen, polish))
+            if "solved" in str(res.info.status) and _baseline.meets(accuracy(problem, res.x, ref=ref), target):
+                break
+
+    def once() -> Any:
+        return _osqp_solve(_osqp_solver(problem, chosen, polish))
+
+    res, wall, stats = _baseline.timed(once, min_total_s=min_time_s)
+    x = np.asarray(res.x, dtype=np.float64)
+    acc = accuracy(problem, x, ref=ref)
+    n, m = problem.n, problem.m
+    rows = m + n
+    nnz = int(np.count_nonzero(np.triu(problem.Q))) + int(np.count_nonzero(problem.A)) + n
+    k_fact = nnz + rows  # a lower estimate of the factor's fill (KKT of size n + m', no fill counted)
+    iters = int(res.info.iter)
+    import osqp
+
+    return BaselineResult(
+        x=x,
+        wall_time_s=wall,
+        flops=int(iters * (4 * k_fact + 4 * nnz + 20 * (n + rows))),
+        bytes_moved=int(iters * (12 * (2 * k_fact + 2 * nnz) + 8 * 12 * (n + rows))),
+        n_iter=iters,
+        device="cpu",
+        algorithm="OSQP (ADMM, sparse LDL^T, float64)",
+        dtype="float64",
+        info={**stats, "eps": chosen, "polish": polish, "status": str(res.info.status), "library": f"osqp {osqp.__version__}"},
+        accuracy=acc,
+        target=target,
+        reached=_baseline.meets(acc, target),
+    )
 
 
 @dataclass(frozen=True)
@@ -599,12 +708,7 @@ def solve(
     y = w / s.row_norm
     x_ref = reference(problem)
     f_ref = objective(problem, x_ref)
-    nref = float(np.linalg.norm(x_ref))
-    errors = {
-        "rel_objective": abs(objective(problem, x) - f_ref) / max(1.0, abs(f_ref)),
-        "violation": violation(problem, x),
-        "rel_error": float(np.linalg.norm(x - x_ref) / nref) if nref > 0 else float(np.linalg.norm(x)),
-    }
+    errors = accuracy(problem, x, ref=x_ref)
     status = final_status(stopped, x, errors)
     info = {
         "alpha": alpha,
@@ -646,15 +750,27 @@ def dense_baseline(
     max_iter: int = 100_000,
     check_every: int = 10,
     omega: float = 1.0,
+    target: dict[str, float] | None = None,
+    iterations: int | None = None,
     dtype: str = "float32",
 ) -> BaselineResult:
     """PDHG in dense torch: the same primal-dual iteration, sequential (Gauss-Seidel) form.
+
+    With ``target`` (``{metric: value}`` of :func:`accuracy`) the run does
+    exactly ``k*`` iterations, the first iterate meeting the target (found by
+    an untimed run measuring every iterate); the KKT checks every
+    ``check_every`` iterations still run (counted).
 
     ``x+ = clip(x - alpha (Q x + p + A'^T v), lb, ub)``;
     ``w+ = max(0, w + beta (A' x+ - k'))``; ``v+ = max(0, w+ + beta (A' x+ - k'))``
     (PIPG, which is PDHG with dual extrapolation), with the step sizes of
     :func:`solve`.  Stops on the KKT rule of :func:`solve`, evaluated every
     ``check_every`` iterations (counted).
+
+    ``iterations`` runs exactly that many iterations instead (no search; a
+    ``target`` given with it is only checked): the way to repeat a run at a
+    ``k*`` found before (``result.n_iter``) without its search, e.g. under a
+    launch counter or an energy meter.
 
     Counting (``s`` bytes per element):
 
@@ -669,6 +785,7 @@ def dense_baseline(
         raise TaskError(f"problem: must be a tasks.qp.Problem, got {type(problem).__name__}")
     if dtype not in ("float32", "float64"):
         raise TaskError(f"dtype={dtype!r}: must be 'float32' or 'float64'")
+    target = _baseline.check_target(target, ACCURACY_METRICS)
     dev = torch.device(check_device(device))
     n, m = problem.n, problem.m
     st = _setup(problem, float(omega))
@@ -690,32 +807,50 @@ def dense_baseline(
         kkt = kkt_residuals(problem, x_np, y)
         return kkt["stationarity"] <= rtol and kkt["complementarity"] <= rtol and kkt["violation"] <= feas_tol
 
+    def pdhg(iters: int, stop: bool, callback: Callable[[int, Any], None] | None = None) -> tuple[Any, int, int, bool]:
+        x = torch.clamp(torch.zeros(n, dtype=tdtype, device=dev), lb, ub)
+        w = torch.zeros(m, dtype=tdtype, device=dev)
+        v = torch.zeros(m, dtype=tdtype, device=dev)
+        k = 0
+        n_checks = 0
+        done = False
+        while k < iters and not done:
+            g = Q @ x + p + (Ar.T @ v if m else 0.0)
+            x = torch.minimum(torch.maximum(x - alpha * g, lb), ub)
+            if m:
+                r = Ar @ x - kr
+                w = torch.clamp(w + beta * r, min=0.0)
+                v = torch.clamp(w + beta * r, min=0.0)
+            k += 1
+            if callback is not None:
+                callback(k, x)
+            if k % check_every == 0:
+                n_checks += 1
+                done = check(x, w) and stop
+        return x, k, n_checks, done
+
+    ref = reference(problem) if target is not None else None
+    k_target = _baseline.check_iterations(iterations)
+    if target is not None and k_target is None:
+        k_target, _, _ = _baseline.iterations_to_target(
+            lambda cb: pdhg(max_iter, False, cb)[1],
+            lambda x: accuracy(problem, x.detach().cpu().numpy().astype(np.float64), ref=ref),
+            target,
+        )
     sync()
     t0 = time.perf_counter()
-    x = torch.clamp(torch.zeros(n, dtype=tdtype, device=dev), lb, ub)
-    w = torch.zeros(m, dtype=tdtype, device=dev)
-    v = torch.zeros(m, dtype=tdtype, device=dev)
-    k = 0
-    n_checks = 0
-    done = False
-    while k < max_iter and not done:
-        g = Q @ x + p + (Ar.T @ v if m else 0.0)
-        x = torch.minimum(torch.maximum(x - alpha * g, lb), ub)
-        if m:
-            r = Ar @ x - kr
-            w = torch.clamp(w + beta * r, min=0.0)
-            v = torch.clamp(w + beta * r, min=0.0)
-        k += 1
-        if k % check_every == 0:
-            n_checks += 1
-            done = check(x, w)
+    x, k, n_checks, done = pdhg(max_iter, True) if k_target is None else pdhg(k_target, False)
     sync()
     wall = time.perf_counter() - t0
     sz = 4 if dtype == "float32" else 8
     flops = k * (2 * n * n + 4 * m * n + 6 * n + 8 * m) + n_checks * (2 * n * n + 4 * m * n + 12 * n + 6 * m)
     bytes_moved = k * sz * (n * n + 2 * m * n + 12 * n + 14 * m) + n_checks * sz * (n * n + 2 * m * n + 10 * n + 6 * m)
     x_np = x.detach().cpu().numpy().astype(np.float64)
+    acc = accuracy(problem, x_np, ref=ref)
     return BaselineResult(
+        accuracy=acc,
+        target=target,
+        reached=_baseline.meets(acc, target),
         x=x_np,
         wall_time_s=wall,
         flops=int(flops),

@@ -40,6 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 
 import snn
+from tasks import _baseline
 from tasks._common import (
     CONVERGED,
     MAXITER,
@@ -64,9 +65,18 @@ __all__ = [
     "brute_force",
     "simulated_annealing",
     "reference",
+    "accuracy",
+    "ACCURACY_METRICS",
+    "TARGET_METRICS",
     "dense_baseline",
+    "cpu_baseline",
     "BRUTE_FORCE_MAX_N",
 ]
+
+#: the metrics :func:`accuracy` reports that a baseline ``target`` may name (lower is better for both)
+ACCURACY_METRICS = ("energy", "gap")
+#: the metric equal-accuracy baselines match: the best energy found (time-to-target)
+TARGET_METRICS = ("energy",)
 
 #: largest ``n`` for which :func:`reference` enumerates all ``2**n`` states
 BRUTE_FORCE_MAX_N = 20
@@ -350,10 +360,7 @@ def solve(
     ref_x = None
     if compare:
         ref_x = reference(problem, seed=seed)
-        e_ref = float(energy(problem, ref_x))
-        errors["reference_energy"] = e_ref
-        errors["ratio"] = e_best / e_ref if e_ref != 0 else float(e_best == 0)
-        errors["gap"] = (e_best - e_ref) / abs(e_ref) if e_ref != 0 else abs(e_best)
+        errors = _errors(e_best, float(energy(problem, ref_x)))
     return SolveResult(
         x=x,
         success=status == CONVERGED,
@@ -368,6 +375,27 @@ def solve(
         reference=ref_x,
         info={"energy_per_step": e_steps, "best_step": best, "temperatures": temperatures(problem, n_steps, T0, T_end), "seed": seed},
     )
+
+
+def _errors(e: float, e_ref: float) -> dict[str, float]:
+    return {
+        "energy": e,
+        "reference_energy": e_ref,
+        "ratio": e / e_ref if e_ref != 0 else float(e == 0),
+        "gap": (e - e_ref) / abs(e_ref) if e_ref != 0 else abs(e),
+    }
+
+
+def accuracy(problem: Problem, x: Any, *, ref: np.ndarray | None = None) -> dict[str, float]:
+    """The metrics of a binary state ``x`` (what :func:`solve` reports in ``errors``) against ``ref`` (default :func:`reference`).
+
+    ``energy = x^T Q x``, ``reference_energy``, ``ratio = energy / reference_energy``
+    (1 is optimal for a negative optimum) and ``gap = (energy - reference_energy) / |reference_energy|``.
+    """
+    if not isinstance(problem, Problem):
+        raise TaskError(f"problem={problem!r}: must be a tasks.qubo.Problem")
+    ref = reference(problem) if ref is None else ref
+    return _errors(float(energy(problem, x)), float(energy(problem, ref)))
 
 
 def brute_force(problem: Problem) -> np.ndarray:
@@ -465,9 +493,14 @@ def dense_baseline(
     n_replicas: int = 16,
     update_prob: float = 0.1,
     seed: int = 0,
+    target: dict[str, float] | None = None,
     dtype: str = "float32",
 ) -> BaselineResult:
     """Vectorised simulated annealing in torch: ``n_replicas`` chains, all variables proposed in parallel.
+
+    With ``target`` (``{"energy": e}`` or ``{"gap": g}``, metrics of
+    :func:`accuracy`) the run stops after the first step whose best energy
+    meets it (time-to-target), else it runs all ``n_steps``.
 
     Per step, for every chain: local fields ``G = X (2 S_off)`` (one dense
     matmul), ``dE = (1 - 2X)(diag S + G)``; each variable proposes a flip with
@@ -487,9 +520,12 @@ def dense_baseline(
             raise TaskError(f"{name}={v!r}: must be a positive int")
     if dtype not in ("float32", "float64"):
         raise TaskError(f"dtype={dtype!r}: allowed: 'float32', 'float64'")
+    target = _baseline.check_target(target, ACCURACY_METRICS)
     dev_name = check_device(device)
     import torch
 
+    ref = reference(problem, seed=seed) if target is not None else None
+    target_e = _target_energy(problem, target, ref)
     dev = torch.device(dev_name)
     tdt = getattr(torch, dtype)
     t0, t1, cooling = temperatures(problem, n_steps)
@@ -501,12 +537,13 @@ def dense_baseline(
     off2 = torch.as_tensor(2.0 * (s - np.diag(np.diag(s))), dtype=tdt, device=dev)
     sm = torch.as_tensor(s, dtype=tdt, device=dev)
     x = (torch.rand((r, n), generator=gen, device=dev) < 0.5).to(tdt)
-    best_e = torch.tensor(float("inf"), dtype=tdt, device=dev)
+    best_e = float("inf")
     best_x = x[0].clone()
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     start = time.perf_counter()
     temp = t0
+    steps = 0
     for _ in range(int(n_steps)):
         g = x @ off2
         de = (1.0 - 2.0 * x) * (diag + g)
@@ -515,19 +552,24 @@ def dense_baseline(
         x = torch.where(accept, 1.0 - x, x)
         e = torch.sum((x @ sm) * x, dim=1)
         k = torch.argmin(e)
-        if bool(e[k] < best_e):
-            best_e = e[k]
+        e_k = float(e[k])  # host read: is it the best so far?
+        if e_k < best_e:
+            best_e = e_k
             best_x = x[k].clone()
         temp = max(temp * cooling, t1)
+        steps += 1
+        if target_e is not None and best_e <= target_e:
+            break
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     wall = time.perf_counter() - start
     item = 4 if dtype == "float32" else 8
-    steps = int(n_steps)
     # the energy tracking matmul is counted too (an implementation could update it incrementally)
     flops = steps * (2 * 2 * r * n * n + 12 * r * n)
+    x_best = best_x.double().cpu().numpy()
+    acc = accuracy(problem, x_best, ref=ref)
     return BaselineResult(
-        x=best_x.double().cpu().numpy(),
+        x=x_best,
         wall_time_s=wall,
         flops=int(flops),
         bytes_moved=int(steps * (2 * n * n + 8 * r * n) * item),
@@ -536,4 +578,146 @@ def dense_baseline(
         algorithm=f"parallel Metropolis simulated annealing (torch, {r} replicas)",
         dtype=dtype,
         info={"replicas": r, "update_prob": update_prob, "temperatures": (t0, t1, cooling)},
+        accuracy=acc,
+        target=target,
+        reached=_baseline.meets(acc, target),
+    )
+
+
+def _target_energy(problem: Problem, target: dict[str, float] | None, ref: np.ndarray | None) -> float | None:
+    """The energy a ``target`` (``{"energy": e}`` and/or ``{"gap": g}``) asks for: the lower of the two."""
+    if target is None:
+        return None
+    out = []
+    if "energy" in target:
+        out.append(target["energy"])
+    if "gap" in target:
+        e_ref = float(energy(problem, ref))
+        out.append(e_ref + target["gap"] * abs(e_ref) if e_ref != 0 else target["gap"])
+    return min(out)
+
+
+_SA_KERNEL: Any = None
+
+
+def _sa_kernel() -> Any:
+    """The single-flip Metropolis annealing loop, compiled by numba (once per process, on first use)."""
+    global _SA_KERNEL
+    if _SA_KERNEL is None:
+        import numba
+
+        @numba.njit(cache=False, nogil=True)
+        def kernel(diag, off2, n_sweeps, t0, t1, cooling, seed, target_e, use_target):  # pragma: no cover - compiled
+            np.random.seed(seed)
+            n = diag.shape[0]
+            x = np.zeros(n)
+            for i in range(n):
+                x[i] = 1.0 if np.random.random() < 0.5 else 0.0
+            g = np.zeros(n)
+            e = 0.0
+            for i in range(n):
+                e += diag[i] * x[i]
+                for j in range(n):
+                    g[i] += off2[i, j] * x[j]
+                e += 0.5 * x[i] * g[i]
+            best_e = e
+            best_x = x.copy()
+            temp = t0
+            accepted = 0
+            sweeps = 0
+            for _ in range(n_sweeps):
+                order = np.random.permutation(n)
+                for j in range(n):
+                    i = order[j]
+                    sign = 1.0 - 2.0 * x[i]
+                    de = sign * (diag[i] + g[i])
+                    if de <= 0.0 or np.random.random() < math.exp(-de / temp):
+                        x[i] = 1.0 - x[i]
+                        e += de
+                        accepted += 1
+                        for q in range(n):
+                            g[q] += sign * off2[i, q]
+                        if e < best_e - 1e-12:
+                            best_e = e
+                            best_x[:] = x
+                sweeps += 1
+                if use_target and best_e <= target_e:
+                    break
+                temp = max(temp * cooling, t1)
+            return best_x, best_e, sweeps, accepted
+
+        _SA_KERNEL = kernel
+    return _SA_KERNEL
+
+
+def cpu_baseline(
+    problem: Problem,
+    *,
+    n_sweeps: int = 1000,
+    seed: int = 0,
+    target: dict[str, float] | None = None,
+    min_time_s: float = 0.05,
+) -> BaselineResult:
+    """Classical single-flip Metropolis simulated annealing, compiled by numba (one thread, float64).
+
+    The algorithm of :func:`simulated_annealing` (random visiting order per
+    sweep, geometric cooling from :func:`temperatures`, incremental local
+    fields, the best state seen), as a numba ``njit`` loop with numba's own
+    random generator seeded by ``seed`` (so its states differ from the numpy
+    version's).  With ``target`` (``{"energy": e}`` or ``{"gap": g}``) it
+    stops after the first sweep whose best energy meets it (time-to-target,
+    checked once per sweep), else it runs ``n_sweeps``.  The first call in a
+    process compiles the kernel (a warm-up run, not timed); the wall time is
+    the median of repeated runs (at least 3 and ``min_time_s`` in all).
+
+    Counting (``n`` variables, ``a`` accepted flips): FLOPs ``6 n`` per sweep
+    (each proposal's ``dE``, ``exp`` and comparison) plus ``2 n`` per accepted
+    flip (the local fields); bytes ``24 n`` per sweep plus ``24 n`` per
+    accepted flip (a row of ``2 S`` read, the fields read and written).
+    """
+    if not isinstance(problem, Problem):
+        raise TaskError(f"problem={problem!r}: must be a tasks.qubo.Problem")
+    if isinstance(n_sweeps, bool) or not isinstance(n_sweeps, numbers.Integral) or n_sweeps < 1:
+        raise TaskError(f"n_sweeps={n_sweeps!r}: must be a positive int")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise TaskError(f"seed={seed!r}: must be a non-negative int")
+    target = _baseline.check_target(target, ACCURACY_METRICS)
+    ref = reference(problem, seed=seed)
+    target_e = _target_energy(problem, target, ref)
+    t0, t1, cooling = temperatures(problem, int(n_sweeps))
+    s = problem.symmetric
+    diag = np.ascontiguousarray(np.diag(s), dtype=np.float64)
+    off2 = np.ascontiguousarray(2.0 * (s - np.diag(np.diag(s))), dtype=np.float64)
+    kernel = _sa_kernel()
+    args = (
+        diag,
+        off2,
+        int(n_sweeps),
+        float(t0),
+        float(t1),
+        float(cooling),
+        int(seed),
+        0.0 if target_e is None else float(target_e),
+        target_e is not None,
+    )
+    kernel(*args)  # compile (first call in the process) and warm up: not timed
+    (x, e_best, sweeps, accepted), wall, stats = _baseline.timed(lambda: kernel(*args), min_total_s=min_time_s)
+    x = np.asarray(x, dtype=np.float64)
+    acc = accuracy(problem, x, ref=ref)
+    n = problem.n
+    import numba
+
+    return BaselineResult(
+        x=x,
+        wall_time_s=wall,
+        flops=int(sweeps * 6 * n + accepted * 2 * n),
+        bytes_moved=int(sweeps * 24 * n + accepted * 24 * n),
+        n_iter=int(sweeps),
+        device="cpu",
+        algorithm="single-flip Metropolis simulated annealing (numba-compiled loop, float64)",
+        dtype="float64",
+        info={**stats, "accepted_flips": int(accepted), "temperatures": (t0, t1, cooling), "library": f"numba {numba.__version__}"},
+        accuracy=acc,
+        target=target,
+        reached=_baseline.meets(acc, target),
     )

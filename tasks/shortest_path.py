@@ -41,6 +41,7 @@ most :data:`MAX_DELAY_STEPS` steps.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 import time
@@ -53,6 +54,7 @@ import scipy.sparse as sp
 import scipy.sparse.csgraph as csgraph
 
 import snn
+from tasks import _baseline
 from tasks._common import CONVERGED, MAXITER, STATUS_MESSAGES, BaselineResult, SolveResult, TaskError, check_callback, check_device
 
 __all__ = [
@@ -64,10 +66,19 @@ __all__ = [
     "solve",
     "path",
     "reference",
+    "accuracy",
+    "ACCURACY_METRICS",
+    "TARGET_METRICS",
     "dense_baseline",
+    "cpu_baseline",
     "MAX_DELAY_STEPS",
     "NO_PREDECESSOR",
 ]
+
+#: the metrics :func:`accuracy` reports (``solve`` adds its own ``error_bound``)
+ACCURACY_METRICS = ("n_wrong", "max_abs_error", "max_rel_error")
+#: the metrics equal-accuracy baselines are checked on (every baseline here is exact: they are only checked)
+TARGET_METRICS = ("max_rel_error",)
 
 #: most delay steps of one edge (the engines keep ``max delay`` rows of in-flight messages per neuron)
 MAX_DELAY_STEPS = 4096
@@ -455,15 +466,8 @@ def solve(
     status = CONVERGED if converged else MAXITER
 
     ref = reference(problem)
-    both = np.isfinite(ref) & np.isfinite(dist)
-    same = np.isclose(dist, ref, rtol=1e-12, atol=0.0) | (np.isinf(dist) & np.isinf(ref))
     min_len = float(lengths.data.min()) if lengths.nnz else 1.0
-    errors = {
-        "n_wrong": int(np.sum(~same)),
-        "max_abs_error": float(np.max(np.abs(dist[both] - ref[both]))) if both.any() else 0.0,
-        "max_rel_error": float(np.max(np.abs(dist[both] - ref[both]) / np.maximum(ref[both], min_len))) if both.any() else 0.0,
-        "error_bound": 0.0 if unit == 1.0 and length_unit is None else unit / min_len,
-    }
+    errors = {**accuracy(problem, dist, ref=ref), "error_bound": 0.0 if unit == 1.0 and length_unit is None else unit / min_len}
     fired = first >= 0
     return SolveResult(
         x=dist,
@@ -494,8 +498,181 @@ def reference(problem: Problem) -> np.ndarray:
     return np.asarray(csgraph.dijkstra(problem.graph, directed=problem.directed, indices=problem.source), dtype=np.float64)
 
 
-def dense_baseline(problem: Problem, device: str = "cpu", *, dtype: str = "float32") -> BaselineResult:
-    """Bellman-Ford on the dense ``(n, n)`` length matrix in torch (``inf`` = no edge).
+def accuracy(problem: Problem, x: Any, *, ref: np.ndarray | None = None) -> dict[str, float]:
+    """Error metrics of distances ``x`` ``(n,)`` (``inf`` = unreachable) against ``ref`` (default :func:`reference`, Dijkstra).
+
+    ``n_wrong``: nodes whose distance differs beyond float rounding
+    (``rtol=1e-12``) or whose reachability differs; ``max_abs_error`` and
+    ``max_rel_error`` (relative to ``max(distance, shortest edge)``) over the
+    nodes both find reachable.
+    """
+    if not isinstance(problem, Problem):
+        raise TaskError(f"problem={problem!r}: must be a tasks.shortest_path.Problem")
+    dist = np.asarray(x, dtype=np.float64)
+    if dist.shape != (problem.n,):
+        raise TaskError(f"x: must have shape ({problem.n},), got {dist.shape}")
+    ref = reference(problem) if ref is None else np.asarray(ref, dtype=np.float64)
+    lengths = problem.edges()
+    both = np.isfinite(ref) & np.isfinite(dist)
+    same = np.isclose(dist, ref, rtol=1e-12, atol=0.0) | (np.isinf(dist) & np.isinf(ref))
+    min_len = float(lengths.data.min()) if lengths.nnz else 1.0
+    return {
+        "n_wrong": int(np.sum(~same)),
+        "max_abs_error": float(np.max(np.abs(dist[both] - ref[both]))) if both.any() else 0.0,
+        "max_rel_error": float(np.max(np.abs(dist[both] - ref[both]) / np.maximum(ref[both], min_len))) if both.any() else 0.0,
+    }
+
+
+def _check_dtype(dtype: Any) -> None:
+    if dtype not in ("float32", "float64"):
+        raise TaskError(f"dtype={dtype!r}: allowed: 'float32', 'float64'")
+
+
+def dense_baseline(
+    problem: Problem,
+    device: str = "cpu",
+    *,
+    algorithm: str = "frontier",
+    target: dict[str, float] | None = None,
+    dtype: str = "float32",
+) -> BaselineResult:
+    """Shortest-path distances in torch: a sparse frontier Bellman-Ford (default) or the dense one.
+
+    ``algorithm="frontier"`` (data-driven Bellman-Ford, the way GPU SSSP codes
+    such as Gunrock work): the edges are CSR arrays (``indptr``, ``indices``,
+    ``lengths``) of :meth:`Problem.edges`; each round relaxes only the edges
+    out of the vertices whose distance changed in the previous round (the
+    frontier; the source first)::
+
+        e   = the out-edges of the frontier (gathered with repeat_interleave)
+        d'  = scatter_reduce(d, dst[e], d[src[e]] + len[e], "amin")
+        frontier = nonzero(d' < d)
+
+    until the frontier is empty.  Two host reads per round (the edge count, to
+    size the gather, and ``nonzero``).  Counting, per round with ``f`` frontier
+    vertices, ``e`` relaxed edges, ``n`` vertices, ``s`` bytes per distance and
+    8 per int64 index: FLOPs ``2 e + n`` (an add and a min per edge, the
+    change test per vertex); bytes ``e (48 + 5 s)`` (edge ids and sources
+    written, then ``indices`` and ``lengths`` gathered, ``d[src]`` gathered, the
+    candidate written and scattered into ``d``), ``+ n (4 s + 2)`` (``d``
+    copied, compared, the change mask written and read) ``+ 64 f`` (``indptr``
+    twice, counts and offsets, the frontier read and written).
+    ``info["edges_relaxed"]`` is the total ``e`` (``info["edges"]``: the graph's).
+
+    ``algorithm="dense"``: Bellman-Ford on the dense ``(n, n)`` length matrix
+    (``inf`` = no edge), kept for comparison, a straw man for sparse graphs.
+    One iteration: ``d <- min(d, min_i (d_i + L[i, :]))``; it stops when ``d``
+    no longer changes (at most ``n`` iterations).  Counting per iteration:
+    ``n^2`` additions + ``n^2`` comparisons for the relaxation and ``n`` for the
+    change test: ``2 n^2 + 2 n`` FLOPs; bytes: the matrix (``n^2`` elements)
+    and ``d`` read and ``d`` written, ``n^2 + 3 n`` elements.
+
+    float32 holds integer distances exactly up to ``2**24``; other lengths are
+    rounded to it.  Both are exact algorithms: ``target`` (``{metric: value}``
+    of :func:`accuracy`) is only checked (``reached``).
+    """
+    if not isinstance(problem, Problem):
+        raise TaskError(f"problem={problem!r}: must be a tasks.shortest_path.Problem")
+    _check_dtype(dtype)
+    if algorithm not in ("frontier", "dense"):
+        raise TaskError(f"algorithm={algorithm!r}: allowed: 'frontier', 'dense'")
+    target = _baseline.check_target(target, ACCURACY_METRICS)
+    if algorithm == "frontier":
+        result = _frontier_baseline(problem, device, dtype)
+    else:
+        result = _dense_bellman_ford(problem, device, dtype)
+    acc = accuracy(problem, result.x)
+    return dataclasses.replace(result, accuracy=acc, target=target, reached=_baseline.meets(acc, target))
+
+
+def _frontier_baseline(problem: Problem, device: str, dtype: str) -> BaselineResult:
+    dev_name = check_device(device)
+    import torch
+
+    dev = torch.device(dev_name)
+    tdt = getattr(torch, dtype)
+    n = problem.n
+    e = problem.edges()
+    indptr = torch.as_tensor(e.indptr.astype(np.int64), device=dev)
+    indices = torch.as_tensor(e.indices.astype(np.int64), device=dev)
+    lengths = torch.as_tensor(e.data, dtype=tdt, device=dev)
+    d = torch.full((n,), float("inf"), dtype=tdt, device=dev)
+    d[problem.source] = 0.0
+    frontier = torch.tensor([problem.source], dtype=torch.int64, device=dev)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    t0 = time.perf_counter()
+    rounds = relaxed = visited = 0
+    while frontier.numel() > 0:
+        starts = indptr.index_select(0, frontier)
+        counts = indptr.index_select(0, frontier + 1) - starts
+        total = int(counts.sum())  # host read: sizes the gather
+        visited += int(frontier.numel())
+        rounds += 1
+        if total == 0:
+            break
+        offsets = torch.cumsum(counts, 0) - counts
+        eid = torch.repeat_interleave(starts - offsets, counts, output_size=total) + torch.arange(total, device=dev)
+        src = torch.repeat_interleave(frontier, counts, output_size=total)
+        cand = d.index_select(0, src) + lengths.index_select(0, eid)
+        new = d.scatter_reduce(0, indices.index_select(0, eid), cand, reduce="amin", include_self=True)
+        frontier = torch.nonzero(new < d).squeeze(1)  # host read: the next frontier's size
+        d = new
+        relaxed += total
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    wall = time.perf_counter() - t0
+    item = 4 if dtype == "float32" else 8
+    return BaselineResult(
+        x=d.double().cpu().numpy(),
+        wall_time_s=wall,
+        flops=int(2 * relaxed + rounds * n),
+        bytes_moved=int(relaxed * (48 + 5 * item) + rounds * n * (4 * item + 2) + 64 * visited),
+        n_iter=rounds,
+        device=str(dev),
+        algorithm="frontier Bellman-Ford (torch, CSR edge lists, scatter_reduce amin)",
+        dtype=dtype,
+        info={"edges_relaxed": int(relaxed), "edges": int(e.nnz), "frontier_vertices": int(visited)},
+    )
+
+
+def cpu_baseline(problem: Problem, *, target: dict[str, float] | None = None, min_time_s: float = 0.05) -> BaselineResult:
+    """Dijkstra by :func:`scipy.sparse.csgraph.dijkstra` (compiled, binary heap) from the source, float64.
+
+    This is :func:`reference` itself, so its ``accuracy`` is exact by
+    construction (``n_wrong = 0``); ``target`` is only checked.  The wall time
+    is the median of repeated runs (at least 3 and ``min_time_s`` in all).
+    Counting (``m`` edges, ``n`` vertices): FLOPs ``m`` (an add per edge
+    scanned; heap comparisons are not counted); bytes ``12 m + 8 n`` (the CSR
+    edges once, each distance written).
+    """
+    if not isinstance(problem, Problem):
+        raise TaskError(f"problem={problem!r}: must be a tasks.shortest_path.Problem")
+    target = _baseline.check_target(target, ACCURACY_METRICS)
+    g = sp.csr_matrix(problem.graph)
+    directed, source = problem.directed, problem.source
+    dist, wall, stats = _baseline.timed(lambda: csgraph.dijkstra(g, directed=directed, indices=source), min_total_s=min_time_s)
+    x = np.asarray(dist, dtype=np.float64)
+    acc = accuracy(problem, x)
+    m = int(g.nnz) * (1 if directed else 2)
+    return BaselineResult(
+        x=x,
+        wall_time_s=wall,
+        flops=int(m),
+        bytes_moved=int(12 * m + 8 * problem.n),
+        n_iter=int(np.isfinite(x).sum()),
+        device="cpu",
+        algorithm="Dijkstra (scipy.sparse.csgraph.dijkstra, float64)",
+        dtype="float64",
+        info={**stats, "exact": True},
+        accuracy=acc,
+        target=target,
+        reached=_baseline.meets(acc, target),
+    )
+
+
+def _dense_bellman_ford(problem: Problem, device: str, dtype: str) -> BaselineResult:
+    """Bellman-Ford on the dense ``(n, n)`` length matrix in torch (``inf`` = no edge); see :func:`dense_baseline`.
 
     One iteration: ``d <- min(d, min_i (d_i + L[i, :]))``; it stops when ``d``
     no longer changes (at most ``n`` iterations).  Counting per iteration:
@@ -504,10 +681,6 @@ def dense_baseline(problem: Problem, device: str = "cpu", *, dtype: str = "float
     and ``d`` read and ``d`` written, ``n^2 + 3 n`` elements.  float32 holds
     integer distances exactly up to ``2**24``; other lengths are rounded to it.
     """
-    if not isinstance(problem, Problem):
-        raise TaskError(f"problem={problem!r}: must be a tasks.shortest_path.Problem")
-    if dtype not in ("float32", "float64"):
-        raise TaskError(f"dtype={dtype!r}: allowed: 'float32', 'float64'")
     dev_name = check_device(device)
     import torch
 

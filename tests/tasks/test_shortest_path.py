@@ -118,7 +118,7 @@ def test_bad_source_and_arguments():
 def test_dense_bellman_ford_baseline():
     pytest.importorskip("torch")
     p = spath.random_problem(150, out_degree=3, max_length=10, seed=11)
-    b = spath.dense_baseline(p)
+    b = spath.dense_baseline(p, algorithm="dense")
     np.testing.assert_array_equal(b.x, dijkstra(p.graph, indices=0))
     n = p.n
     assert b.flops == b.n_iter * (2 * n * n + 2 * n) and b.bytes_moved == b.n_iter * (n * n + 3 * n) * 4
