@@ -21,6 +21,7 @@ GPU figure.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import numbers
@@ -432,6 +433,8 @@ _NO_KERNEL = frozenset(
         "_has_compatible_shallow_copy_type",
     }
 )
+#: a ``.cpu()`` / ``.tolist()`` call, counted at the Python method (see _count_host_reads)
+_HOST_READ = "host_read"
 #: ops whose result the host must wait for: a device-to-host read or a data-dependent output shape
 _SYNC = frozenset(
     {
@@ -445,8 +448,37 @@ _SYNC = frozenset(
         "_unique2",
         "unique_dim",
         "unique_consecutive",
+        _HOST_READ,
     }
 )
+
+
+@contextlib.contextmanager
+def _count_host_reads(counter: dict[str, int]):
+    """Count ``Tensor.cpu()`` and ``Tensor.tolist()`` calls while the block runs.
+
+    On a GPU each is a blocking device-to-host copy; on the CPU, where the
+    counting runs, neither reaches the dispatcher (the tensor is already on the
+    host), so they are counted at the Python method instead (as ``host_read``).
+    """
+    import torch
+
+    originals = {name: getattr(torch.Tensor, name) for name in ("cpu", "tolist")}
+
+    def wrap(original):
+        def method(self, *args, **kwargs):
+            counter[_HOST_READ] = counter.get(_HOST_READ, 0) + 1
+            return original(self, *args, **kwargs)
+
+        return method
+
+    for name, original in originals.items():
+        setattr(torch.Tensor, name, wrap(original))
+    try:
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(torch.Tensor, name, original)
 
 
 @dataclass(frozen=True)
@@ -515,12 +547,13 @@ def count_launches(fn: Callable[[], Any], *, method: str = "dispatch") -> tuple[
                 counter[op] = counter.get(op, 0) + 1
                 return func(*args, **(kwargs or {}))
 
-        with _Counter():
+        with _count_host_reads(counter), _Counter():
             value = fn()
         return value, _classify(counter, method)
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
+    reads: dict[str, int] = {}
+    with _count_host_reads(reads), profile(activities=[ProfilerActivity.CPU]) as prof:
         value = fn()
     events = [e for e in prof.events() if e.name.startswith("aten::")]
     copying = {id(e.cpu_parent) for e in events if e.name == "aten::_to_copy" and e.cpu_parent is not None}
@@ -534,6 +567,7 @@ def count_launches(fn: Callable[[], Any], *, method: str = "dispatch") -> tuple[
         if op == "to" and id(e) in copying:
             op = "_to_copy"
         counter[op] = counter.get(op, 0) + 1
+    counter.update(reads)
     return value, _classify(counter, method)
 
 

@@ -35,12 +35,28 @@ def test_dispatch_counts_equal_torch_profiler(name):
 
 
 def test_cg_syncs_equal_iterations_plus_one():
-    """CG's stopping rule reads ``bool(rr > tol2)`` once per iteration and once to stop."""
+    """CG's stopping rule reads ``bool(rr > tol2)`` once per iteration and once to stop; the result is copied back once."""
     mod, problem = _jobs()["linear"]
     r = B.with_launch_counts(lambda: mod.dense_baseline(problem))
-    assert r.host_syncs == r.n_iter + 1
+    assert r.host_syncs == r.n_iter + 1 + 1
     # per iteration: mv, 2 dots, 2 divs, 3 muls + 3 add/sub (axpys), gt: at least 10 launches
     assert r.kernel_launches >= 10 * r.n_iter
+
+
+def test_host_reads_counted_at_the_python_method():
+    """``.cpu()`` / ``.tolist()`` never reach the dispatcher on a CPU tensor; on a GPU each is a blocking copy."""
+    import torch
+
+    def fn():
+        t = torch.arange(4.0)
+        for _ in range(3):
+            t.cpu()
+        return t.tolist()
+
+    for method in ("dispatch", "profiler"):
+        _, c = B.count_launches(fn, method=method)
+        assert c.by_op["host_read"] == 4 and c.host_syncs == 4
+    assert torch.Tensor.cpu.__name__ == "cpu"  # restored after counting
 
 
 def test_modelled_cg_n64_is_launch_bound():

@@ -227,8 +227,9 @@ def test_frontier_shortest_path_launches_and_syncs_are_counted():
 
     p = spath.random_problem(100, out_degree=3, seed=16)
     b = with_launch_counts(lambda: spath.dense_baseline(p))
-    # two host reads per round (the edge count; nonzero), one fewer in a round that finds no out-edges
-    assert b.n_iter <= b.host_syncs <= 2 * b.n_iter
+    # two host reads per round (the edge count; nonzero), one fewer in a round that finds no out-edges;
+    # plus the distances copied back once
+    assert b.n_iter + 1 <= b.host_syncs <= 2 * b.n_iter + 1
     assert b.kernel_launches > 5 * b.n_iter
     dense = spath.dense_baseline(p, algorithm="dense")
     np.testing.assert_array_equal(dense.x, b.x)
