@@ -295,6 +295,64 @@ def _scopes(
     return out
 
 
+def _cpu_part(
+    comp: Mapping[str, Any], e: Mapping[str, Any], chip_t: Mapping[str, float] | None, scopes: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The compiled CPU baseline against the chip: energy and time ratios with ranges, and which scopes they compare.
+
+    The CPU's energy is a core's share of package power (static included) times
+    its measured wall time: matched with the chip's all-in energy where the
+    profile prices static power; against a dynamic-only chip figure the ratio
+    overstates the chip's advantage and is labelled "at most".
+    """
+    cpus = [b for b in comp.get("cpu_baselines", []) if b.get("energy_j")]
+    if not cpus:
+        return None
+    b = cpus[0]
+    cpu_e = _interval(b["energy_j"], b.get("energy_low_j"), b.get("energy_high_j"))
+    cpu_t = _interval(b["time_s"], b.get("time_low_s"), b.get("time_high_s"))
+    all_in = scopes.get("all_in", {}).get("chip_energy_j")
+    if all_in is not None:
+        chip_e, scope, word = all_in, "chip all-in vs CPU core share all-in", ""
+    else:
+        chip_e = scopes.get("dynamic", {}).get("chip_energy_j")
+        scope, word = (
+            "chip dynamic vs CPU core share all-in (static in the CPU figure only: an upper bound on the chip's advantage)",
+            "at most ",
+        )
+    return {
+        "label": b["label"],
+        "algorithm": b.get("algorithm", ""),
+        "energy_j": cpu_e,
+        "time_s": cpu_t,
+        "energy_ratio": _ratio(cpu_e, chip_e) if chip_e else None,
+        "time_ratio": _ratio(cpu_t, chip_t) if chip_t else None,
+        "scope": scope,
+        "at_most": bool(word) or e.get("label") == "bound",
+        "accuracy": dict(b.get("accuracy") or {}),
+        "reached": b.get("reached"),
+    }
+
+
+def _accuracy_text(comp: Mapping[str, Any]) -> tuple[str, bool | None]:
+    """ "accuracy equal: ..." from the equal-accuracy record, and whether every baseline reached the spiking solver's accuracy."""
+    eq = comp.get("equal_accuracy") or {}
+    target = eq.get("target") or {}
+    if not target:
+        return "", None
+    metric = next(iter(target))
+    rows = [r for r in eq.get("baselines", []) if r.get("kind") != "modelled"]
+    reached = all(r.get("reached") for r in rows) if rows else None
+    parts = [f"spiking {metric} {target[metric]:.2g}"]
+    for r in rows:
+        v = (r.get("accuracy") or {}).get(metric)
+        name = r.get("algorithm") or r.get("label")
+        if v is not None:
+            parts.append(f"{name} {v:.2g}{'' if r.get('reached') else ' (did NOT reach it)'}")
+    word = "accuracy matched (each baseline run until it reaches the spiking solver's, or exact)" if reached else "accuracy NOT matched"
+    return f"{word}: " + ", ".join(parts), reached
+
+
 def headline(comp: Mapping[str, Any]) -> dict[str, Any] | None:
     """One job's headline: the preferred chip estimate against the GPU baseline, in matched scopes, with ranges.
 
@@ -348,7 +406,18 @@ def headline(comp: Mapping[str, Any]) -> dict[str, Any] | None:
     else:
         short = "static power: not known" if other["not_known"].startswith("static power: not known") else "not separable (all-in figure)"
         sentence += f"; {other['label']}: {short}"
-    sentence += f"{acc_txt}."
+    cpu = _cpu_part(comp, e, chip_t, scopes)
+    if cpu and cpu["energy_ratio"]:
+        r = cpu["energy_ratio"]
+        sentence += (
+            f"; vs CPU ({cpu['algorithm'] or cpu['label']}, 1 core, measured time): {_iv(cpu['energy_j'], 'J')} → "
+            f"{'at most ' if cpu['at_most'] else ''}{_x(r['best'])}× less energy [{_x(r['low'])} – {_x(r['high'])}]"
+        )
+        if cpu["time_ratio"]:
+            sp = cpu["time_ratio"]["best"]
+            sentence += f", {_x(sp)}× faster" if sp >= 1 else f", {_x(1 / sp)}× slower"
+    eq_txt, reached = _accuracy_text(comp)
+    sentence += f"; {eq_txt}." if eq_txt else f"{acc_txt}."
     if is_bound:
         sentence += (
             " A bound from best-case system figures (no Loihi 1 profile prices this job's graded spikes): the chip can do no better."
@@ -372,6 +441,8 @@ def headline(comp: Mapping[str, Any]) -> dict[str, Any] | None:
         "scopes": scopes,
         "static_power": e.get("static_power", "not known"),
         "accuracy": dict(acc),
+        "cpu": cpu,
+        "equal_accuracy": reached,
         "note": gpu_note,
     }
 

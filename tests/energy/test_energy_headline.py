@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
+import numpy as np
 import pytest
 from _energy_inputs import make_counts, make_mapping
 
@@ -141,3 +143,58 @@ def test_all_in_scope_with_a_priced_static_term_by_hand(tmp_path):
     # an all-in chip figure has no separable dynamic part
     tn = _scopes(energy.estimate(make_counts(), "truenorth").to_dict(), "all-in", above, board)
     assert tn["dynamic"]["energy_ratio"] is None and "not separable" in tn["dynamic"]["not_known"]
+
+
+def test_headline_cpu_ratio_and_equal_accuracy_by_hand():
+    """The CPU part: core power range x wall time against the chip, labelled 'at most' against a dynamic-only chip."""
+    from tasks._common import BaselineResult
+
+    cpu = BaselineResult(
+        x=np.zeros(3),
+        wall_time_s=2e-4,
+        flops=10,
+        bytes_moved=10,
+        n_iter=5,
+        device="cpu",
+        algorithm="scipy CG",
+        dtype="float64",
+        accuracy={"rel_error": 5e-5},
+        target={"rel_error": 1e-4},
+        reached=True,
+    )
+    gpu = B.model(1000, 1000, "h100", "float32", kernel_launches=100, host_syncs=10)
+    comp = energy.compare(
+        "job",
+        make_counts(),
+        profiles=["loihi1_davies2018"],
+        mapping=make_mapping(),
+        baselines=[gpu],
+        accuracy={"rel_error": 1e-4},
+        cpu_baseline=cpu,
+        target={"rel_error": 1e-4},
+    )
+    h = headline(comp.to_dict())
+    e = comp.estimates["loihi1_davies2018"]
+    k = energy.profiles.get("cpu_xeon8480").constant("core_power")
+    lo, hi = e.energy_low_j or e.energy_j, e.energy_high_j or e.energy_j
+    # Loihi 1 has no sourced static power: the chip's dynamic energy against the CPU's all-in core share
+    assert h["cpu"]["at_most"] and "upper bound" in h["cpu"]["scope"]
+    assert h["cpu"]["energy_j"] == pytest.approx({"low": k.low_si * 2e-4, "best": k.si * 2e-4, "high": k.high_si * 2e-4})
+    assert h["cpu"]["energy_ratio"] == pytest.approx(
+        {"low": k.low_si * 2e-4 / hi, "best": k.si * 2e-4 / e.energy_j, "high": k.high_si * 2e-4 / lo}
+    )
+    assert h["cpu"]["time_ratio"]["best"] == pytest.approx(2e-4 / e.time_s)
+    assert h["equal_accuracy"] is True and "accuracy matched" in h["sentence"] and "at most" in h["sentence"]
+    # a baseline that did not reach the target says so
+    bad = dataclasses.replace(cpu, accuracy={"rel_error": 3e-4}, reached=False)
+    comp = energy.compare(
+        "job",
+        make_counts(),
+        profiles=["loihi1_davies2018"],
+        mapping=make_mapping(),
+        baselines=[gpu],
+        cpu_baseline=bad,
+        target={"rel_error": 1e-4},
+    )
+    h = headline(comp.to_dict())
+    assert h["equal_accuracy"] is False and "accuracy NOT matched" in h["sentence"] and "did NOT reach it" in h["sentence"]
