@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import html
-import io
 import json
 import math
 import os
@@ -23,23 +22,24 @@ from typing import Any
 
 import numpy as np
 
+from energy import _report_figures as _figs
 from energy import profiles as _profiles
 from energy.errors import EnergyError, SNNTypeError
 
-__all__ = ["headline", "report"]
+__all__ = ["headline", "placement_caption", "report"]
 
 FORMAT = "snn-toolkit.energy-report"
 VERSION = 1
 
 _HOW_TO_READ = [
-    "Each job (a task at one size, or a network run) was simulated once; its operation counts (synaptic events, neuron updates, spikes, and the mapping's messages and hops) are priced on each device profile.",
-    "Every constant of a profile carries its source (paper and table, or repository and path), a grade (primary, secondary, derived) and a basis (simulated, silicon-measured, silicon-calibrated, vendor-claim, derived, specified); see 'Sources'.",
-    "'estimate' rows price operations; 'bound' rows come from best-case system figures and mean 'no better than'. All-in profiles (TrueNorth, the Loihi 2 bound) are never given extra terms.",
-    "A profile that has no price for an operation in the counts (e.g. graded spikes on Loihi 1) refuses rather than printing a partial total; refusals are listed with their reason.",
-    "Dense baselines say whether they are 'measured' (wall time; energy from the GPU's NVML counter, idle power stated) or 'modelled' on a datasheet profile: time = max(roofline from counted FLOPs and bytes, launch-bound from the kernel launches and host syncs counted by running the dense baseline under a dispatch counter, priced at a sourced per-launch and per-sync latency range), energy = board power (launch-bound: a launch-bound power range between idle and the board limit) x time. CPU wall time is shown as measured CPU time, never relabelled.",
-    "Ratios are GPU / chip in matched scopes: a per-operation (dynamic) chip estimate against the GPU's energy above idle; an all-in chip figure against the GPU board all-in. The headline gives [low, best, high]: the GPU's low end over the chip's high end, and the GPU's high end over the chip's low end.",
-    "Static (leakage) power is a term of its own: a profile whose sources give a static power charges it for the chip time (shown in the 'static' column and the breakdown); where no source gives one (Loihi 1: Davies et al. 2018 and SANA-FE's loihi.yaml have none) the table says 'not known' and the all-in ratio is not given rather than guessed; all-in figures (TrueNorth, the Loihi 2 bound) already contain it. Host I/O is never included.",
-    "Two ratio columns, each in matched scopes: chip dynamic energy vs the GPU's energy above idle, and chip all-in vs the GPU board all-in, each as best [low – high].",
+    "The headline gives, per job, the preferred chip estimate (SANA-FE-calibrated Loihi 1 where it prices the job, else Davies 2018, else the Loihi 2 bound) against the GPU baseline and the compiled CPU baseline, with [low – high] ranges, and whether every baseline reached the spiking solver's accuracy.",
+    "Each job (a task at one size) was simulated once; its operation counts (synaptic events, neuron updates, spikes, and the mapping's messages and hops) are priced on each device profile. Every constant carries its source, a grade (primary, secondary, derived) and a basis (simulated, silicon-measured, silicon-calibrated, vendor-claim, derived, specified); see 'Sources'.",
+    "Per job: a figure of ratio intervals (other / chip on a log axis: right of the dashed line the chip wins; dot = best, bar = [low, high], hollow = an upper bound on the chip's advantage); then separate tables for neuromorphic estimates (operations priced), bounds (best-case system figures: 'no better than'), the baselines, the energy by term, and conventional device tables (KerasSpiking, a 45 nm op model), which are neither chips nor baselines.",
+    "Ratios compare matched scopes: a per-operation (dynamic) chip estimate against the GPU's energy above idle, and a chip all-in figure (dynamic + static power x chip time, or an all-in profile) against the GPU board all-in. The interval divides the other's low end by the chip's high end, and its high end by the chip's low end.",
+    "Static (leakage) power is a term of its own where a source gives one; where none does (Loihi 1: Davies et al. 2018 and SANA-FE's loihi.yaml give none) the all-in ratio says 'static power not known' rather than guessing. The CPU's energy is a core's share of package power (static included): against a dynamic-only chip figure its ratio is marked ≤ (at most).",
+    "GPU baselines are 'measured' (wall time; energy from NVML, idle power stated) or 'modelled' on a datasheet profile: time = max(roofline from counted FLOPs and bytes, launch-bound from the kernel launches and host syncs counted by running the dense baseline, priced at a sourced per-launch and per-sync latency range); energy = board power (launch-bound: a range between idle and the board limit) x time. CPU baselines are the conventional compiled solver, single-threaded, wall time measured on the machine that wrote the report.",
+    "Equal accuracy: every baseline is run until it reaches the accuracy the spiking solver reached on the task's stopping metric (or is exact); each baseline's achieved accuracy is in its table row. The convergence figure shows each spiking solver's error against steps; the size sweeps show how the ratios move with problem size.",
+    "A profile that has no price for an operation in the counts (e.g. graded spikes on Loihi 1) refuses rather than printing a partial total; refusals are listed with their reason. Host I/O is never included.",
 ]
 
 
@@ -125,63 +125,6 @@ def _range(lo: Any, hi: Any, unit: str) -> str:
     if lo is None and hi is None:
         return ""
     return f"{_fmt(lo, unit)} – {_fmt(hi, unit)}"
-
-
-def _reference_baseline(comp: Mapping[str, Any]) -> tuple[str, float] | None:
-    """The baseline the ratios use: a measured GPU energy (above idle) first, else a modelled GPU energy."""
-    for b in comp.get("baselines", []):
-        if b["kind"] == "measured" and b.get("energy_above_idle_j") is not None and b["energy_above_idle_j"] > 0:
-            return f"{b['label']} (above idle)", b["energy_above_idle_j"]
-    for b in comp.get("baselines", []):
-        if b.get("energy_j") is not None and b["energy_j"] > 0:
-            return b["label"], b["energy_j"]
-    return None
-
-
-def _rows(comp: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Table rows: one per profile estimate, refusal and baseline."""
-    ref = _reference_baseline(comp)
-    gpu = _gpu_baseline(comp)
-    rows = []
-    for name, e in comp["estimates"].items():
-        scopes = None
-        if gpu is not None:
-            # matched scopes: a per-op (dynamic) estimate against the GPU above idle, an all-in one against the board all-in
-            per_op = _profiles.get(name).scope == "per-op"
-            ref = (gpu[0]["label"], (gpu[1] if per_op else gpu[2])["best"])
-            scopes = _scopes(e, _profiles.get(name).scope, gpu[1], gpu[2])
-        rows.append(
-            {
-                "device": name,
-                "kind": e["label"],
-                "energy_j": e["energy_j"],
-                "energy_range": _range(e.get("energy_low_j"), e.get("energy_high_j"), "J"),
-                "time_s": e.get("time_s"),
-                "time_kind": "modelled" if e.get("time_s") is not None else "",
-                "edp": e.get("edp"),
-                "ratio": (ref[1] / e["energy_j"]) if ref and e["energy_j"] > 0 else None,
-                "static": _static_text(e),
-                "ratio_dynamic": _scope_text(scopes, "dynamic"),
-                "ratio_all_in": _scope_text(scopes, "all_in"),
-            }
-        )
-    for b in comp.get("baselines", []):
-        rows.append(
-            {
-                "device": b["label"],
-                "kind": b["kind"],
-                "energy_j": b.get("energy_j"),
-                "energy_range": "" if b.get("energy_above_idle_j") is None else f"above idle: {_fmt(b['energy_above_idle_j'], 'J')}",
-                "time_s": b.get("time_s"),
-                "time_kind": b.get("time_kind", ""),
-                "edp": None if b.get("energy_j") is None or b.get("time_s") is None else b["energy_j"] * b["time_s"],
-                "ratio": None,
-                "static": "in board power" if b["kind"] != "measured" or b.get("energy_above_idle_j") is not None else "",
-                "ratio_dynamic": "",
-                "ratio_all_in": "",
-            }
-        )
-    return rows
 
 
 def _static_text(e: Mapping[str, Any]) -> str:
@@ -447,176 +390,554 @@ def headline(comp: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
-# ------------------------------------------------------------------------------ figures
-def _figure(width: float = 9.0, height: float = 4.2):
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=100)
-    return fig
-
-
-def _png(fig) -> bytes:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    return buf.getvalue()
+# ------------------------------------------------------------------------------ per-job rows
+def _basis(prof: Any) -> str:
+    """The bases of a profile's constants, most common first (e.g. 'silicon-calibrated')."""
+    counts: dict[str, int] = {}
+    for c in prof.constants.values():
+        counts[c.basis] = counts.get(c.basis, 0) + 1
+    return ", ".join(sorted(counts, key=lambda b: -counts[b]))
 
 
-def _device_series(comps: list[dict[str, Any]], what: str) -> tuple[list[str], dict[str, list[float | None]]]:
-    """``(job names, {device label: [value per job]})`` of energies ('energy') or times ('time')."""
-    jobs = [c["name"] for c in comps]
-    series: dict[str, list[float | None]] = {}
+def _chip_items(comp: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every neuromorphic chip estimate of a job against the GPU and the CPU baseline, in matched scopes, with ranges.
 
-    def put(label: str, i: int, v: Any) -> None:
-        series.setdefault(label, [None] * len(jobs))[i] = v
-
-    for i, c in enumerate(comps):
-        for name, e in c["estimates"].items():
-            label = name + (" (bound)" if e["label"] == "bound" else "")
-            put(label, i, e["energy_j"] if what == "energy" else e.get("time_s"))
-        for b in c.get("baselines", []):
-            v = b.get("energy_j") if what == "energy" else b.get("time_s")
-            if v is not None:
-                put(b["label"], i, v)
-    series = {k: v for k, v in series.items() if any(x is not None and x > 0 for x in v)}
-    return jobs, series
-
-
-def _colours(comps: list[dict[str, Any]]) -> dict[str, Any]:
-    """One colour per device label, the same in every plot."""
-    import matplotlib
-
-    labels: list[str] = []
-    for what in ("energy", "time"):
-        for label in _device_series(comps, what)[1]:
-            if label not in labels:
-                labels.append(label)
-    cmap = matplotlib.colormaps["tab20"]
-    return {label: cmap(k % 20) for k, label in enumerate(labels)}
-
-
-def _bars(comps: list[dict[str, Any]], what: str, colours: Mapping[str, Any]) -> bytes | None:
-    jobs, series = _device_series(comps, what)
-    if not series:
-        return None
-    fig = _figure(10.0, 4.8)
-    ax = fig.add_subplot(1, 1, 1)
-    n = len(series)
-    width = 0.8 / n
-    x = np.arange(len(jobs))
-    for k, (label, vals) in enumerate(series.items()):
-        ys = [v if (v is not None and v > 0) else np.nan for v in vals]
-        hatch = "//" if "(bound)" in label else ("xx" if "(modelled)" in label else None)
-        ax.bar(x - 0.4 + width * (k + 0.5), ys, width, label=label, color=colours[label], hatch=hatch, edgecolor="black", linewidth=0.3)
-    ax.set_yscale("log")
-    ax.set_xticks(x)
-    ax.set_xticklabels(jobs, rotation=15, ha="right")
-    ax.set_ylabel("energy per run (J, log scale)" if what == "energy" else "time per run (s, log scale)")
-    ax.set_title(("Energy" if what == "energy" else "Latency") + " per job and device (hatched: bound // or modelled xx)")
-    ax.grid(axis="y", which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return _png(fig)
+    The same arithmetic as the headline (:func:`_scopes`, :func:`_cpu_part`,
+    :func:`_ratio`), for every chip profile rather than the preferred one.
+    """
+    gpu = _gpu_baseline(comp)
+    out = []
+    for name, e in comp["estimates"].items():
+        prof = _profiles.get(name)
+        if prof.kind != "neuromorphic":
+            continue
+        chip_t = _interval(e.get("time_s"), e.get("time_low_s"), e.get("time_high_s"))
+        scopes = _scopes(e, prof.scope, gpu[1] if gpu else None, gpu[2] if gpu else None)
+        gpu_t = _interval(gpu[0]["time_s"], gpu[0].get("time_low_s"), gpu[0].get("time_high_s")) if gpu else None
+        cpu = _cpu_part(comp, e, chip_t, scopes)
+        out.append(
+            {
+                "profile": name,
+                "chip": _CHIP_NAMES.get(name, prof.title),
+                "label": e["label"],
+                "basis": _basis(prof),
+                "energy_j": _interval(e["energy_j"], e.get("energy_low_j"), e.get("energy_high_j")),
+                "time_s": chip_t,
+                "static": _static_text(e),
+                "scopes": scopes,
+                "gpu_time_ratio": _ratio(gpu_t, chip_t) if gpu_t and chip_t else None,
+                "cpu": cpu,
+            }
+        )
+    return out
 
 
-def _activity(comps: list[dict[str, Any]], activity: Mapping[str, Any] | None) -> bytes | None:
+def _ratio_cell(r: Mapping[str, float] | None, *, at_most: bool = False, why: str = "") -> str:
+    if not r:
+        return why or "–"
+    return f"{'≤ ' if at_most else ''}{_x(r['best'])}× [{_x(r['low'])} – {_x(r['high'])}]"
+
+
+def _iv_cell(iv: Mapping[str, float] | None, unit: str) -> str:
+    if not iv:
+        return "–"
+    if iv["low"] == iv["best"] == iv["high"]:
+        return f"{_si(iv['best'], unit)} (no range)"
+    return _iv(iv, unit)
+
+
+_CHIP_HEADER = [
+    "chip profile",
+    "basis of its constants",
+    "energy [low – high]",
+    "time [low – high]",
+    "static",
+    "vs GPU: chip dynamic / GPU above idle",
+    "vs GPU: chip all-in / GPU board",
+    "vs CPU (energy)",
+    "time: GPU / chip",
+    "time: CPU / chip",
+]
+
+
+def _chip_rows(items: list[dict[str, Any]]) -> list[list[str]]:
+    rows = []
+    for it in items:
+        bound = it["label"] == "bound"
+        dyn, all_in = it["scopes"]["dynamic"], it["scopes"]["all_in"]
+        cpu = it["cpu"] or {}
+        short = {"not separable": "not separable (all-in figure)", "static power: not known": "static power not known"}
+        rows.append(
+            [
+                it["profile"] + (" (bound)" if bound else ""),
+                it["basis"],
+                _iv_cell(it["energy_j"], "J"),
+                _iv_cell(it["time_s"], "s"),
+                it["static"],
+                _ratio_cell(
+                    dyn.get("energy_ratio"),
+                    at_most=bound,
+                    why=next((v for k, v in short.items() if dyn.get("not_known", "").startswith(k)), ""),
+                ),
+                _ratio_cell(
+                    all_in.get("energy_ratio"),
+                    at_most=bound,
+                    why=next((v for k, v in short.items() if all_in.get("not_known", "").startswith(k)), ""),
+                ),
+                _ratio_cell(cpu.get("energy_ratio"), at_most=bool(cpu.get("at_most"))),
+                _ratio_cell(it["gpu_time_ratio"], at_most=bound),
+                _ratio_cell(cpu.get("time_ratio"), at_most=bound),
+            ]
+        )
+    return rows
+
+
+_BASELINE_HEADER = [
+    "baseline",
+    "kind",
+    "accuracy (spiking solver's target)",
+    "energy [low – high]",
+    "energy above idle",
+    "time [low – high]",
+    "time kind",
+    "launches / host syncs",
+]
+
+
+def _baseline_rows(comp: Mapping[str, Any]) -> list[list[str]]:
+    target = comp.get("target") or {}
+    rows = []
+    for b in list(comp.get("baselines", [])) + list(comp.get("cpu_baselines", [])):
+        acc = b.get("accuracy") or {}
+        parts = [f"{k} {acc[k]:.2g}" for k in target if acc.get(k) is not None]
+        reached = b.get("reached")
+        acc_txt = ", ".join(parts) + ("" if reached is None else (" (reached)" if reached else " (did NOT reach it)")) if parts else "–"
+        energy = _interval(b.get("energy_j"), b.get("energy_low_j"), b.get("energy_high_j"))
+        above = _interval(b.get("energy_above_idle_j"), b.get("energy_above_idle_low_j"), b.get("energy_above_idle_high_j"))
+        time_iv = _interval(b.get("time_s"), b.get("time_low_s"), b.get("time_high_s"))
+        kind = b["kind"] + (f", {b['bound']}" if b.get("bound") else "")
+        launches = "–" if b.get("kernel_launches") is None else f"{b['kernel_launches']} / {b.get('host_syncs')}"
+        rows.append(
+            [
+                b["label"],
+                kind,
+                acc_txt,
+                _iv_cell(energy, "J") if energy else "not measured",
+                _iv_cell(above, "J"),
+                _iv_cell(time_iv, "s"),
+                b.get("time_kind", ""),
+                launches,
+            ]
+        )
+    return rows
+
+
+def _conventional_rows(comp: Mapping[str, Any]) -> list[list[str]]:
+    rows = []
+    for name, e in comp["estimates"].items():
+        prof = _profiles.get(name)
+        if prof.kind == "neuromorphic":
+            continue
+        rows.append(
+            [
+                name,
+                prof.title,
+                _fmt(e["energy_j"], "J"),
+                _range(e.get("energy_low_j"), e.get("energy_high_j"), "J") or "no range in its source",
+            ]
+        )
+    return rows
+
+
+def _breakdown_bars(comp: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The chip estimates' energy by term (best values): per-op profiles only; an all-in figure has one term."""
+    bars = []
+    for name, e in comp["estimates"].items():
+        prof = _profiles.get(name)
+        if prof.kind != "neuromorphic" or prof.scope != "per-op":
+            continue
+        terms = {k: float(v) for k, v in (e.get("breakdown") or {}).items() if v}
+        if terms:
+            bars.append({"profile": name, "label": _CHIP_NAMES.get(name, name), "total_j": float(e["energy_j"]), "terms": terms})
+    return bars
+
+
+def _convergence_panels(comps: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    panels, untraced = [], []
+    for c in comps:
+        trace = c.get("accuracy_trace")
+        if not trace:
+            untraced.append(c["name"])
+            continue
+        target = c.get("target") or {}
+        for metric, vals in trace.items():
+            if metric == "steps":
+                continue
+            panels.append(
+                {
+                    "job": c["name"],
+                    "metric": metric,
+                    "steps": trace["steps"],
+                    "values": vals,
+                    "target": target.get(metric),
+                    "target_label": "the baselines' target (reached)" if metric in target else "",
+                }
+            )
+    return panels, untraced
+
+
+# ------------------------------------------------------------------------------ sections
+def _job_section(c: Mapping[str, Any]) -> tuple[str, list[tuple], dict[str, Any]]:
+    """One job's section as blocks: ('p', text) | ('table', caption, header, rows) | ('fig', key, caption, png)."""
+    blocks: list[tuple] = []
+    counts = c.get("counts", {})
+    h = headline(c)
+    if h:
+        blocks.append(("p", h["sentence"]))
+    blocks.append(
+        (
+            "p",
+            f"{counts.get('n_steps')} steps of {counts.get('dt_ms')} ms; {counts.get('n_neurons')} neurons, {counts.get('n_synapses')} synapses; "
+            f"{counts.get('spikes')} spikes ({counts.get('graded_spikes', 0)} graded), {counts.get('synaptic_events')} synaptic events, {counts.get('neuron_updates')} neuron updates.",
+        )
+    )
+    if c.get("mapping"):
+        m = c["mapping"]
+        blocks.append(
+            (
+                "p",
+                f"Mapping: {m.get('n_cores')} cores on {m.get('n_chips')} chip(s), {m.get('topology')}; hops {m.get('hops')}, {m.get('messages_local')} local messages.",
+            )
+        )
+    else:
+        blocks.append(
+            (
+                "p",
+                "No mapping: one message per spike, no hops, and the fallback time model (work spread over the fewest cores; optimistic).",
+            )
+        )
+    if c.get("accuracy"):
+        blocks.append(("p", "Spiking solver's accuracy: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in c["accuracy"].items()) + "."))
+    items = _chip_items(c)
+    rows_json = {"chips": items}
+    fig_items = []
+    for it in items:
+        bound = it["label"] == "bound"
+        dyn, all_in, cpu = it["scopes"]["dynamic"], it["scopes"]["all_in"], it["cpu"] or {}
+        base = {"chip": it["profile"], "chip_label": it["profile"], "bound": bound}
+        if dyn.get("energy_ratio"):
+            fig_items.append({**base, "versus": "GPU above idle (dynamic)", "energy": dyn["energy_ratio"], "time": it["gpu_time_ratio"]})
+        if all_in.get("energy_ratio"):
+            fig_items.append({**base, "versus": "GPU board (all-in)", "energy": all_in["energy_ratio"], "time": it["gpu_time_ratio"]})
+        if cpu.get("energy_ratio"):
+            fig_items.append(
+                {
+                    **base,
+                    "bound_energy": bound or bool(cpu.get("at_most")),
+                    "versus": "CPU core",
+                    "energy": cpu["energy_ratio"],
+                    "time": cpu.get("time_ratio"),
+                }
+            )
+    png = _figs.ratio_intervals(c["name"], fig_items)
+    if png:
+        blocks.append(
+            (
+                "fig",
+                f"ratios-{_slug(c['name'])}",
+                "Ratio intervals, other / chip, log axis: right of the dashed line the chip wins. Dot: best; bar: [low, high] "
+                "(the other's low end over the chip's high end, and the reverse). Hollow: an upper bound on the chip's advantage "
+                "(a bound profile, or a dynamic-only chip figure against the CPU's all-in one).",
+                png,
+            )
+        )
+    estimates = [it for it in items if it["label"] != "bound"]
+    bounds = [it for it in items if it["label"] == "bound"]
+    if estimates:
+        blocks.append(
+            (
+                "table",
+                "Neuromorphic chips: estimates (operations priced on the profile's sourced constants)",
+                _CHIP_HEADER,
+                _chip_rows(estimates),
+            )
+        )
+    if bounds:
+        blocks.append(
+            (
+                "table",
+                "Neuromorphic chips: bounds (best-case system figures; the chip can do no better, ratios are 'at most')",
+                _CHIP_HEADER,
+                _chip_rows(bounds),
+            )
+        )
+    if c.get("refused"):
+        blocks.append(
+            (
+                "table",
+                "Refused (the profile has no price for an operation in the counts; no partial total is given)",
+                ["profile", "reason"],
+                [[name, reason.split("; refusing")[0]] for name, reason in c["refused"].items()],
+            )
+        )
+    brows = _baseline_rows(c)
+    if brows:
+        blocks.append(
+            ("table", "Baselines: the same job by the conventional way, run to the spiking solver's accuracy", _BASELINE_HEADER, brows)
+        )
+    how = [
+        f"{b['label']}: " + "; ".join(list(b.get("assumptions", [])) + list(b.get("notes", []))) + "."
+        for b in list(c.get("baselines", [])) + list(c.get("cpu_baselines", []))
+        if b.get("assumptions") or b.get("notes")
+    ]
+    if how:
+        blocks.append(("details", "How each baseline was run and priced (assumptions and sources)", how))
+    bars = _breakdown_bars(c)
+    rows_json["breakdown"] = bars
+    png = _figs.breakdown(c["name"], bars)
+    if png:
+        blocks.append(
+            (
+                "fig",
+                f"breakdown-{_slug(c['name'])}",
+                "Energy by term of each per-operation chip estimate (shares of its best total; static hatched grey). "
+                "All-in profiles (TrueNorth, the Loihi 2 bound) have one term and are not drawn.",
+                png,
+            )
+        )
+        blocks.append(
+            (
+                "table",
+                "Energy by term (best values)",
+                ["chip profile", "term", "energy", "share"],
+                [[b["profile"], t, _fmt(v, "J"), f"{100 * v / b['total_j']:.1f} %"] for b in bars for t, v in b["terms"].items()],
+            )
+        )
+    elif items:
+        blocks.append(("p", "Energy by term: only all-in figures price this job (one term each), so there is no breakdown to draw."))
+    conv = _conventional_rows(c)
+    if conv:
+        blocks.append(
+            (
+                "table",
+                "Conventional device tables and op-level models (a tool's per-operation table or a 45 nm op model priced on the same counts; "
+                "neither a chip model nor the baseline, shown for comparison with papers that quote them)",
+                ["profile", "what it is", "energy", "range"],
+                conv,
+            )
+        )
+    if c.get("extra"):
+        blocks.append(
+            (
+                "table",
+                "Run details",
+                ["item", "value"],
+                [[k, json.dumps(v) if not isinstance(v, str) else v] for k, v in c["extra"].items()],
+            )
+        )
+    return f"Job: {c['name']}", blocks, rows_json
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-").replace("--", "-")
+
+
+def placement_caption(placement: Mapping[str, Any]) -> str:
+    """What the 2D-vs-3D numbers say, in words: hops, the energy the hops cost, and what sets the latency bound.
+
+    Computed from :func:`energy.compare_placements`' output: the first placement
+    is the reference; each other one is described by its change in link
+    traversals, in energy (and the hop terms' share of the total, which bounds
+    how much any placement can change it) and in the latency bound.
+    """
+    entries = {k: v for k, v in (placement.get("placements") or {}).items() if v.get("energy_j")}
+    if len(entries) < 2:
+        return ""
+    (ref_label, ref), *others = entries.items()
+    if (ref.get("n_cores") or 0) < 2:
+        return f"The network occupies {ref.get('n_cores')} core: no message leaves it, so every placement gives the same numbers."
+
+    def hops(e: Mapping[str, Any]) -> float:
+        return float(sum((e.get("hops") or {}).values()))
+
+    def hop_j(e: Mapping[str, Any]) -> float:
+        return float(sum(v for k, v in (e.get("breakdown") or {}).items() if k.startswith("hop")))
+
+    text = [
+        f"The network spans {ref.get('n_cores')} cores; {ref.get('messages_remote')} messages leave their core. "
+        f"{ref_label}: {hops(ref):.0f} link traversals costing {_si(hop_j(ref), 'J')}, {100 * hop_j(ref) / ref['energy_j']:.2g} % of its {_si(ref['energy_j'], 'J')}."
+    ]
+    for label, e in others:
+        dh = (hops(e) - hops(ref)) / hops(ref) if hops(ref) else 0.0
+        de = (e["energy_j"] - ref["energy_j"]) / ref["energy_j"]
+        dt = (e["time_s"] - ref["time_s"]) / ref["time_s"] if e.get("time_s") and ref.get("time_s") else None
+        text.append(
+            f"{label}: {hops(e):.0f} traversals ({100 * dh:+.0f} %), {json.dumps(e.get('hops'))}; energy {100 * de:+.2g} %"
+            + ("" if dt is None else f", latency bound {100 * dt:+.2g} %")
+            + f" (longest route per step {e.get('max_hops_per_step')} vs {ref.get('max_hops_per_step')} hops)."
+        )
+    share = hop_j(ref) / ref["energy_j"]
+    if share < 0.05:
+        text.append(
+            f"Hops are {100 * share:.2g} % of the energy on this profile (synaptic events and neuron updates dominate), "
+            "so no placement of these cores can change the energy by more than that."
+        )
+    times = [e.get("time_s") for e in entries.values()]
+    if all(t for t in times) and (max(times) - min(times)) / min(times) < 0.01:
+        text.append("The latency bound barely moves: it follows the busiest core's work per step, which is the same in every placement.")
+    return " ".join(text)
+    return " ".join(text)
+
+
+def _placement_blocks(placement: Mapping[str, Any]) -> list[tuple]:
+    rows = []
+    for label, e in placement["placements"].items():
+        rows.append(
+            [
+                label,
+                e.get("topology"),
+                e.get("n_cores"),
+                json.dumps(e.get("hops")),
+                e.get("max_hops_per_step"),
+                _fmt(e.get("energy_j"), "J"),
+                _fmt(e.get("time_s"), "s"),
+                e.get("refused") or "",
+            ]
+        )
+    blocks: list[tuple] = [("p", f"The same run under each placement, priced on {placement.get('profile')}.")]
+    caption = placement.get("caption") or placement_caption(placement)
+    if caption:
+        blocks.append(("p", caption))
+    if placement.get("assumptions"):
+        blocks.append(("p", f"Assumptions (not from the profile's sources): {json.dumps(placement['assumptions'])}."))
+    png = _figs.placement(placement)
+    if png:
+        blocks.append(("fig", "placement", "2D mesh vs 3D-stacked placement: hops by direction, energy and latency bound", png))
+    blocks.append(
+        (
+            "table",
+            "Placements",
+            ["placement", "topology", "cores", "hops", "longest route/step", "energy", "latency bound", "refused"],
+            rows,
+        )
+    )
+    return blocks
+
+
+def _sections(comps, placement, activity, crosschecks, extra_notes):
+    """The report's sections, built once for both writers: [(title, blocks)], plus the per-job rows for report.json."""
+    sections = []
+    job_rows = {}
+    for c in comps:
+        title, blocks, rows = _job_section(c)
+        sections.append((title, blocks))
+        job_rows[c["name"]] = rows
+    panels, untraced = _convergence_panels(comps)
+    png = _figs.convergence(panels)
+    if png:
+        blocks = [
+            (
+                "fig",
+                "convergence",
+                "Convergence: each job's error against simulation steps (log axis), one panel per job; dashed: the accuracy the baselines were run to.",
+                png,
+            )
+        ]
+        if untraced:
+            blocks.append(
+                (
+                    "p",
+                    "No convergence history: "
+                    + ", ".join(untraced)
+                    + " (time stepping or exact algorithms record no iterative error, or none was given).",
+                )
+            )
+        sections.append(("Convergence", blocks))
+    if placement and placement.get("placements"):
+        sections.append(("Placement: 2D mesh vs 3D-stacked", _placement_blocks(placement)))
     lines = []
     for c in comps:
-        counts = c.get("counts", {})
-        sps = counts.get("spikes_per_step")
+        sps = c.get("counts", {}).get("spikes_per_step")
         if sps:
-            dt = counts.get("dt_ms", 1.0) or 1.0
+            dt = c.get("counts", {}).get("dt_ms", 1.0) or 1.0
             lines.append((f"{c['name']}: spikes/step", np.arange(len(sps)) * dt, np.asarray(sps, dtype=float)))
     for label, series in (activity or {}).items():
         arr = np.asarray(series, dtype=float)
         if arr.ndim == 1 and arr.size:
             lines.append((str(label), np.arange(arr.size, dtype=float), arr))
-    if not lines:
-        return None
-    fig = _figure()
-    ax = fig.add_subplot(1, 1, 1)
-    for label, t, y in lines:
-        ax.plot(t, y, label=label, linewidth=1.0)
-    ax.set_xlabel("simulated time (ms; step index for extra series)")
-    ax.set_ylabel("messages per step")
-    ax.set_title("Activity over time")
-    if all(np.all(y > 0) for _, _, y in lines):
-        ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    return _png(fig)
+    png = _figs.activity(lines)
+    if png:
+        sections.append(("Activity", [("fig", "activity", "Activity over time (spike messages per step)", png)]))
+    if crosschecks:
+        rows = []
+        for x in crosschecks:
+            rows.append(
+                [
+                    x.get("name", ""),
+                    _fmt(x.get("sanafe_energy_j"), "J"),
+                    _fmt(x.get("estimate_energy_j"), "J"),
+                    "" if x.get("energy_rel_diff") is None else f"{100 * x['energy_rel_diff']:+.1f} %",
+                    _fmt(x.get("sanafe_time_s"), "s"),
+                    _fmt(x.get("estimate_time_s"), "s"),
+                    "" if x.get("time_rel_diff") is None else f"{100 * x['time_rel_diff']:+.1f} %",
+                ]
+            )
+        sections.append(
+            (
+                "Cross-check: SANA-FE against energy.estimate(loihi1_sanafe)",
+                [
+                    (
+                        "p",
+                        "The same networks run through SANA-FE's Loihi architecture and priced by energy.estimate on loihi1_sanafe with the same placement; differences are (estimate - SANA-FE) / SANA-FE.",
+                    ),
+                    (
+                        "table",
+                        "",
+                        ["network", "SANA-FE energy", "estimate energy", "energy diff", "SANA-FE time", "estimate time", "time diff"],
+                        rows,
+                    ),
+                ],
+            )
+        )
+    if extra_notes:
+        sections.append(("Notes", [("p", n) for n in extra_notes]))
+    return sections, job_rows
 
 
-def _accuracy(comps: list[dict[str, Any]]) -> bytes | None:
-    fig = _figure()
-    ax = fig.add_subplot(1, 1, 1)
-    drawn = False
-    positive = True
+def _sources(comps: list[dict[str, Any]], placement: Mapping[str, Any] | None) -> list[tuple[str, str, list[list[str]]]]:
+    used: list[str] = []
     for c in comps:
-        trace = c.get("accuracy_trace")
-        if trace:
-            steps = trace["steps"]
-            for metric, vals in trace.items():
-                if metric == "steps":
-                    continue
-                ys = np.asarray([np.nan if v is None else v for v in vals], dtype=float)
-                positive &= bool(np.all(ys[np.isfinite(ys)] > 0))
-                ax.plot(steps, ys, marker=".", label=f"{c['name']}: {metric}")
-                drawn = True
-        elif c.get("accuracy"):
-            n = c.get("counts", {}).get("n_steps")
-            for metric, v in c["accuracy"].items():
-                if v is not None and n:
-                    positive &= v > 0
-                    ax.scatter([n], [v], label=f"{c['name']}: {metric}")
-                    drawn = True
-    if not drawn:
-        return None
-    if positive:
-        ax.set_yscale("log")
-    ax.set_xlabel("simulation steps")
-    ax.set_ylabel("error metric")
-    ax.set_title("Accuracy against steps")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7)
-    return _png(fig)
-
-
-def _placement(placement: Mapping[str, Any] | None) -> bytes | None:
-    if not placement or not placement.get("placements"):
-        return None
-    labels = list(placement["placements"])
-    entries = [placement["placements"][k] for k in labels]
-    fig = _figure(10.0, 4.0)
-    ax1 = fig.add_subplot(1, 3, 1)
-    x = np.arange(len(labels))
-    bottom = np.zeros(len(labels))
-    for direction, color in (("ew", "tab:blue"), ("ns", "tab:orange"), ("vertical", "tab:green")):
-        vals = np.asarray([float(e["hops"].get(direction, 0) or 0) for e in entries])
-        ax1.bar(x, vals, 0.6, bottom=bottom, label=direction, color=color)
-        bottom += vals
-    ax1.set_xticks(x)
-    ax1.set_xticklabels(labels)
-    ax1.set_title("link traversals", fontsize=9)
-    ax1.legend(fontsize=6, loc="upper right")
-    for k, (key, title, unit) in enumerate((("energy_j", "energy", "J"), ("time_s", "latency bound", "s"))):
-        ax = fig.add_subplot(1, 3, k + 2)
-        vals = [e.get(key) for e in entries]
-        ys = [v if v is not None and v > 0 else np.nan for v in vals]
-        ax.bar(x, ys, 0.6, color=["tab:purple", "tab:cyan", "tab:olive", "tab:gray"][: len(labels)])
-        for xi, v in zip(x, vals):
-            if v is None:
-                ax.text(xi, 0.5, "not priced", rotation=90, ha="center", va="center", transform=ax.get_xaxis_transform(), fontsize=7)
-            else:
-                ax.text(xi, v, f"{v:.3g}", ha="center", va="bottom", fontsize=7)
-        ax.set_ylim(bottom=0)
-        ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
-        ax.set_xticks(x)
-        ax.set_xticklabels(labels)
-        ax.set_title(f"{title} ({unit}, {placement.get('profile', '')})", fontsize=8)
-    fig.suptitle("2D mesh vs 3D-stacked placement", y=1.05)
-    return _png(fig)
+        for name in list(c["estimates"]) + list(c.get("refused", {})):
+            if name not in used:
+                used.append(name)
+        for b in list(c.get("baselines", [])) + list(c.get("cpu_baselines", [])):
+            dev = b.get("device")
+            if dev in _profiles.names() and dev not in used:
+                used.append(dev)
+    if any(c.get("cpu_baselines") for c in comps) and "cpu_xeon8480" not in used:
+        used.append("cpu_xeon8480")
+    if placement and placement.get("profile") and placement["profile"] not in used:
+        used.append(placement["profile"])
+    out = []
+    for name in used:
+        try:
+            prof = _profiles.get(name)
+        except EnergyError:
+            continue
+        rows = [
+            [
+                k,
+                f"{c.value:g} {c.unit}"
+                + (f" [{c.low if c.low is not None else c.value:g}–{c.high if c.high is not None else c.value:g}]" if c.has_range else ""),
+                c.grade,
+                c.basis,
+                c.scope,
+                c.source + (f" (via {c.via})" if c.via else "") + (f"; {c.formula}" if c.formula else ""),
+            ]
+            for k, c in prof.constants.items()
+        ]
+        out.append((name, f"{prof.title}. {prof.description}", rows))
+    return out
 
 
 # ------------------------------------------------------------------------------ writers
@@ -653,164 +974,17 @@ def _table_md(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-_JOB_HEADER = [
-    "device / profile",
-    "kind",
-    "energy per run",
-    "range",
-    "time per run",
-    "time kind",
-    "EDP (J·s)",
-    "static",
-    "ratio: chip dynamic vs GPU above idle",
-    "ratio: chip all-in vs GPU board all-in",
-]
-
-
-def _job_rows(comp: Mapping[str, Any]) -> list[list[str]]:
-    return [
-        [
-            r["device"],
-            r["kind"],
-            _fmt(r["energy_j"], "J"),
-            r["energy_range"],
-            _fmt(r["time_s"], "s"),
-            r["time_kind"],
-            _fmt(r["edp"]),
-            r["static"],
-            r["ratio_dynamic"],
-            r["ratio_all_in"],
-        ]
-        for r in _rows(comp)
-    ]
-
-
-def _sections(comps, placement, crosschecks, extra_notes):
-    """Build the report's sections once as (title, paragraphs, (header, rows), figure key) for both writers."""
-    sections = []
-    for c in comps:
-        paras = []
-        counts = c.get("counts", {})
-        paras.append(
-            f"{counts.get('n_steps')} steps of {counts.get('dt_ms')} ms; {counts.get('n_neurons')} neurons, {counts.get('n_synapses')} synapses; "
-            f"{counts.get('spikes')} spikes ({counts.get('graded_spikes', 0)} graded), {counts.get('synaptic_events')} synaptic events, {counts.get('neuron_updates')} neuron updates."
-        )
-        ref = _reference_baseline(c)
-        paras.append(f"Ratios against: {ref[0]}." if ref else "No baseline energy: no ratios.")
-        if c.get("mapping"):
-            m = c["mapping"]
-            paras.append(
-                f"Mapping: {m.get('n_cores')} cores on {m.get('n_chips')} chip(s), {m.get('topology')}; hops {m.get('hops')}, {m.get('messages_local')} local messages."
-            )
-        else:
-            paras.append(
-                "No mapping: one message per spike, no hops, and the fallback time model (work spread over the fewest cores; optimistic)."
-            )
-        if c.get("accuracy"):
-            paras.append("Accuracy: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in c["accuracy"].items()) + ".")
-        for name, reason in c.get("refused", {}).items():
-            paras.append(f"Refused by {name}: {reason}")
-        for b in c.get("baselines", []):
-            if b.get("assumptions") or b.get("notes"):
-                paras.append(f"{b['label']}: " + "; ".join(list(b.get("assumptions", [])) + list(b.get("notes", []))) + ".")
-        tables = [(_JOB_HEADER, _job_rows(c))]
-        if c.get("extra"):
-            tables.append((["item", "value"], [[k, json.dumps(v) if not isinstance(v, str) else v] for k, v in c["extra"].items()]))
-        sections.append((f"Job: {c['name']}", paras, tables))
-    if placement and placement.get("placements"):
-        rows = []
-        for label, e in placement["placements"].items():
-            rows.append(
-                [
-                    label,
-                    e.get("topology"),
-                    e.get("n_cores"),
-                    json.dumps(e.get("hops")),
-                    e.get("max_hops_per_step"),
-                    _fmt(e.get("energy_j"), "J"),
-                    _fmt(e.get("time_s"), "s"),
-                    e.get("refused") or "",
-                ]
-            )
-        paras = [f"The same run under each placement, priced on {placement.get('profile')}."]
-        if placement.get("assumptions"):
-            paras.append(f"Assumptions (not from the profile's sources): {json.dumps(placement['assumptions'])}.")
-        sections.append(
-            (
-                "Placement: 2D mesh vs 3D-stacked",
-                paras,
-                [(["placement", "topology", "cores", "hops", "longest route/step", "energy", "latency bound", "refused"], rows)],
-            )
-        )
-    if crosschecks:
-        rows = []
-        for x in crosschecks:
-            rows.append(
-                [
-                    x.get("name", ""),
-                    _fmt(x.get("sanafe_energy_j"), "J"),
-                    _fmt(x.get("estimate_energy_j"), "J"),
-                    "" if x.get("energy_rel_diff") is None else f"{100 * x['energy_rel_diff']:+.1f} %",
-                    _fmt(x.get("sanafe_time_s"), "s"),
-                    _fmt(x.get("estimate_time_s"), "s"),
-                    "" if x.get("time_rel_diff") is None else f"{100 * x['time_rel_diff']:+.1f} %",
-                ]
-            )
-        sections.append(
-            (
-                "Cross-check: SANA-FE against energy.estimate(loihi1_sanafe)",
-                [
-                    "The same networks run through SANA-FE's Loihi architecture and priced by energy.estimate on loihi1_sanafe with the same placement; differences are (estimate - SANA-FE) / SANA-FE."
-                ],
-                [(["network", "SANA-FE energy", "estimate energy", "energy diff", "SANA-FE time", "estimate time", "time diff"], rows)],
-            )
-        )
-    if extra_notes:
-        sections.append(("Notes", list(extra_notes), []))
-    return sections
-
-
-def _sources(comps: list[dict[str, Any]], placement: Mapping[str, Any] | None) -> list[tuple[str, str, list[list[str]]]]:
-    used: list[str] = []
-    for c in comps:
-        for name in list(c["estimates"]) + list(c.get("refused", {})):
-            if name not in used:
-                used.append(name)
-        for b in c.get("baselines", []):
-            if b["kind"] == "modelled" and b["device"] in _profiles.names() and b["device"] not in used:
-                used.append(b["device"])
-    if placement and placement.get("profile") and placement["profile"] not in used:
-        used.append(placement["profile"])
-    out = []
-    for name in used:
-        try:
-            prof = _profiles.get(name)
-        except EnergyError:
-            continue
-        rows = [
-            [
-                k,
-                f"{c.value:g} {c.unit}"
-                + (f" [{c.low if c.low is not None else c.value:g}–{c.high if c.high is not None else c.value:g}]" if c.has_range else ""),
-                c.grade,
-                c.basis,
-                c.scope,
-                c.source + (f" (via {c.via})" if c.via else "") + (f"; {c.formula}" if c.formula else ""),
-            ]
-            for k, c in prof.constants.items()
-        ]
-        out.append((name, f"{prof.title}. {prof.description}", rows))
-    return out
-
-
 _CSS = """
-body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 2em; color: #222; max-width: 1200px; }
-h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 1.6em; border-bottom: 1px solid #ccc; }
-table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.85em; }
+body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 2em; color: #222; max-width: 1250px; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 1.8em; border-bottom: 1px solid #ccc; }
+h3 { font-size: 1.0em; margin: 1.0em 0 0.2em; }
+table { border-collapse: collapse; margin: 0.3em 0 0.9em; font-size: 0.82em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; }
-img { max-width: 100%; display: block; margin: 0.8em 0; border: 1px solid #eee; }
-.small { font-size: 0.8em; color: #555; }
+img { max-width: 100%; display: block; margin: 0.6em 0 0.2em; border: 1px solid #eee; }
+figcaption, .small { font-size: 0.8em; color: #555; }
+ul.headline li { margin-bottom: 0.5em; }
+p.lead { background: #f6f8fa; border-left: 4px solid #1f77b4; padding: 0.5em 0.8em; }
 """
 
 
@@ -826,6 +1000,13 @@ def report(
 ) -> dict[str, str]:
     """Write ``report.html``, ``report.md`` and ``report.json`` (and ``figures/*.png``) into ``out_dir``.
 
+    The report opens with one headline sentence per job; then per job its
+    ratio intervals (figure), the neuromorphic estimates and bounds (separate
+    tables), the baselines at equal accuracy, the energy by term, and the
+    conventional device tables; then convergence (small multiples), the
+    placement comparison, activity, cross-checks, notes and every constant's
+    source.
+
     Parameters
     ----------
     comparisons : list of energy.Comparison (or their ``to_dict()``)
@@ -834,7 +1015,8 @@ def report(
         Created if missing.
     title : str
     placement : dict, optional
-        The result of :func:`energy.compare_placements` (2D vs 3D-stacked).
+        The result of :func:`energy.compare_placements` (2D vs 3D-stacked); a
+        ``"caption"`` key, when present, is printed above its figure.
     activity : dict, optional
         Extra ``{label: per-step series}`` for the activity plot (the jobs'
         spikes per step are always drawn).
@@ -858,26 +1040,16 @@ def report(
     out.mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(exist_ok=True)
 
-    figures: list[tuple[str, str, bytes]] = []
-    colours = _colours(comps)
-    for key, caption, png in (
-        ("energy", "Energy per job and device (log scale)", _bars(comps, "energy", colours)),
-        ("latency", "Latency per job and device (log scale)", _bars(comps, "time", colours)),
-        ("activity", "Activity over time (spike messages per step)", _activity(comps, activity)),
-        ("accuracy", "Accuracy against steps", _accuracy(comps)),
-        ("placement", "2D mesh vs 3D-stacked placement", _placement(placement)),
-    ):
-        if png is not None:
-            figures.append((key, caption, png))
+    created = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    sections, job_rows = _sections(comps, placement, activity, crosschecks, notes)
+    sources = _sources(comps, placement)
+    figures = [(b[1], b[2], b[3]) for _, blocks in sections for b in blocks if b[0] == "fig"]
     fig_paths = []
     for key, _, png in figures:
         p = out / "figures" / f"{key}.png"
         _atomic_write(p, png)
         fig_paths.append(str(p))
-
-    created = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    sections = _sections(comps, placement, crosschecks, notes)
-    sources = _sources(comps, placement)
+    heads = [(c["name"], headline(c)) for c in comps]
 
     # --- JSON
     doc = {
@@ -886,8 +1058,12 @@ def report(
         "title": title,
         "created_utc": created,
         "how_to_read": _HOW_TO_READ,
-        "headlines": {c["name"]: headline(c) for c in comps},
-        "comparisons": [{**c, "headline": headline(c)} for c in comps],
+        "headlines": {name: h for name, h in heads},
+        "sections": [t for t, _ in sections],
+        "comparisons": [
+            {**c, "headline": h, "chips": job_rows[c["name"]]["chips"], "breakdown": job_rows[c["name"]]["breakdown"]}
+            for c, (_, h) in zip(comps, heads)
+        ],
         "placement": placement,
         "crosschecks": crosschecks,
         "notes": list(notes),
@@ -897,22 +1073,22 @@ def report(
     json_path = out / "report.json"
     _atomic_write(json_path, (json.dumps(_clean(doc), indent=2, allow_nan=False) + "\n").encode())
 
+    no_head = "no chip estimate or no GPU baseline to compare"
     # --- Markdown
-    md = [f"# {title}", "", f"Generated {created} by snn-toolkit.", "", "## How to read this report", ""]
-    md += [f"- {line}" for line in _HOW_TO_READ] + [""]
-    heads = [(c["name"], headline(c)) for c in comps]
-    md += (
-        ["## Headline", ""]
-        + [f"- **{name}**: {h['sentence'] if h else 'no chip estimate or no GPU baseline to compare'}" for name, h in heads]
-        + [""]
-    )
-    md += ["## Plots", ""] + [f"![{cap}](figures/{key}.png)" for key, cap, _ in figures] + [""]
-    for head, paras, tables in sections:
+    md = [f"# {title}", "", f"Generated {created} by snn-toolkit.", "", "## Headline", ""]
+    md += [f"- **{name}**: {h['sentence'] if h else no_head}" for name, h in heads] + [""]
+    md += ["## How to read this report", ""] + [f"- {line}" for line in _HOW_TO_READ] + [""]
+    for head, blocks in sections:
         md += [f"## {head}", ""]
-        for p in paras:
-            md += [p, ""]
-        for header, rows in tables:
-            md += [_table_md(header, [[str(c) for c in r] for r in rows]), ""]
+        for b in blocks:
+            if b[0] == "p":
+                md += [b[1], ""]
+            elif b[0] == "details":
+                md += [f"*{b[1]}:*", ""] + [f"- {x}" for x in b[2]] + [""]
+            elif b[0] == "table":
+                md += ([f"**{b[1]}**", ""] if b[1] else []) + [_table_md(b[2], [[str(x) for x in r] for r in b[3]]), ""]
+            else:
+                md += [f"![{b[2]}](figures/{b[1]}.png)", "", f"*{b[2]}*", ""]
     md += ["## Sources", ""]
     for name, desc, rows in sources:
         md += [f"### {name}", "", desc, "", _table_md(["constant", "value", "grade", "basis", "scope", "source"], rows), ""]
@@ -929,24 +1105,26 @@ def report(
         f'<p class="small">Generated {html.escape(created)} by snn-toolkit.</p>',
         '<h2>Headline</h2><ul class="headline">',
     ]
-    parts += [
-        f"<li><b>{html.escape(name)}</b>: {html.escape(h['sentence'] if h else 'no chip estimate or no GPU baseline to compare')}</li>"
-        for name, h in heads
-    ]
+    parts += [f"<li><b>{html.escape(name)}</b>: {html.escape(h['sentence'] if h else no_head)}</li>" for name, h in heads]
     parts += ["</ul>", "<h2>How to read this report</h2><ul>"]
     parts += [f"<li>{html.escape(line)}</li>" for line in _HOW_TO_READ]
-    parts.append("</ul><h2>Plots</h2>")
-    for key, cap, png in figures:
-        uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-        parts.append(
-            f'<figure><img id="fig-{key}" src="{uri}" alt="{html.escape(cap)}"><figcaption>{html.escape(cap)}</figcaption></figure>'
-        )
-    if not figures:
-        parts.append("<p>No data to plot.</p>")
-    for head, paras, tables in sections:
+    parts.append("</ul>")
+    for head, blocks in sections:
         parts.append(f"<h2>{html.escape(head)}</h2>")
-        parts += [f"<p>{html.escape(p)}</p>" for p in paras]
-        parts += [_table_html(header, [[str(c) for c in r] for r in rows]) for header, rows in tables]
+        for k, b in enumerate(blocks):
+            if b[0] == "p":
+                cls = ' class="lead"' if head.startswith("Job: ") and k == 0 else ""
+                parts.append(f"<p{cls}>{html.escape(b[1])}</p>")
+            elif b[0] == "details":
+                items = "".join(f"<li>{html.escape(x)}</li>" for x in b[2])
+                parts.append(f'<details><summary class="small">{html.escape(b[1])}</summary><ul class="small">{items}</ul></details>')
+            elif b[0] == "table":
+                parts.append((f"<h3>{html.escape(b[1])}</h3>" if b[1] else "") + _table_html(b[2], [[str(x) for x in r] for r in b[3]]))
+            else:
+                uri = "data:image/png;base64," + base64.b64encode(b[3]).decode("ascii")
+                parts.append(
+                    f'<figure><img id="fig-{b[1]}" src="{uri}" alt="{html.escape(b[2])}"><figcaption>{html.escape(b[2])}</figcaption></figure>'
+                )
     parts.append("<h2>Sources</h2>")
     for name, desc, rows in sources:
         parts.append(f"<h3>{html.escape(name)}</h3><p>{html.escape(desc)}</p>")

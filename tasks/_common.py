@@ -38,6 +38,7 @@ __all__ = [
     "TASKS",
     "save_problem",
     "load_problem",
+    "convergence_trace",
 ]
 
 #: status codes of :class:`SolveResult` (scipy habit: 0 is success)
@@ -289,3 +290,33 @@ def load_problem(path: str | os.PathLike, task: str | None = None) -> Any:
         return cls(**kwargs)
     except TypeError as exc:
         raise TaskError(f"problem file {os.fspath(path)!r}: does not hold a {name} Problem ({exc})") from None
+
+
+def convergence_trace(result: Any) -> dict[str, list[float]] | None:
+    """The solver's error against simulation steps, from what its ``solve`` recorded, or None when it records none.
+
+    ``{"steps": [...], metric: [...]}`` (the form ``energy.compare(accuracy_trace=)``
+    takes), one metric per task: linear ``rel_residual`` and lasso ``rel_gap``
+    (their stopping metrics, at every check), QP the largest KKT residual,
+    Poisson ``rel_residual``, QUBO the running best energy's ``gap`` to the
+    reference (exactly 0 once the reference energy is found; a log axis leaves
+    those points out).  Heat (time stepping) and shortest paths (exact once the
+    wave has passed) have no iterative error to trace.
+    """
+    info = getattr(result, "info", None) or {}
+    hist = info.get("history")
+    if hist and isinstance(hist[0][1], Mapping):  # qp: (step, {residual: value}, messages)
+        return {"steps": [float(h[0]) for h in hist], "max KKT residual": [float(max(h[1].values())) for h in hist]}
+    if hist and len(hist[0]) == 4:  # linear: (step, relative residual, threshold, messages)
+        return {"steps": [float(h[0]) for h in hist], "rel_residual": [float(h[1]) for h in hist]}
+    if hist and len(hist[0]) == 3:  # lasso: (step, relative gap, spikes)
+        return {"steps": [float(h[0]) for h in hist], "rel_gap": [float(h[1]) for h in hist]}
+    if "steps" in info and "rel_residual" in info:  # poisson
+        return {"steps": [float(s) for s in info["steps"]], "rel_residual": [float(r) for r in info["rel_residual"]]}
+    if "energy_per_step" in info and getattr(result, "errors", None) and "reference_energy" in result.errors:
+        e = np.minimum.accumulate(np.asarray(info["energy_per_step"], dtype=np.float64))
+        ref = float(result.errors["reference_energy"])
+        gap = (e - ref) / abs(ref) if ref != 0 else np.abs(e)
+        k = np.unique(np.round(np.geomspace(1, e.size, min(e.size, 60))).astype(int)) - 1  # a readable number of points
+        return {"steps": [float(i + 1) for i in k], "gap": [float(g) for g in gap[k]]}
+    return None

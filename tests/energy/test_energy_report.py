@@ -110,16 +110,28 @@ def test_report_writes_three_files_atomically(written):
         "secondary",
     )
     md = open(paths["md"], encoding="utf-8").read()
-    for text in ("How to read", "measured CPU wall time", "modelled", "Refused by truenorth", "Sources", "Lava was skipped.", "bound"):
+    for text in (
+        "How to read",
+        "measured CPU wall time",
+        "modelled",
+        "Refused (the profile",
+        "| truenorth |",
+        "Sources",
+        "Lava was skipped.",
+        "bound",
+    ):
         assert text in md, text
     assert len(paths["figures"]) == 5
+    assert doc["sections"][:2] == ["Job: synthetic (graded)", "Job: small LIF run"]
+    assert doc["sections"][2:] == ["Convergence", "Placement: 2D mesh vs 3D-stacked", "Activity", "Notes"]
 
 
 def test_report_html_embeds_every_plot_as_a_png(written):
     _, paths = written
     html = open(paths["html"], encoding="utf-8").read()
-    uris = re.findall(r'<img id="fig-(\w+)" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
-    assert [k for k, _ in uris] == ["energy", "latency", "activity", "accuracy", "placement"]
+    uris = re.findall(r'<img id="fig-([\w-]+)" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    # the graded synthetic job has no baseline (no ratios) and no per-op chip that prices it (no breakdown)
+    assert [k for k, _ in uris] == ["ratios-small-lif-run", "breakdown-small-lif-run", "convergence", "placement", "activity"]
     for _, b64 in uris:
         w, h = _png_size(base64.b64decode(b64))
         assert w > 300 and h > 200
@@ -179,3 +191,75 @@ def test_report_rejects_bad_input(tmp_path):
         energy.report(["not a comparison"], tmp_path)
     with pytest.raises(TypeError):
         energy.report(42, tmp_path)
+
+
+def _tables_after(html: str) -> dict[str, str]:
+    """{h3 caption: the table's HTML} for every captioned table."""
+    return dict(re.findall(r"<h3>([^<]+)</h3><table>(.*?)</table>", html, flags=re.S))
+
+
+def test_report_keeps_estimates_bounds_baselines_and_device_tables_apart(written):
+    _, paths = written
+    html = open(paths["html"], encoding="utf-8").read()
+    job = html.split("<h2>Job: small LIF run</h2>")[1].split("<h2>")[0]
+    tables = _tables_after(job)
+    est = next(v for k, v in tables.items() if k.startswith("Neuromorphic chips: estimates"))
+    bnd = next(v for k, v in tables.items() if k.startswith("Neuromorphic chips: bounds"))
+    base = next(v for k, v in tables.items() if k.startswith("Baselines"))
+    conv = next(v for k, v in tables.items() if k.startswith("Conventional device tables"))
+    assert "loihi1_davies2018" in est and "loihi1_sanafe" in est and "truenorth" in est and "loihi2_bound" not in est
+    assert "loihi2_bound (bound)" in bnd and "loihi1" not in bnd and "≤" in bnd  # a bound's ratios are 'at most'
+    assert "keras_spiking_cpu" in conv and "horowitz2014" in conv and "keras" not in est + bnd
+    assert "GPU a100 (modelled" in base and "dense SNN on h100" in base and "measured CPU wall time" in base
+
+
+def test_report_ratio_intervals_by_hand(comparisons, written):
+    """The per-chip ratios in report.json: GPU above idle over the chip's dynamic energy, low end over high end and back."""
+    _, real = comparisons
+    _, paths = written
+    doc = json.loads(open(paths["json"], encoding="utf-8").read())
+    chips = {c["profile"]: c for c in doc["comparisons"][1]["chips"]}
+    gpu = next(b for b in real.baselines if b.kind == "modelled" and b.label.startswith("GPU a100"))
+    e = real.estimates["loihi1_davies2018"]
+    r = chips["loihi1_davies2018"]["scopes"]["dynamic"]["energy_ratio"]
+    assert e.static_j is None  # Loihi 1: no static power, so its dynamic energy is its estimate
+    assert r["best"] == pytest.approx(gpu.energy_above_idle_j / e.energy_j, rel=1e-12)
+    assert r["low"] == pytest.approx(gpu.energy_above_idle_low_j / e.energy_high_j, rel=1e-12)
+    assert r["high"] == pytest.approx(gpu.energy_above_idle_high_j / e.energy_low_j, rel=1e-12)
+    assert chips["loihi1_davies2018"]["scopes"]["all_in"]["energy_ratio"] is None  # static not known: not guessed
+    t = chips["loihi1_davies2018"]["gpu_time_ratio"]
+    assert t["low"] == pytest.approx(gpu.time_low_s / e.time_high_s, rel=1e-12)
+    assert t["high"] == pytest.approx(gpu.time_high_s / e.time_low_s, rel=1e-12)
+    # TrueNorth is all-in: compared with the GPU board energy only
+    tn = real.estimates["truenorth"]
+    r = chips["truenorth"]["scopes"]["all_in"]["energy_ratio"]
+    assert r["low"] == pytest.approx(gpu.energy_low_j / tn.energy_high_j, rel=1e-12)
+    assert chips["truenorth"]["scopes"]["dynamic"]["energy_ratio"] is None
+
+
+def test_report_breakdown_shares_add_up(comparisons, written):
+    _, real = comparisons
+    _, paths = written
+    doc = json.loads(open(paths["json"], encoding="utf-8").read())
+    bars = {b["profile"]: b for b in doc["comparisons"][1]["breakdown"]}
+    assert set(bars) == {"loihi1_davies2018", "loihi1_sanafe"}  # per-op chip profiles; all-in ones have one term
+    for name, b in bars.items():
+        assert sum(b["terms"].values()) == pytest.approx(real.estimates[name].energy_j, rel=1e-9)
+
+
+def test_placement_caption_explains_the_numbers():
+    counts = make_counts()
+    placement = energy.compare_placements(
+        counts,
+        {"2d": make_mapping(ew=40, ns=30), "3d": make_mapping(topology="3d", ew=10, ns=5, vertical=12)},
+        assumptions={"hop_vertical": "e_hop_ns"},
+    )
+    e2, e3 = (placement["placements"][k]["energy_j"] for k in ("2d", "3d"))
+    from energy.report import placement_caption
+
+    text = placement_caption(placement)
+    assert "spans 9 cores" in text and "2d: 70 link traversals" in text
+    assert "3d: 27 traversals (-61 %)" in text  # (27 - 70) / 70
+    assert f"energy {100 * (e3 - e2) / e2:+.2g} %" in text
+    one_core = {k: {**v, "n_cores": 1} for k, v in placement["placements"].items()}
+    assert "no message leaves it" in placement_caption({**placement, "placements": one_core})
