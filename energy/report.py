@@ -941,22 +941,11 @@ def _sources(comps: list[dict[str, Any]], placement: Mapping[str, Any] | None) -
 
 
 # ------------------------------------------------------------------------------ writers
-def _umask() -> int:
-    """The process's umask (read by setting and restoring it)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write atomically, then give the file the mode an ordinary ``open()`` would (0666 less the umask).
-
-    The atomic writer's temporary file is created 0600; a report is meant to be read by others where the user's umask allows.
-    """
+    """Write atomically, with the mode an ordinary ``open()`` gives (0666 less the umask: see :func:`snn.io.atomic_path`)."""
     from snn.io import atomic_write_bytes
 
     atomic_write_bytes(path, lambda fh: fh.write(data))
-    os.chmod(path, 0o666 & ~_umask())
 
 
 def _table_html(header: list[str], rows: list[list[str]]) -> str:

@@ -41,7 +41,6 @@ import json
 import math
 import numbers
 import os
-import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
@@ -188,17 +187,11 @@ def row_from_estimate(point: Mapping[str, Any], estimate: Mapping[str, Any], fac
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, with the mode an ordinary ``open()`` gives (:func:`snn.io.atomic_write_bytes`)."""
+    from snn.io import atomic_write_bytes
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
 def _read_point(path: Path) -> dict[str, Any] | None:
@@ -277,9 +270,9 @@ def _plot(records: list[dict[str, Any]], path: Path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, path)
+    from snn.io import atomic_write_bytes
+
+    atomic_write_bytes(path, lambda fh: fh.write(buf.getvalue()))
 
 
 # ----------------------------------------------------------------------------- running

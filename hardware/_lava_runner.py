@@ -37,7 +37,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -429,7 +428,18 @@ def _remove_stale_results(folder):
 def _write_npz(path, arrays):
     folder = os.path.dirname(os.path.abspath(path))
     _remove_stale_results(folder)
-    fd, tmp = tempfile.mkstemp(prefix=f".lava_results.{os.getpid()}.", suffix=".tmp", dir=folder)
+    # as tempfile.mkstemp, but with the mode of an ordinary open() (0o666 less the umask), which the
+    # renamed result keeps; this script runs in Lava's Python on its own (no snn.io.atomic_write_bytes)
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(1000):
+        tmp = os.path.join(folder, f".lava_results.{os.getpid()}.{os.urandom(5).hex()}.tmp")
+        try:
+            fd = os.open(tmp, flags, 0o666)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f"no free temporary name for the results in {folder!r}")
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)

@@ -445,9 +445,10 @@ def _write_export(
         ),
         "written_by": f"snn-toolkit {snn.__version__} hardware.lava_backend.export",
     }
-    shutil.copyfile(RUNNER_PATH, folder / "run.py")
+    # the two scripts (they have a shebang line) are executable: 0o777 less the umask
+    snn.io.atomic_write_bytes(folder / "run.py", lambda fh: fh.write(RUNNER_PATH.read_bytes()), mode=0o777)
+    snn.io.atomic_write_bytes(folder / "lava_session.py", lambda fh: fh.write(SESSION_PATH.read_bytes()), mode=0o777)
     shutil.copyfile(PROCS_PATH, folder / "lava_procs.py")
-    shutil.copyfile(SESSION_PATH, folder / "lava_session.py")
     with open(folder / "arrays.npz", "wb") as fh:
         np.savez_compressed(fh, **arrays)
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
@@ -485,6 +486,9 @@ def export(
 
     The folder is written next to ``directory`` under a temporary name and
     renamed into place when complete: on any error nothing is left behind.
+    It gets the modes of an ordinary ``mkdir``/``open()`` under the user's
+    umask (``0o777``/``0o666`` less it; ``run.py`` and ``lava_session.py``
+    executable), see :func:`snn.io.atomic_folder`.
 
     Parameters
     ----------
@@ -519,24 +523,10 @@ def export(
         raise bad_value(ExportError, "directory", str(target), "exists already; pass overwrite=True to replace it")
     if not target.parent.is_dir():
         raise bad_value(ExportError, "directory", str(target), "its parent folder does not exist")
-    # folders a killed export left behind (named with its process id) go first
-    snn.io.remove_stale_temps(target.parent, f".{target.name}.tmp-")
-    snn.io.remove_stale_temps(target.parent, f".{target.name}.old-")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
-    try:
+    with snn.io.atomic_folder(target) as tmp:  # 0o777 less the umask; replaces an existing target
         manifest, ours = _write_export(
             network, tmp, n_steps, seed=seed, inputs=inputs, record=record, connection=connection, engine=engine or _default_engine()
         )
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-{os.getpid()}-", dir=target.parent))
-            os.replace(target, old / "x")
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return ExportInfo(target, n_steps, dict(ours.counts.spikes_per_population), ours.engine)
 
 

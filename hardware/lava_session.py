@@ -185,6 +185,7 @@ class LavaSession:
         py = python or lava_backend.lava_python()
         if not (os.path.isfile(py) and os.access(py, os.X_OK)):
             raise LavaNotFoundError(f"python={py!r}: no executable Lava interpreter there")
+        # private (0o700) on purpose: the session's own scratch folder, removed when the session closes
         folder = Path(tempfile.mkdtemp(prefix="snn-lava-session-"))
         try:
             self.manifest, _ = lava_backend._write_export(

@@ -5,7 +5,12 @@ pickle) describing populations, models and projections, and one numeric entry
 per array (``pop<i>.positions``, ``pop<i>.model.<field>``, ``pop<i>.init.<var>``,
 ``proj<j>.data|indices|indptr|delays``).  Writes are atomic: a temporary file
 in the same folder is renamed over the target; temporary files that a killed
-writer left behind are removed by the next write to the same target.
+writer left behind are removed by the next write to the same target.  The
+atomic writers (:func:`atomic_path`, :func:`atomic_write_bytes`,
+:func:`atomic_folder`, used for every file the toolkit leaves behind) create
+their files and folders with the modes of an ordinary ``open()`` /
+``os.mkdir`` (``0o666`` / ``0o777`` less the user's umask), not the private
+``0o600`` / ``0o700`` of :mod:`tempfile`.
 
 Loading trusts nothing in the file.  The zip members are read by this module
 (not by :func:`numpy.load`): each ``.npy`` header is parsed first and its
@@ -25,6 +30,7 @@ import dataclasses
 import json
 import os
 import re
+import secrets
 import shutil
 import tempfile
 import time
@@ -42,7 +48,17 @@ from snn.models import model_class
 from snn.network import Network
 from snn.synapses import synapse_class
 
-__all__ = ["save", "load", "atomic_write_bytes", "atomic_path", "remove_stale_temps", "MAX_HEADER_CHARS", "MAX_HEADER_DEPTH"]
+__all__ = [
+    "save",
+    "load",
+    "atomic_write_bytes",
+    "atomic_path",
+    "atomic_folder",
+    "remove_stale_temps",
+    "umask",
+    "MAX_HEADER_CHARS",
+    "MAX_HEADER_DEPTH",
+]
 
 FORMAT = "snn-toolkit.network"
 VERSION = 1
@@ -106,21 +122,76 @@ def remove_stale_temps(folder: str | os.PathLike, prefix: str, suffix: str = "")
     return removed
 
 
+def umask() -> int:
+    """The process's file-mode creation mask (``umask``), for code that must compute a mode itself.
+
+    The writers of this module never need it: they create their files and
+    folders with the modes an ordinary ``open()`` / ``mkdir()`` asks for
+    (``0o666`` / ``0o777``, ``0o777`` for scripts) and the kernel applies the
+    umask and the folder's default ACLs, so nothing is chmod-ed afterwards.
+
+    On Linux the mask is read from ``/proc/self/status`` (no change to the
+    process).  Elsewhere the only way to read it is to set it and set it back
+    (:func:`os.umask`); the umask is process-global, so a file another thread
+    creates in that window gets the temporary mask, ``0o077`` (private: too
+    strict at worst, never too open).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+_TEMP_TRIES = 1000
+
+
+def _create_temp(folder: Path, prefix: str, suffix: str, *, mode: int, directory: bool) -> Path:
+    """Create a new file or folder ``<prefix><random><suffix>`` in ``folder`` with ``mode`` (less the umask).
+
+    As :func:`tempfile.mkstemp` / :func:`tempfile.mkdtemp` (``O_EXCL``, never
+    follows a link), but with the mode that ``open()`` / ``os.mkdir`` would
+    give instead of mkstemp's private ``0o600`` / ``0o700``: the file is the
+    one renamed into place, and keeps this mode.
+    """
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(_TEMP_TRIES):
+        name = folder / f"{prefix}{secrets.token_hex(5)}{suffix}"
+        try:
+            if directory:
+                os.mkdir(name, mode)
+            else:
+                os.close(os.open(name, flags, mode))
+        except FileExistsError:
+            continue
+        return name
+    raise FileExistsError(f"no free temporary name {prefix}*{suffix} in {str(folder)!r} after {_TEMP_TRIES} tries")
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, *, mode: int = 0o666) -> Iterator[Path]:
     """A temporary path next to ``path``; renamed onto ``path`` when the block succeeds.
 
     The temporary name is ``.<name>.<pid>.<random>.tmp``; one left behind by a
     writer that was killed is removed by the next write to ``path``.  On an
     exception the temporary file is removed and ``path`` is untouched.
+
+    The temporary file is created with ``mode`` less the umask, so ``path``
+    ends up as an ordinary ``open()`` would create it (``0o644`` under umask
+    ``0o022``); ``mode=0o777`` for an executable script.  An existing
+    ``path`` is replaced, so its own mode is not kept.
     """
     path = Path(path)
     prefix = f".{path.name}."
     remove_stale_temps(path.parent, prefix, ".tmp")
-    fd, tmp = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = _create_temp(path.parent, f"{prefix}{os.getpid()}.", ".tmp", mode=mode, directory=False)
     try:
-        yield Path(tmp)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -128,13 +199,54 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
-def atomic_write_bytes(path: str | os.PathLike, write: Any) -> None:
-    """Call ``write(fileobj)`` on a temporary file next to ``path``, then rename it onto ``path``."""
-    with atomic_path(path) as tmp:
+def atomic_write_bytes(path: str | os.PathLike, write: Any, *, mode: int = 0o666) -> None:
+    """Call ``write(fileobj)`` on a temporary file next to ``path``, then rename it onto ``path``.
+
+    ``path`` gets ``mode`` less the umask (see :func:`atomic_path`).
+    """
+    with atomic_path(path, mode=mode) as tmp:
         with open(tmp, "wb") as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """A new folder next to ``path`` to fill; renamed onto ``path`` when the block succeeds.
+
+    The folder is ``.<name>.tmp-<pid>-<random>``, created ``0o777`` less the
+    umask (as ``os.mkdir`` would; :func:`tempfile.mkdtemp` would make it
+    ``0o700``), so files written into it with ``open()`` and the folder itself
+    end up with the user's usual modes.  An existing ``path`` (the caller
+    decides whether it may be replaced) is moved aside first and removed after
+    the rename; on an exception the new folder is removed and ``path`` is
+    untouched.  Folders of killed writers are removed by the next write to
+    ``path``.
+    """
+    path = Path(path)
+    tmp_prefix, old_prefix = f".{path.name}.tmp-", f".{path.name}.old-"
+    remove_stale_temps(path.parent, tmp_prefix)
+    remove_stale_temps(path.parent, old_prefix)
+    tmp = _create_temp(path.parent, f"{tmp_prefix}{os.getpid()}-", "", mode=0o777, directory=True)
+    try:
+        yield tmp
+        if os.path.lexists(path):
+            # private and removed at once: only holds the replaced folder for the swap
+            old = Path(tempfile.mkdtemp(prefix=f"{old_prefix}{os.getpid()}-", dir=path.parent))
+            os.replace(path, old / "x")
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                os.replace(old / "x", path)
+                os.rmdir(old)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 # ----------------------------------------------------------------------------- save

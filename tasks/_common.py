@@ -12,7 +12,6 @@ import dataclasses
 import importlib
 import math
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -245,20 +244,9 @@ def save_problem(problem: Any, path: str | os.PathLike) -> None:
             if arr.dtype == object:
                 raise TaskError(f"problem.{f.name}={value!r}: cannot be stored without pickle")
             arrays[f.name] = arr
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".problem-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp's 0600 -> what open() would have made
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    import snn.io
+
+    snn.io.atomic_write_bytes(path, lambda fh: np.savez(fh, **arrays))
 
 
 def load_problem(path: str | os.PathLike, task: str | None = None) -> Any:

@@ -12,11 +12,10 @@ and the tasks' own records; ``run.py`` imports ``hardware`` when it runs.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
+import snn.io
 from tasks._common import TASKS, TaskError, load_problem, save_problem
 
 __all__ = ["write_lava_folder", "RESULT_KEYS"]
@@ -158,7 +157,8 @@ def write_lava_folder(task: str, problem: Any, out: str | os.PathLike, *, seed: 
     """Write the deployment folder ``out`` for ``problem`` (a ``tasks.<task>.Problem`` or a path to its ``.npz``).
 
     The folder is written next to ``out`` and renamed into place, so a failed
-    write leaves no half folder.  Raises :class:`TaskError` for an unknown
+    write leaves no half folder; it and its files get the user's usual modes
+    (``0o777``/``0o666`` less the umask, ``run.py`` executable).  Raises :class:`TaskError` for an unknown
     ``task``, a problem of another task, or an existing ``out`` without
     ``overwrite``.
     """
@@ -172,12 +172,12 @@ def write_lava_folder(task: str, problem: Any, out: str | os.PathLike, *, seed: 
     if target.exists() and not overwrite:
         raise TaskError(f"out={str(target)!r}: exists already; pass overwrite=True (--overwrite) to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
+    with snn.io.atomic_folder(target) as tmp:  # 0o777 less the umask; replaces an existing target
         save_problem(problem, tmp / "problem.npz")
         toolkit = str(Path(__file__).resolve().parents[1])
         options = SOLVE_OPTIONS.get(task, {})
-        (tmp / "run.py").write_text(_RUN.format(task=task, seed=int(seed), toolkit=toolkit, options=options))
+        script = _RUN.format(task=task, seed=int(seed), toolkit=toolkit, options=options)
+        snn.io.atomic_write_bytes(tmp / "run.py", lambda fh: fh.write(script.encode("utf-8")), mode=0o777)  # a script: executable
         doc = (__import__(f"tasks.{task}", fromlist=["_"]).__doc__ or task).strip().splitlines()[0].rstrip(".")
         (tmp / "README.md").write_text(
             _README.format(
@@ -188,17 +188,4 @@ def write_lava_folder(task: str, problem: Any, out: str | os.PathLike, *, seed: 
                 loihi2="lava.magma.compiler.subcompilers.nc.ncproc_compiler",
             )
         )
-        os.chmod(tmp, 0o755 & ~_umask())
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -127,6 +127,26 @@ def test_expand_orders_points_and_validates_the_spec():
             expand(bad)
 
 
+@pytest.mark.parametrize(("mask", "file_mode", "dir_mode"), [(0o027, 0o640, 0o750), (0o002, 0o664, 0o775)], ids=["umask027", "umask002"])
+def test_sweep_result_files_follow_the_umask(tmp_path, markers, mask, file_mode, dir_mode):
+    import stat
+
+    def mode(path):
+        return stat.S_IMODE(os.stat(path).st_mode)
+
+    old = os.umask(mask)
+    try:
+        rows = energy.sweep(_spec(xs=(2,), seeds=(0,), profiles=("p",)), out=tmp_path / "s", progress=False)
+    finally:
+        os.umask(old)
+    assert [r["y"] for r in rows] == [4]
+    out = tmp_path / "s"
+    assert mode(out) == dir_mode and mode(out / "points") == dir_mode
+    assert mode(out / "results.csv") == file_mode and mode(out / "results.json") == file_mode
+    points = list((out / "points").iterdir())
+    assert len(points) == 1 and mode(points[0]) == file_mode
+
+
 def test_sweep_on_a_distributed_scheduler_equals_the_local_run_and_records_failures(tmp_path, markers):
     spec = _spec(xs=(1, 2, -1, 3))
     local = energy.sweep(spec, out=tmp_path / "local")

@@ -372,6 +372,34 @@ def test_export_is_atomic_and_refuses_what_lava_cannot_run(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
+@pytest.mark.parametrize(("mask", "file_mode", "dir_mode"), [(0o027, 0o640, 0o750), (0o002, 0o664, 0o775)], ids=["umask027", "umask002"])
+def test_export_folder_and_lava_results_follow_the_umask(tmp_path, mask, file_mode, dir_mode):
+    """The folder and its files get what mkdir/open give under the umask; the two scripts are executable."""
+    from hardware import _lava_runner
+
+    def mode(path):
+        return stat.S_IMODE(os.stat(path).st_mode)
+
+    old = os.umask(mask)
+    try:
+        lava_backend.export(_issue_net(), tmp_path / "out", n_steps=5)
+        lava_backend.export(_issue_net(), tmp_path / "out", n_steps=6, overwrite=True)
+        _lava_runner._write_npz(str(tmp_path / "out" / "results.npz"), {"a": np.arange(3)})  # what run.py writes
+    finally:
+        os.umask(old)
+    folder = tmp_path / "out"
+    assert mode(folder) == dir_mode
+    scripts = {"run.py", "lava_session.py"}
+    files = {p.name: mode(p) for p in folder.iterdir()}
+    assert files == {name: (dir_mode if name in scripts else file_mode) for name in files} and scripts < set(files)
+    assert (folder / "run.py").read_bytes() == lava_backend.RUNNER_PATH.read_bytes()
+    assert (folder / "lava_session.py").read_bytes() == lava_backend.SESSION_PATH.read_bytes()
+    with np.load(folder / "results.npz", allow_pickle=False) as z:
+        np.testing.assert_array_equal(z["a"], [0, 1, 2])
+    assert json.loads((folder / "manifest.json").read_text())["n_steps"] == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
 def _with(net, *, delay=None, synapse="keep"):
     out = snn.Network(dt_ms=net.dt_ms)
     for p in net.populations:

@@ -483,3 +483,61 @@ def test_fixed_point_models_and_synapses_round_trip_and_their_fields_are_typed(t
     ):
         crafted = _with(json.loads(json.dumps(h)), where, value)
         _refused(_rewrite(path, tmp_path, header=crafted), "member 'header'", needle)
+
+
+# ------------------------------------------------------------------ file modes (issue 13 item 8)
+def _mode(path) -> int:
+    import stat
+
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.mark.parametrize(("mask", "file_mode", "dir_mode"), [(0o027, 0o640, 0o750), (0o002, 0o664, 0o775)], ids=["umask027", "umask002"])
+def test_saved_files_and_folders_get_the_modes_open_and_mkdir_would_under_the_umask(tmp_path, mask, file_mode, dir_mode):
+    old = os.umask(mask)
+    try:
+        assert snn.io.umask() == mask
+        snn.save(_network(), tmp_path / "net.npz")
+        # replacing a file of another mode: the new file gets the umask's mode, as a new open() would
+        (tmp_path / "old.npz").write_bytes(b"x")
+        os.chmod(tmp_path / "old.npz", 0o600)
+        snn.save(_network(), tmp_path / "old.npz")
+        snn.io.atomic_write_bytes(tmp_path / "script", lambda fh: fh.write(b"#!/bin/sh\n"), mode=0o777)
+        with snn.io.atomic_folder(tmp_path / "folder") as tmp:
+            assert _mode(tmp) == dir_mode  # already while it is filled: no chmod after the fact
+            (tmp / "a.txt").write_text("a")
+        (tmp_path / "folder2").mkdir(mode=0o700)
+        with snn.io.atomic_folder(tmp_path / "folder2") as tmp:  # replaces an existing folder
+            (tmp / "b.txt").write_text("b")
+    finally:
+        os.umask(old)
+    assert _mode(tmp_path / "net.npz") == file_mode and _mode(tmp_path / "old.npz") == file_mode
+    _same(_network(), snn.load(tmp_path / "net.npz"))
+    assert _mode(tmp_path / "script") == dir_mode  # 0o777 less the umask
+    assert _mode(tmp_path / "folder") == dir_mode and _mode(tmp_path / "folder" / "a.txt") == file_mode
+    assert _mode(tmp_path / "folder2") == dir_mode and [p.name for p in (tmp_path / "folder2").iterdir()] == ["b.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "folder2", "net.npz", "old.npz", "script"]
+
+
+def test_umask_without_proc_is_read_by_setting_it_back(monkeypatch):
+    def no_proc(*args, **kwargs):
+        raise OSError("no /proc here")
+
+    monkeypatch.setattr(snn.io, "open", no_proc, raising=False)
+    old = os.umask(0o037)
+    try:
+        assert snn.io.umask() == 0o037
+        assert os.umask(0o037) == 0o037  # left as it was
+    finally:
+        os.umask(old)
+
+
+def test_a_failed_folder_write_leaves_nothing_and_keeps_the_old_folder(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("old")
+    with pytest.raises(RuntimeError, match="half"):
+        with snn.io.atomic_folder(tmp_path / "out") as tmp:
+            (tmp / "new.txt").write_text("new")
+            raise RuntimeError("half written")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["keep.txt"]

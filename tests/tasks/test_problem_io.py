@@ -54,3 +54,28 @@ def test_bad_files_give_clear_errors(tmp_path):
         _common.load_problem(tmp_path / "junk.npz")
     with pytest.raises(_common.TaskError, match="must be the Problem"):
         _common.save_problem({"A": 1}, tmp_path / "x.npz")
+
+
+@pytest.mark.parametrize(("mask", "file_mode", "dir_mode"), [(0o027, 0o640, 0o750), (0o002, 0o664, 0o775)], ids=["umask027", "umask002"])
+def test_problem_files_and_deploy_folders_follow_the_umask(tmp_path, mask, file_mode, dir_mode):
+    import os
+    import stat
+
+    from tasks import _deploy
+
+    def mode(path):
+        return stat.S_IMODE(os.stat(path).st_mode)
+
+    p = qp.random_problem(n=4, m=2, seed=0)
+    old = os.umask(mask)
+    try:
+        _common.save_problem(p, tmp_path / "qp.npz")
+        _deploy.write_lava_folder("qp", tmp_path / "qp.npz", tmp_path / "dep")
+        _deploy.write_lava_folder("qp", p, tmp_path / "dep", overwrite=True)
+    finally:
+        os.umask(old)
+    assert mode(tmp_path / "qp.npz") == file_mode
+    assert mode(tmp_path / "dep") == dir_mode
+    assert {f.name: mode(f) for f in (tmp_path / "dep").iterdir()} == {"problem.npz": file_mode, "README.md": file_mode, "run.py": dir_mode}
+    assert _same(_common.load_problem(tmp_path / "dep" / "problem.npz", "qp").Q, p.Q)
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["dep", "qp.npz"]
