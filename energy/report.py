@@ -772,7 +772,9 @@ def placement_caption(placement: Mapping[str, Any]) -> str:
         de = (e["energy_j"] - ref["energy_j"]) / ref["energy_j"]
         dt = (e["time_s"] - ref["time_s"]) / ref["time_s"] if e.get("time_s") and ref.get("time_s") else None
         text.append(
-            f"{label}: {hops(e):.0f} traversals ({100 * dh:+.0f} %), {json.dumps(e.get('hops'))}; energy {100 * de:+.2g} %"
+            f"{label}: {hops(e):.0f} traversals ({100 * dh:+.0f} %: "
+            + ", ".join(f"{v} {k}" for k, v in (e.get("hops") or {}).items())
+            + f"); energy {100 * de:+.2g} %"
             + ("" if dt is None else f", latency bound {100 * dt:+.2g} %")
             + f" (longest route per step {e.get('max_hops_per_step')} vs {ref.get('max_hops_per_step')} hops)."
         )

@@ -37,9 +37,7 @@ def run(plan: Plan, n_steps: int, *, progress: bool = False) -> RunResult:
     spikes_rec = {p.name: np.zeros((n_steps, p.n), dtype=bool) for p in pops if p.name in plan.record_spikes}
     out_rec = {p.name: np.zeros((n_steps, p.n), dtype=np.float64) for p in pops if p.name in plan.record_outputs}
     state_rec = {
-        p.name: {v: np.zeros((n_steps, p.n), dtype=p.dtype) for v in plan.record_state[p.name]}
-        for p in pops
-        if p.name in plan.record_state
+        p.name: {v: np.zeros((n_steps, p.n), dtype=p.dtype) for v in plan.record_state[p.name]} for p in pops if p.name in plan.record_state
     }
     spikes_per_step = np.zeros(n_steps, dtype=np.int64)
     events_per_step = np.zeros(n_steps, dtype=np.int64)
