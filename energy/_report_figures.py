@@ -179,7 +179,8 @@ def placement(placement: Mapping[str, Any] | None) -> bytes | None:
         ax1.bar(x, vals, 0.6, bottom=bottom, label=direction, color=colour)
         bottom += vals
     for xi, total in zip(x, bottom):
-        ax1.text(xi, total, f"{total:.3g}", ha="center", va="bottom", fontsize=7)
+        ax1.text(xi, total, f"{total:.0f}", ha="center", va="bottom", fontsize=7)
+    ax1.set_ylim(0, max(1.0, float(bottom.max())) * 1.15)
     ax1.set_xticks(x)
     ax1.set_xticklabels(labels, fontsize=8)
     ax1.set_title("link traversals (hops) by direction", fontsize=9)
@@ -194,7 +195,8 @@ def placement(placement: Mapping[str, Any] | None) -> bytes | None:
                 ax.text(xi, 0.5, "not priced", rotation=90, ha="center", va="center", transform=ax.get_xaxis_transform(), fontsize=7)
             else:
                 ax.text(xi, v, f"{v:.4g}", ha="center", va="bottom", fontsize=7)
-        ax.set_ylim(bottom=0)
+        finite = [v for v in ys if np.isfinite(v)]
+        ax.set_ylim(0, max(finite) * 1.15 if finite else 1.0)
         ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
         ax.set_xticks(x)
         ax.set_xticklabels(labels, fontsize=8)
