@@ -619,6 +619,29 @@ def _placement(placement: Mapping[str, Any] | None) -> bytes | None:
     return _png(fig)
 
 
+def _size_sweep_sections(size_sweeps: Sequence[Mapping[str, Any]] | None) -> tuple[list[dict[str, Any]], list[tuple[str, str, str, bytes]]]:
+    """The size sweeps as JSON data and as ``(heading, figure key, caption, png)`` per sweep (energy.sizesweep draws and captions them)."""
+    from energy import sizesweep
+
+    if size_sweeps is None:
+        return [], []
+    if isinstance(size_sweeps, Mapping) or not isinstance(size_sweeps, Sequence):
+        raise SNNTypeError(f"size_sweeps={size_sweeps!r}: must be a list of energy.sizesweep.run results")
+    data, sections, keys = [], [], set()
+    for i, sw in enumerate(size_sweeps):
+        if not isinstance(sw, Mapping) or "task" not in sw:
+            raise SNNTypeError(f"size_sweeps[{i}]: must be a dict returned by energy.sizesweep.run")
+        sw = _clean(sw)
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(sw["task"])) or "task"
+        key, k = f"sweep-{safe}", 2
+        while key in keys:
+            key, k = f"sweep-{safe}-{k}", k + 1
+        keys.add(key)
+        data.append(sw)
+        sections.append((f"Size sweep: {sw['label']}", key, sizesweep.caption(sw), sizesweep.figure(sw)))
+    return data, sections
+
+
 # ------------------------------------------------------------------------------ writers
 def _umask() -> int:
     """The process's umask (read by setting and restoring it)."""
@@ -823,6 +846,7 @@ def report(
     activity: Mapping[str, Any] | None = None,
     crosschecks: Sequence[Mapping[str, Any]] | None = None,
     notes: Sequence[str] = (),
+    size_sweeps: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, str]:
     """Write ``report.html``, ``report.md`` and ``report.json`` (and ``figures/*.png``) into ``out_dir``.
 
@@ -843,6 +867,10 @@ def report(
         apart SANA-FE and the estimate are.
     notes : list of str
         Extra paragraphs (e.g. what was skipped and why).
+    size_sweeps : list of dict, optional
+        Results of :func:`energy.sizesweep.run`: each drawn as
+        ``figures/sweep-<task>.png`` under "Size sweep: <label>" with its
+        crossovers, and kept in report.json as ``"size_sweeps"``.
 
     Returns
     -------
@@ -874,6 +902,11 @@ def report(
         p = out / "figures" / f"{key}.png"
         _atomic_write(p, png)
         fig_paths.append(str(p))
+    sweeps, sweep_sections = _size_sweep_sections(size_sweeps)
+    for _, key, _, png in sweep_sections:
+        p = out / "figures" / f"{key}.png"
+        _atomic_write(p, png)
+        fig_paths.append(str(p))
 
     created = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     sections = _sections(comps, placement, crosschecks, notes)
@@ -891,7 +924,8 @@ def report(
         "placement": placement,
         "crosschecks": crosschecks,
         "notes": list(notes),
-        "figures": [f"figures/{k}.png" for k, _, _ in figures],
+        "figures": [f"figures/{k}.png" for k, _, _ in figures] + [f"figures/{k}.png" for _, k, _, _ in sweep_sections],
+        "size_sweeps": sweeps,
         "profiles": {name: _profiles.get(name).to_dict() for name, _, _ in sources},
     }
     json_path = out / "report.json"
@@ -907,6 +941,8 @@ def report(
         + [""]
     )
     md += ["## Plots", ""] + [f"![{cap}](figures/{key}.png)" for key, cap, _ in figures] + [""]
+    for head, key, cap, _ in sweep_sections:
+        md += [f"## {head}", "", f"![{head}](figures/{key}.png)", "", cap, ""]
     for head, paras, tables in sections:
         md += [f"## {head}", ""]
         for p in paras:
@@ -943,6 +979,12 @@ def report(
         )
     if not figures:
         parts.append("<p>No data to plot.</p>")
+    for head, key, cap, png in sweep_sections:
+        uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        parts.append(f"<h2>{html.escape(head)}</h2>")
+        parts.append(
+            f'<figure><img id="fig-{key}" src="{uri}" alt="{html.escape(head)}"><figcaption>{html.escape(cap)}</figcaption></figure>'
+        )
     for head, paras, tables in sections:
         parts.append(f"<h2>{html.escape(head)}</h2>")
         parts += [f"<p>{html.escape(p)}</p>" for p in paras]

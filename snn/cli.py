@@ -153,6 +153,37 @@ _DEMO_JOBS = (
     ("shortest path (n=200)", "shortest_path", {"n": 200}, {}, {}),
     ("maxcut (n=20)", "qubo", {"n": 20}, {}, {}),
 )
+#: the demo's size sweeps (energy.sizesweep.run keyword arguments), one per task, each through its demo job's size
+#: (that point is the demo job itself, not run again); small enough to add about 20 s to the demo on 2 cores
+_DEMO_SWEEPS = (
+    {"task": "linear", "label": "linear (cond 10)", "sizes": {"n": [16, 32, 64, 256]}, "problem": {"cond": 10.0}, "solve": {"rtol": 1e-3}},
+    {"task": "lasso", "label": "lasso", "sizes": {"n_atoms": [16, 32, 64, 256]}, "solve": {"rtol": 1e-2}},
+    {
+        "task": "qp",
+        "label": "qp (m = 0.4 n)",
+        "sizes": [{"n": 10, "m": 4}, {"n": 20, "m": 8}, {"n": 40, "m": 16}, {"n": 80, "m": 32}],
+        "size_name": "n",
+        "solve": {"rtol": 1e-3},
+    },
+    {
+        "task": "poisson",
+        "label": "poisson (3D grid)",
+        "sizes": {"shape": [(4, 4, 4), (6, 6, 6), (8, 8, 8), (12, 12, 12)]},
+        "size_values": [4, 6, 8, 12],
+        "size_name": "grid side",
+        "solve": {"rtol": 1e-3},
+    },
+    {
+        "task": "heat",
+        "label": "heat (3D grid, 50 steps)",
+        "sizes": {"shape": [(4, 4, 4), (8, 8, 8), (12, 12, 12), (16, 16, 16)]},
+        "size_values": [4, 8, 12, 16],
+        "size_name": "grid side",
+        "problem": {"n_time": 50},
+    },
+    {"task": "shortest_path", "label": "shortest path", "sizes": {"n": [50, 100, 200, 800]}},
+    {"task": "qubo", "label": "maxcut", "sizes": {"n": [10, 15, 20, 30]}},
+)
 
 
 def _traffic_for(run: Any, network: Any, mapping_mod: Any, *, topology: str = "2d", layers: int = 1) -> tuple[dict | None, str | None]:
@@ -202,7 +233,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     jobs = [j for j in _DEMO_JOBS if not args.only or j[1] in args.only]
     steps = tqdm(jobs, desc="snn demo", unit="task", disable=args.quiet)
     traffic_fn = functools.partial(_traffic_for, mapping_mod=mapping_mod)
-    done: dict = {}  # jobs already run (energy.jobs caches them by their arguments)
+    done: dict = {}  # jobs already run: a sweep point that is also a demo job is not run again
     for label, name, prob_kw, solve_kw, base_kw in steps:
         steps.set_postfix_str(name)
         comp, job_summary, job_notes = energy.jobs.run_task_job(
@@ -220,6 +251,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         notes.extend(job_notes)
         comparisons.append(comp)
         summary["jobs"][name] = job_summary
+
+    # size sweeps: energy- and time-to-solution against size, the demo job's size among them (reused, not run again)
+    sweeps = []
+    todo = [sw for sw in _DEMO_SWEEPS if not args.only or sw["task"] in args.only]
+    for sw in tqdm(todo, desc="size sweeps", unit="task", disable=args.quiet):
+        kw = {k: v for k, v in sw.items() if k != "task"}
+        sweeps.append(
+            energy.sizesweep.run(
+                importlib.import_module(f"tasks.{sw['task']}"),
+                **kw,
+                seed=args.seed,
+                engine=engine,
+                device=device,
+                profile=energy.sizesweep.HEADLINE_CHIPS,
+                traffic=traffic_fn,
+                cache=done,
+            )
+        )
 
     # fixed point: the linear task quantised to Loihi's registers and run bit-exactly
     fp_problem = importlib.import_module("tasks.linear").random_problem(n=64, cond=10.0, seed=args.seed)
@@ -264,7 +313,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         except Exception as exc:  # no .venv-lava on this machine: the report says so
             notes.append(f"Lava: not run ({type(exc).__name__}: {str(exc)[:300]}).")
     paths = energy.report(
-        comparisons, out, title="snn demo: spiking solvers vs the dense GPU way", placement=placement, activity=activity, notes=notes
+        comparisons,
+        out,
+        title="snn demo: spiking solvers vs the dense GPU way",
+        placement=placement,
+        activity=activity,
+        notes=notes,
+        size_sweeps=sweeps,
     )
     snn.io.atomic_write_bytes(out / "summary.json", lambda fh: fh.write(json.dumps(summary, indent=2, default=str).encode()))
     print(f"report: {paths['html']}\n        {paths['md']}\n        {paths['json']}")
