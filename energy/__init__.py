@@ -11,7 +11,7 @@ run's :class:`snn.OpCounts`, a mapping's traffic dict, a task's baseline record.
 >>> est.energy_j, est.time_s, est.edp, est.breakdown         # doctest: +SKIP
 """
 
-from energy import baseline, profiles
+from energy import baseline, jobs, profiles, sizesweep
 from energy.compare import Comparison, compare, compare_placements, default_profiles
 from energy.errors import BaselineError, EnergyError, ProfileError, UnpricedOperationError
 from energy.estimate import EnergyEstimate, estimate, operation_counts
@@ -26,6 +26,8 @@ __all__ = [
     "ProfileError",
     "UnpricedOperationError",
     "baseline",
+    "jobs",
+    "sizesweep",
     "compare",
     "compare_placements",
     "default_profiles",

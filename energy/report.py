@@ -826,9 +826,10 @@ def _placement_blocks(placement: Mapping[str, Any]) -> list[tuple]:
     return blocks
 
 
-def _sections(comps, placement, activity, crosschecks, extra_notes):
+def _sections(comps, placement, activity, crosschecks, extra_notes, sweep_sections=()):
     """The report's sections, built once for both writers: [(title, blocks)], plus the per-job rows for report.json."""
     sections = []
+    sweep_sections = list(sweep_sections)
     job_rows = {}
     for c in comps:
         title, blocks, rows = _job_section(c)
@@ -855,6 +856,7 @@ def _sections(comps, placement, activity, crosschecks, extra_notes):
                 )
             )
         sections.append(("Convergence", blocks))
+    sections += sweep_sections
     if placement and placement.get("placements"):
         sections.append(("Placement: 2D mesh vs 3D-stacked", _placement_blocks(placement)))
     lines = []
@@ -942,6 +944,29 @@ def _sources(comps: list[dict[str, Any]], placement: Mapping[str, Any] | None) -
     return out
 
 
+def _size_sweep_sections(size_sweeps: Sequence[Mapping[str, Any]] | None) -> tuple[list[dict[str, Any]], list[tuple[str, list[tuple]]]]:
+    """The size sweeps as JSON data and as one section per sweep, its figure and caption (energy.sizesweep draws and captions them)."""
+    from energy import sizesweep
+
+    if size_sweeps is None:
+        return [], []
+    if isinstance(size_sweeps, Mapping) or not isinstance(size_sweeps, Sequence):
+        raise SNNTypeError(f"size_sweeps={size_sweeps!r}: must be a list of energy.sizesweep.run results")
+    data, sections, keys = [], [], set()
+    for i, sw in enumerate(size_sweeps):
+        if not isinstance(sw, Mapping) or "task" not in sw:
+            raise SNNTypeError(f"size_sweeps[{i}]: must be a dict returned by energy.sizesweep.run")
+        sw = _clean(sw)
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(sw["task"])) or "task"
+        key, k = f"sweep-{safe}", 2
+        while key in keys:
+            key, k = f"sweep-{safe}-{k}", k + 1
+        keys.add(key)
+        data.append(sw)
+        sections.append((f"Size sweep: {sw['label']}", [("fig", key, sizesweep.caption(sw), sizesweep.figure(sw))]))
+    return data, sections
+
+
 # ------------------------------------------------------------------------------ writers
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write atomically, with the mode an ordinary ``open()`` gives (0666 less the umask: see :func:`snn.io.atomic_path`)."""
@@ -988,6 +1013,7 @@ def report(
     activity: Mapping[str, Any] | None = None,
     crosschecks: Sequence[Mapping[str, Any]] | None = None,
     notes: Sequence[str] = (),
+    size_sweeps: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, str]:
     """Write ``report.html``, ``report.md`` and ``report.json`` (and ``figures/*.png``) into ``out_dir``.
 
@@ -1016,6 +1042,10 @@ def report(
         apart SANA-FE and the estimate are.
     notes : list of str
         Extra paragraphs (e.g. what was skipped and why).
+    size_sweeps : list of dict, optional
+        Results of :func:`energy.sizesweep.run`: each drawn as
+        ``figures/sweep-<task>.png`` under "Size sweep: <label>" with its
+        crossovers, and kept in report.json as ``"size_sweeps"``.
 
     Returns
     -------
@@ -1032,7 +1062,8 @@ def report(
     (out / "figures").mkdir(exist_ok=True)
 
     created = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    sections, job_rows = _sections(comps, placement, activity, crosschecks, notes)
+    sweeps, sweep_sections = _size_sweep_sections(size_sweeps)
+    sections, job_rows = _sections(comps, placement, activity, crosschecks, notes, sweep_sections)
     sources = _sources(comps, placement)
     figures = [(b[1], b[2], b[3]) for _, blocks in sections for b in blocks if b[0] == "fig"]
     fig_paths = []
@@ -1059,6 +1090,7 @@ def report(
         "crosschecks": crosschecks,
         "notes": list(notes),
         "figures": [f"figures/{k}.png" for k, _, _ in figures],
+        "size_sweeps": sweeps,
         "profiles": {name: _profiles.get(name).to_dict() for name, _, _ in sources},
     }
     json_path = out / "report.json"

@@ -153,11 +153,37 @@ _DEMO_JOBS = (
     ("shortest path (n=200)", "shortest_path", {"n": 200}, {}, {}),
     ("maxcut (n=20)", "qubo", {"n": 20}, {}, {}),
 )
-
-
-def _fmt_acc(accuracy: dict, target: dict) -> str:
-    """``metric achieved vs target`` for each targeted metric, for notes."""
-    return ", ".join(f"{k} {accuracy.get(k, float('nan')):.2g} vs {v:.2g}" for k, v in target.items())
+#: the demo's size sweeps (energy.sizesweep.run keyword arguments), one per task, each through its demo job's size
+#: (that point is the demo job itself, not run again); small enough to add about 20 s to the demo on 2 cores
+_DEMO_SWEEPS = (
+    {"task": "linear", "label": "linear (cond 10)", "sizes": {"n": [16, 32, 64, 256]}, "problem": {"cond": 10.0}, "solve": {"rtol": 1e-3}},
+    {"task": "lasso", "label": "lasso", "sizes": {"n_atoms": [16, 32, 64, 256]}, "solve": {"rtol": 1e-2}},
+    {
+        "task": "qp",
+        "label": "qp (m = 0.4 n)",
+        "sizes": [{"n": 10, "m": 4}, {"n": 20, "m": 8}, {"n": 40, "m": 16}, {"n": 80, "m": 32}],
+        "size_name": "n",
+        "solve": {"rtol": 1e-3},
+    },
+    {
+        "task": "poisson",
+        "label": "poisson (3D grid)",
+        "sizes": {"shape": [(4, 4, 4), (6, 6, 6), (8, 8, 8), (12, 12, 12)]},
+        "size_values": [4, 6, 8, 12],
+        "size_name": "grid side",
+        "solve": {"rtol": 1e-3},
+    },
+    {
+        "task": "heat",
+        "label": "heat (3D grid, 50 steps)",
+        "sizes": {"shape": [(4, 4, 4), (8, 8, 8), (12, 12, 12), (16, 16, 16)]},
+        "size_values": [4, 8, 12, 16],
+        "size_name": "grid side",
+        "problem": {"n_time": 50},
+    },
+    {"task": "shortest_path", "label": "shortest path", "sizes": {"n": [50, 100, 200, 800]}},
+    {"task": "qubo", "label": "maxcut", "sizes": {"n": [10, 15, 20, 30]}},
+)
 
 
 def _traffic_for(run: Any, network: Any, mapping_mod: Any, *, topology: str = "2d", layers: int = 1) -> tuple[dict | None, str | None]:
@@ -170,9 +196,7 @@ def _traffic_for(run: Any, network: Any, mapping_mod: Any, *, topology: str = "2
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    import dataclasses
     import importlib
-    import inspect
     import json
     from pathlib import Path
 
@@ -182,6 +206,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from energy import baseline as gpu_baseline
     from hardware import lava_backend, loihi
     from hardware import mapping as mapping_mod
+    from tasks._common import convergence_trace
 
     _writable(args.out, "--out", folder=True)
     out = Path(args.out)
@@ -208,80 +233,44 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     summary: dict[str, Any] = {"engine": engine, "device": device, "jobs": {}}
     jobs = [j for j in _DEMO_JOBS if not args.only or j[1] in args.only]
     steps = tqdm(jobs, desc="snn demo", unit="task", disable=args.quiet)
+    traffic_fn = functools.partial(_traffic_for, mapping_mod=mapping_mod)
+    done: dict = {}  # jobs already run: a sweep point that is also a demo job is not run again
     for label, name, prob_kw, solve_kw, base_kw in steps:
         steps.set_postfix_str(name)
-        mod = importlib.import_module(f"tasks.{name}")
-        problem = mod.random_problem(**prob_kw, seed=args.seed)
-        t0 = time.perf_counter()
-        res = mod.solve(problem, engine=engine, seed=args.seed, **solve_kw)
-        wall = time.perf_counter() - t0
-        # equal accuracy: every baseline runs to the accuracy the spiking solver reached on its own metric(s)
-        target = {m: float(res.errors[m]) for m in mod.TARGET_METRICS}
-        kw = dict(base_kw)
-        # find k* (the first iterate meeting the target) once; the counted and measured runs repeat exactly k* iterations
-        probe = mod.dense_baseline(problem, device=device, target=target, **kw)
-        if probe.reached is False and probe.dtype == "float32":
-            kw["dtype"] = "float64"
-            notes.append(
-                f"{label}: the float32 torch baseline stops short of the spiking solver's accuracy ({_fmt_acc(probe.accuracy, target)}); it runs in float64 instead."
-            )
-            probe = mod.dense_baseline(problem, device=device, target=target, **kw)
-        if "iterations" in inspect.signature(mod.dense_baseline).parameters:
-            kw["iterations"] = probe.n_iter
-        # run under a dispatch counter too: its kernel launches and host syncs price the launch-bound GPU time
-        base = gpu_baseline.with_launch_counts(lambda m=mod, p=problem, kw=kw, t=target: m.dense_baseline(p, device=device, target=t, **kw))
-        cpu_base = mod.cpu_baseline(problem, target=target)
-        measured = None
-        if cuda:
-            measured = gpu_baseline.measure(
-                lambda m=mod, p=problem, kw=kw, t=target: m.dense_baseline(p, device="cuda", target=t, **kw), device="cuda"
-            )
-            measured = dataclasses.replace(measured, accuracy=dict(base.accuracy), target=dict(target), reached=base.reached)
-        traffic, why = _traffic_for(res.run, res.network, mapping_mod)
-        if why:
-            notes.append(f"{label}: priced without routing terms (no mapping: {why}).")
-        accuracy = {k: float(v) for k, v in res.errors.items() if np.isscalar(v) and np.isfinite(v)}
-        comp = energy.compare(
-            label,
-            res.run.counts,
-            mapping=traffic,
-            baseline=base,
-            gpu_profile="h100",
-            measured=measured,
-            accuracy=accuracy,
-            cpu_baseline=cpu_base,
-            target=target,
-            extra={
-                "success": bool(res.success),
-                "message": res.message,
-                "n_steps": int(res.n_steps),
-                "spiking_wall_time_s": wall,
-                "engine": engine,
-            },
+        comp, job_summary, job_notes = energy.jobs.run_task_job(
+            importlib.import_module(f"tasks.{name}"),
+            prob_kw,
+            solve_kw,
+            base_kw,
+            seed=args.seed,
+            engine=engine,
+            device=device,
+            label=label,
+            traffic=traffic_fn,
+            trace=convergence_trace,
+            cache=done,
         )
+        notes.extend(job_notes)
         comparisons.append(comp)
-        summary["jobs"][name] = {
-            "success": bool(res.success),
-            "n_steps": int(res.n_steps),
-            "synaptic_events": int(res.run.counts.synaptic_events),
-            "baseline_flops": int(base.flops),
-            "errors": accuracy,
-            "target": target,
-            "gpu_baseline": {
-                "algorithm": base.algorithm,
-                "n_iter": int(base.n_iter),
-                "accuracy": dict(base.accuracy),
-                "reached": base.reached,
-            },
-            "cpu_baseline": {
-                "algorithm": cpu_base.algorithm,
-                "n_iter": int(cpu_base.n_iter),
-                "wall_time_s": float(cpu_base.wall_time_s),
-                "repeats": int(cpu_base.info.get("repeats", 1)),
-                "accuracy": dict(cpu_base.accuracy),
-                "reached": cpu_base.reached,
-            },
-        }
+        summary["jobs"][name] = job_summary
+
+    # size sweeps: energy- and time-to-solution against size, the demo job's size among them (reused, not run again)
+    sweeps = []
+    todo = [sw for sw in _DEMO_SWEEPS if not args.only or sw["task"] in args.only]
+    for sw in tqdm(todo, desc="size sweeps", unit="task", disable=args.quiet):
+        kw = {k: v for k, v in sw.items() if k != "task"}
+        sweeps.append(
+            energy.sizesweep.run(
+                importlib.import_module(f"tasks.{sw['task']}"),
+                **kw,
+                seed=args.seed,
+                engine=engine,
+                device=device,
+                profile=energy.sizesweep.HEADLINE_CHIPS,
+                traffic=traffic_fn,
+                cache=done,
+            )
+        )
 
     # fixed point: the linear task quantised to Loihi's registers and run bit-exactly
     fp_problem = importlib.import_module("tasks.linear").random_problem(n=64, cond=10.0, seed=args.seed)
@@ -330,7 +319,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         except Exception as exc:  # no .venv-lava on this machine: the report says so
             notes.append(f"Lava: not run ({type(exc).__name__}: {str(exc)[:300]}).")
     paths = energy.report(
-        comparisons, out, title="snn demo: spiking solvers vs the dense GPU way", placement=placement, activity=activity, notes=notes
+        comparisons,
+        out,
+        title="snn demo: spiking solvers vs the dense GPU way",
+        placement=placement,
+        activity=activity,
+        notes=notes,
+        size_sweeps=sweeps,
     )
     snn.io.atomic_write_bytes(out / "summary.json", lambda fh: fh.write(json.dumps(summary, indent=2, default=str).encode()))
     print(f"report: {paths['html']}\n        {paths['md']}\n        {paths['json']}")

@@ -33,6 +33,14 @@ def test_demo_writes_a_report_with_the_task_and_its_baseline(tmp_path, capsys):
     report = json.loads((out / "report.json").read_text())
     assert "shortest path" in json.dumps(report)
     assert "MODELLED" in (out / "report.md").read_text() or summary["device"] == "cuda"
+    # the task's size sweep: its point at the demo's size is the demo job itself (reused, so the same measured CPU time)
+    (sweep,) = report["size_sweeps"]
+    assert sweep["task"] == "shortest_path" and 200.0 in sweep["sizes"] and (out / "figures" / "sweep-shortest_path.png").exists()
+    k = sweep["sizes"].index(200.0)
+    assert sweep["series"]["cpu"]["time_s"][k]["best"] == pytest.approx(job["cpu_baseline"]["wall_time_s"], rel=1e-12)
+    (comp,) = report["comparisons"]
+    assert sweep["series"]["chip"]["energy_j"][k] == pytest.approx(comp["headline"]["chip_energy_j"], rel=1e-12)
+    assert "## Size sweep: shortest path" in (out / "report.md").read_text()
 
 
 def test_report_and_deploy_from_a_saved_network(tmp_path, capsys):
