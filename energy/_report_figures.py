@@ -140,7 +140,7 @@ def convergence(panels: Sequence[Mapping[str, Any]]) -> bytes | None:
         ax.set_title(p["job"], fontsize=9)
         ax.set_xlabel("simulation steps", fontsize=8)
         ax.set_ylabel(p["metric"], fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.tick_params(which="both", labelsize=7)
         ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     return png(fig)

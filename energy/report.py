@@ -435,6 +435,8 @@ def _chip_items(comp: Mapping[str, Any]) -> list[dict[str, Any]]:
 def _ratio_cell(r: Mapping[str, float] | None, *, at_most: bool = False, why: str = "") -> str:
     if not r:
         return why or "–"
+    if math.isclose(r["low"], r["high"], rel_tol=1e-9):
+        return f"{'≤ ' if at_most else ''}{_x(r['best'])}× (no range)"
     return f"{'≤ ' if at_most else ''}{_x(r['best'])}× [{_x(r['low'])} – {_x(r['high'])}]"
 
 
@@ -967,6 +969,44 @@ def _size_sweep_sections(size_sweeps: Sequence[Mapping[str, Any]] | None) -> tup
     return data, sections
 
 
+_GLANCE_HEADER = [
+    "job",
+    "chip (kind)",
+    "chip energy",
+    "GPU energy (matched scope)",
+    "energy: GPU / chip",
+    "time: GPU / chip",
+    "energy: CPU / chip",
+    "time: CPU / chip",
+    "accuracy matched",
+]
+
+
+def _glance_rows(heads: list[tuple[str, dict[str, Any] | None]]) -> list[list[str]]:
+    """The headlines as one table: a row per job, the sentences' numbers, ranges in brackets."""
+    rows = []
+    for name, h in heads:
+        if not h:
+            continue
+        bound = h["chip_label"] == "bound"
+        cpu = h.get("cpu") or {}
+        rows.append(
+            [
+                name,
+                _CHIP_NAMES.get(h["chip"], h["chip"])
+                + ("" if h["chip_label"] in _CHIP_NAMES.get(h["chip"], "") else f" ({h['chip_label']})"),
+                _iv_cell(h["chip_energy_j"], "J"),
+                _iv_cell(h["gpu_energy_j"], "J"),
+                _ratio_cell(h["energy_ratio"], at_most=bound),
+                _ratio_cell(h["time_ratio"], at_most=bound),
+                _ratio_cell(cpu.get("energy_ratio"), at_most=bool(cpu.get("at_most"))),
+                _ratio_cell(cpu.get("time_ratio"), at_most=bound),
+                {True: "yes", False: "NO", None: "–"}[h.get("equal_accuracy")],
+            ]
+        )
+    return rows
+
+
 # ------------------------------------------------------------------------------ writers
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write atomically, with the mode an ordinary ``open()`` gives (0666 less the umask: see :func:`snn.io.atomic_path`)."""
@@ -1098,7 +1138,9 @@ def report(
 
     no_head = "no chip estimate or no GPU baseline to compare"
     # --- Markdown
+    glance = _glance_rows(heads)
     md = [f"# {title}", "", f"Generated {created} by snn-toolkit.", "", "## Headline", ""]
+    md += [_table_md(_GLANCE_HEADER, glance), ""] if glance else []
     md += [f"- **{name}**: {h['sentence'] if h else no_head}" for name, h in heads] + [""]
     md += ["## How to read this report", ""] + [f"- {line}" for line in _HOW_TO_READ] + [""]
     for head, blocks in sections:
@@ -1126,7 +1168,9 @@ def report(
         f"<style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         f'<p class="small">Generated {html.escape(created)} by snn-toolkit.</p>',
-        '<h2>Headline</h2><ul class="headline">',
+        "<h2>Headline</h2>",
+        _table_html(_GLANCE_HEADER, glance) if glance else "",
+        '<ul class="headline">',
     ]
     parts += [f"<li><b>{html.escape(name)}</b>: {html.escape(h['sentence'] if h else no_head)}</li>" for name, h in heads]
     parts += ["</ul>", "<h2>How to read this report</h2><ul>"]
