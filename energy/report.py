@@ -608,7 +608,9 @@ def _job_section(c: Mapping[str, Any]) -> tuple[str, list[tuple], dict[str, Any]
         blocks.append(
             (
                 "p",
-                f"Mapping: {m.get('n_cores')} cores on {m.get('n_chips')} chip(s), {m.get('topology')}; hops {m.get('hops')}, {m.get('messages_local')} local messages.",
+                f"Mapping: {m.get('n_cores')} core{'' if m.get('n_cores') == 1 else 's'} on {m.get('n_chips')} chip(s), {m.get('topology')} mesh; "
+                f"link traversals {', '.join(f'{v} {k}' for k, v in (m.get('hops') or {}).items())}; {m.get('messages_local')} messages stay on their core"
+                + (f", {m['messages_remote']} leave it." if m.get("messages_remote") is not None else "."),
             )
         )
     else:
@@ -924,6 +926,9 @@ def _sources(comps: list[dict[str, Any]], placement: Mapping[str, Any] | None) -
         used.append("cpu_xeon8480")
     if placement and placement.get("profile") and placement["profile"] not in used:
         used.append(placement["profile"])
+    rank = {"neuromorphic": 0, "dense-processor": 1}
+    known = [n for n in used if n in _profiles.names()]
+    used = sorted(known, key=lambda n: (rank.get(_profiles.get(n).kind, 2), known.index(n)))  # chips, then baselines, then tables
     out = []
     for name in used:
         try:
