@@ -296,6 +296,13 @@ def _accuracy_text(comp: Mapping[str, Any]) -> tuple[str, bool | None]:
     return f"{word}: " + ", ".join(parts), reached
 
 
+def _speed_words(other_over_chip: float, bound: bool) -> str:
+    """', 3× faster' / ', 2× slower' from a time ratio other / chip; a bound's chip time is a floor: 'at most' faster, 'at least' slower."""
+    if other_over_chip >= 1:
+        return f", {'at most ' if bound else ''}{_x(other_over_chip)}× faster"
+    return f", {'at least ' if bound else ''}{_x(1 / other_over_chip)}× slower"
+
+
 def headline(comp: Mapping[str, Any]) -> dict[str, Any] | None:
     """One job's headline: the preferred chip estimate against the GPU baseline, in matched scopes, with ranges.
 
@@ -336,8 +343,7 @@ def headline(comp: Mapping[str, Any]) -> dict[str, Any] | None:
         word = "at most " if is_bound else ""
         sentence += f" → {word}{_x(ratio['best'])}× less energy [{_x(ratio['low'])} – {_x(ratio['high'])}]"
     if speed:
-        sp = speed["best"]
-        sentence += f", {_x(sp)}× faster" if sp >= 1 else f", {_x(1 / sp)}× slower"
+        sentence += _speed_words(speed["best"], is_bound)
         sentence += f" [GPU/chip time {_x(speed['low'])} – {_x(speed['high'])}]"
     sentence += f"; {scope}"
     other = scopes["all_in"] if prof.scope == "per-op" else scopes["dynamic"]
@@ -357,8 +363,7 @@ def headline(comp: Mapping[str, Any]) -> dict[str, Any] | None:
             f"{'at most ' if cpu['at_most'] else ''}{_x(r['best'])}× less energy [{_x(r['low'])} – {_x(r['high'])}]"
         )
         if cpu["time_ratio"]:
-            sp = cpu["time_ratio"]["best"]
-            sentence += f", {_x(sp)}× faster" if sp >= 1 else f", {_x(1 / sp)}× slower"
+            sentence += _speed_words(cpu["time_ratio"]["best"], is_bound)
     eq_txt, reached = _accuracy_text(comp)
     sentence += f"; {eq_txt}." if eq_txt else f"{acc_txt}."
     if is_bound:

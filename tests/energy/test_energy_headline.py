@@ -198,3 +198,21 @@ def test_headline_cpu_ratio_and_equal_accuracy_by_hand():
     )
     h = headline(comp.to_dict())
     assert h["equal_accuracy"] is False and "accuracy NOT matched" in h["sentence"] and "did NOT reach it" in h["sentence"]
+
+
+def test_a_bound_headline_says_at_most_for_energy_and_speed():
+    """Graded spikes: only the Loihi 2 bound prices them; its chip time is a floor, so 'at most' faster (or 'at least' slower)."""
+    gpu = B.model(1000, 1000, "h100", "float32", kernel_launches=100, host_syncs=10)
+    comp = energy.compare(
+        "graded", make_counts(graded_spikes=4), profiles=["loihi1_davies2018", "loihi2_bound"], mapping=make_mapping(), baselines=[gpu]
+    )
+    h = headline(comp.to_dict())
+    e = comp.estimates["loihi2_bound"]
+    assert h["chip"] == "loihi2_bound" and h["chip_label"] == "bound"
+    sp = gpu.time_s / e.time_s
+    assert "at most" in h["sentence"].split("less energy")[0]
+    import re
+
+    m = re.search(r"at (most|least) ([0-9.e]+)× (faster|slower)", h["sentence"])
+    assert m and (m.group(1), m.group(3)) == (("most", "faster") if sp >= 1 else ("least", "slower"))
+    assert float(m.group(2)) == pytest.approx(sp if sp >= 1 else 1 / sp, rel=0.05)  # printed to 2 digits
