@@ -525,7 +525,16 @@ def caption(sweep: Mapping[str, Any]) -> str:
                 continue
             who = _winner(xs, chips[(what, versus)], s[versus][f"{what}_j" if what == "energy" else "time_s"], versus.upper())
             parts.append(head + {"": "not compared", "tie": "a tie throughout"}.get(who, f"no crossover in range: {who} wins throughout"))
-    return "; ".join(parts) + "."
+    text = "; ".join(parts) + "."
+    try:
+        bound = _profiles.get(sweep["profile"]).label == "bound"
+    except EnergyError:  # a profile this installation does not ship: say nothing about it
+        bound = False
+    if bound:
+        text += " The chip figures are a bound (best-case system figures): where the chip wins, it wins at most by this much."
+    elif cpu_chip is s["chip"]["energy_j"]:
+        text += " Energy vs CPU sets the chip's dynamic energy against the CPU's all-in: an upper bound on the chip's advantage."
+    return text
 
 
 def _check_sweep(sweep: Any) -> None:

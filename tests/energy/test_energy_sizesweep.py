@@ -98,6 +98,9 @@ def test_caption_names_crossovers_and_who_wins_throughout():
     assert "energy vs CPU: no crossover in range: chip wins throughout" in text  # 1e-2..1 J vs 1 J: ties at 1000
     assert "time vs GPU: not compared" in text
     assert "time vs CPU: no crossover in range: chip wins throughout" in text
+    assert "upper bound on the chip's advantage" in text  # no all-in chip energy: dynamic vs the CPU's all-in
+    bound = sizesweep.caption({**sw, "profile": "loihi2_bound", "chip_label": "Loihi 2 (bound)"})
+    assert "a bound (best-case system figures)" in bound and "upper bound on the chip's" not in bound
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
