@@ -147,20 +147,25 @@ def convergence(panels: Sequence[Mapping[str, Any]]) -> bytes | None:
 
 
 def activity(lines: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> bytes | None:
-    """Messages per step against simulated time, one line per series."""
+    """Messages per step against simulated time: small multiples, one panel per series (their scales differ by 100x)."""
     if not lines:
         return None
-    fig = figure()
-    ax = fig.add_subplot(1, 1, 1)
-    for label, t, y in lines:
-        ax.plot(t, y, label=label, linewidth=1.0)
-    ax.set_xlabel("simulated time (ms; step index for extra series)")
-    ax.set_ylabel("messages per step")
-    ax.set_title("Activity over time")
-    if all(np.all(y > 0) for _, _, y in lines):
-        ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ncol = min(4, len(lines))
+    nrow = math.ceil(len(lines) / ncol)
+    fig = figure(3.3 * ncol, 2.3 * nrow)
+    for k, (label, t, y) in enumerate(lines):
+        ax = fig.add_subplot(nrow, ncol, k + 1)
+        ax.plot(t, y, linewidth=0.8, color="#1f77b4")
+        ax.set_title(label.replace(": spikes/step", ""), fontsize=8)
+        top = float(np.nanmax(y)) if np.isfinite(y).any() else 1.0
+        ax.set_ylim(0, max(1.0, top) * 1.1)
+        ax.tick_params(which="both", labelsize=7)
+        ax.grid(alpha=0.3)
+        if k % ncol == 0:
+            ax.set_ylabel("messages per step", fontsize=7)
+        if k >= len(lines) - ncol:
+            ax.set_xlabel("simulated time (ms)", fontsize=7)
+    fig.tight_layout()
     return png(fig)
 
 

@@ -880,7 +880,19 @@ def _sections(comps, placement, activity, crosschecks, extra_notes, sweep_sectio
             lines.append((str(label), np.arange(arr.size, dtype=float), arr))
     png = _figs.activity(lines)
     if png:
-        sections.append(("Activity", [("fig", "activity", "Activity over time (spike messages per step)", png)]))
+        sections.append(
+            (
+                "Activity",
+                [
+                    (
+                        "fig",
+                        "activity",
+                        "Activity: spike messages per step against simulated time, one panel per run (each on its own scale)",
+                        png,
+                    )
+                ],
+            )
+        )
     if crosschecks:
         rows = []
         for x in crosschecks:
