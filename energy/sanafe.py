@@ -50,6 +50,7 @@ import numpy as np
 import snn
 from energy.errors import EnergyError, SNNTypeError
 from energy.estimate import estimate
+from snn._frontier import frontier
 
 __all__ = [
     "available",
@@ -136,21 +137,6 @@ def _check_placement(network: snn.Network, placement: Mapping[str, Any]) -> dict
 def _tile_xy(core: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     tile = core // CORES_PER_TILE
     return tile // MESH_HEIGHT, tile % MESH_HEIGHT
-
-
-def _frontier(rows: np.ndarray) -> np.ndarray:
-    """The distinct rows of ``rows`` (cores x counts) that no other row dominates.
-
-    Row ``a`` dominates ``b`` when ``a >= b`` in every column: for any
-    non-negative per-count latencies the busiest core is then on the frontier,
-    so the per-step maximum of any such weighted sum is the maximum over it.
-    """
-    rows = np.unique(rows, axis=0)
-    if len(rows) <= 1:
-        return rows
-    ge = (rows[:, None, :] >= rows[None, :, :]).all(axis=2)
-    np.fill_diagonal(ge, False)  # rows are distinct: a >= b elsewhere means a dominates b
-    return rows[~ge.any(axis=0)]
 
 
 def loihi_traffic(network: snn.Network, run: Any, placement: Mapping[str, Any]) -> dict[str, Any]:
@@ -242,8 +228,8 @@ def loihi_traffic(network: snn.Network, run: Any, placement: Mapping[str, Any]) 
     for k in range(n_steps):
         send = np.stack([nu_core[used], fired_core[k, used], sent_core[k, used]], axis=1)
         recv = np.stack([recv_core[k, used], syn_core[k, used]], axis=1)
-        send_rows.append(_frontier(send).tolist())
-        recv_rows.append(_frontier(recv).tolist())
+        send_rows.append(frontier(send).tolist())
+        recv_rows.append(frontier(recv).tolist())
     return {
         "n_cores": int(used.size),
         "n_chips": 1,

@@ -55,6 +55,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from hardware import chips as _chips
+from snn._frontier import frontier
 from snn.errors import SNNError, SNNTypeError, bad_value
 from snn.network import Network
 from snn.results import RunResult
@@ -250,6 +251,40 @@ class Traffic:
     per_step_max_core_spikes: np.ndarray | None = None
     per_step_max_core_messages_sent: np.ndarray | None = None
     per_step_max_core_messages_received: np.ndarray | None = None
+    per_step_core_spikes: sp.csr_matrix | None = None
+    per_step_core_messages_sent: sp.csr_matrix | None = None
+    per_step_core_messages_received: sp.csr_matrix | None = None
+
+    #: above this many cores ``to_dict(include_cores=True)`` leaves the per-core rows out (their frontier costs k^2 per step)
+    MAX_CORES_FOR_ROWS = 256
+
+    def core_rows(self) -> tuple[list[list[list[int]]], list[list[list[int]]]] | None:
+        """Per step, the per-core rows no other core dominates: send ``[neuron_updates, spikes, messages_sent]``, receive ``[messages_received, synaptic_events]``.
+
+        What ``loihi1_sanafe``'s time model (each core the larger of its send and
+        receive work, the busiest core sets the step) needs to be exact for any
+        latencies; None when the per-core matrices were not kept or there are
+        more than :attr:`MAX_CORES_FOR_ROWS` cores.
+        """
+        if self.per_step_core_spikes is None or self.per_step_core_messages_sent is None or self.per_step_core_messages_received is None:
+            return None
+        if self.n_cores > self.MAX_CORES_FOR_ROWS:
+            return None
+        fired, sent, recv, syn = (
+            np.rint(m.toarray()).astype(np.int64)  # integral counts (a float product on the way)
+            for m in (
+                self.per_step_core_spikes,
+                self.per_step_core_messages_sent,
+                self.per_step_core_messages_received,
+                self.per_step_core_synaptic_events,
+            )
+        )
+        nu = np.broadcast_to(np.asarray(self.per_core_neuron_updates, dtype=np.int64), fired.shape)
+        send_rows, recv_rows = [], []
+        for k in range(self.n_steps):
+            send_rows.append(frontier(np.stack([nu[k], fired[k], sent[k]], axis=1)).tolist())
+            recv_rows.append(frontier(np.stack([recv[k], syn[k]], axis=1)).tolist())
+        return send_rows, recv_rows
 
     @property
     def total_hops(self) -> int:
@@ -268,12 +303,17 @@ class Traffic:
         ``per_step_max_core_spikes``, ``per_step_max_core_messages_sent`` and
         ``per_step_max_core_messages_received`` (the estimator's optional keys:
         without them its per-step time models spread spikes and messages evenly
-        over the cores).
+        over the cores) and, up to :attr:`MAX_CORES_FOR_ROWS` cores, the per-core
+        rows ``per_step_core_send`` / ``per_step_core_receive`` (:meth:`core_rows`;
+        without them the per-core max of send and receive work is an upper bound).
         """
         extra: dict[str, Any] = {"messages_remote": int(self.messages_remote)} if include_remote else {}
         if include_cores:
             for key in ("per_step_max_core_spikes", "per_step_max_core_messages_sent", "per_step_max_core_messages_received"):
                 extra[key] = [int(v) for v in getattr(self, key)]
+            rows = self.core_rows()
+            if rows is not None:
+                extra["per_step_core_send"], extra["per_step_core_receive"] = rows
         return {
             **extra,
             "n_cores": int(self.n_cores),
@@ -889,4 +929,7 @@ def traffic(run_result: RunResult, mapping: MappingResult) -> Traffic:
         per_step_max_core_spikes=step_max(sp.csr_matrix(fired_core)),
         per_step_max_core_messages_sent=step_max(sp.csr_matrix(sent_core)),
         per_step_max_core_messages_received=step_max(sp.csr_matrix(recv_core)),
+        per_step_core_spikes=sp.csr_matrix(fired_core),
+        per_step_core_messages_sent=sp.csr_matrix(sent_core),
+        per_step_core_messages_received=sp.csr_matrix(recv_core),
     )

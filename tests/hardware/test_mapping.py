@@ -139,6 +139,9 @@ def brute_traffic(net: snn.Network, res: snn.RunResult, m: mapping.MappingResult
         "per_step_max_core_spikes": [max(d.values(), default=0) for d in step_core_fired],
         "per_step_max_core_messages_sent": [max(d.values(), default=0) for d in step_core_sent],
         "per_step_max_core_messages_received": [max(d.values(), default=0) for d in step_core_received],
+        "per_step_core_fired": [dict(d) for d in step_core_fired],
+        "per_step_core_sent": [dict(d) for d in step_core_sent],
+        "per_step_core_received": [dict(d) for d in step_core_received],
     }
 
 
@@ -427,7 +430,7 @@ def test_per_core_spike_and_message_maxima_match_brute_force(spatial_run):
     ref = brute_traffic(net, res, m)
     d = traffic(res, m).to_dict(include_cores=True)
     keys = ("per_step_max_core_spikes", "per_step_max_core_messages_sent", "per_step_max_core_messages_received")
-    assert set(d) == CONTRACT_KEYS | set(keys)
+    assert set(d) == CONTRACT_KEYS | set(keys) | {"per_step_core_send", "per_step_core_receive"}
     for key in keys:
         assert d[key] == ref[key], key
         assert all(type(v) is int for v in d[key])
@@ -579,3 +582,37 @@ def test_sequential_placement_on_the_48_cubed_grid_of_the_issue():
     assert 2_400_000 < net.n_synapses < 2_800_000
     for placement in ("sequential", "locality"):
         _check_limits_vectorised(net, map_network(net, "loihi", placement=placement))
+
+
+def test_per_core_rows_give_the_busiest_core_for_any_latencies(spatial_run):
+    """The frontier rows of to_dict(include_cores=True): each is a real core's row, and for any non-negative
+    latencies the largest weighted row among them is the largest over all cores (counted message by message)."""
+    net, res = spatial_run
+    m = map_network(net, tiny_chip(), "3d", layers=2)
+    ref = brute_traffic(net, res, m)
+    d = traffic(res, m).to_dict(include_cores=True)
+    sources = [p for p in m.populations if net.population(p).model.is_source]
+    updates = np.zeros(m.n_cores, dtype=np.int64)  # neuron updates per core and step: non-source neurons placed there
+    for p in m.populations:
+        if p not in sources:
+            np.add.at(updates, m.cores_of(p), 1)
+    rng = np.random.default_rng(0)
+    assert m.n_cores > 2 and any(len(r) > 1 for r in d["per_step_core_send"])  # several cores, rows that do not dominate each other
+    for t in range(res.n_steps):
+        send = np.array(
+            [[updates[c], ref["per_step_core_fired"][t].get(c, 0), ref["per_step_core_sent"][t].get(c, 0)] for c in range(m.n_cores)]
+        )
+        recv = np.array([[ref["per_step_core_received"][t].get(c, 0), ref["per_step_core_events"][t].get(c, 0)] for c in range(m.n_cores)])
+        for rows, full in ((d["per_step_core_send"][t], send), (d["per_step_core_receive"][t], recv)):
+            rows = np.asarray(rows, dtype=np.int64)
+            assert all((full == r).all(axis=1).any() for r in rows)  # each row is some core's counts
+            for w in rng.uniform(0.0, 1.0, size=(20, full.shape[1])):
+                assert (rows @ w).max() == pytest.approx((full @ w).max(), rel=1e-12)
+    import energy
+
+    zero = {"hop_vertical": 0.0}
+    exact = energy.estimate(res.counts, "loihi1_sanafe", d, assumptions=zero)
+    bound = {k: v for k, v in d.items() if k not in ("per_step_core_send", "per_step_core_receive")}
+    upper = energy.estimate(res.counts, "loihi1_sanafe", bound, assumptions=zero)
+    assert not any("per-core rows" in n for n in exact.notes) and any("per-core rows" in n for n in upper.notes)
+    assert exact.time_s <= upper.time_s  # term-by-term maxima can only overstate the busiest core
