@@ -808,7 +808,7 @@ def _placement_blocks(placement: Mapping[str, Any]) -> list[tuple]:
                 label,
                 e.get("topology"),
                 e.get("n_cores"),
-                json.dumps(e.get("hops")),
+                ", ".join(f"{v} {k}" for k, v in (e.get("hops") or {}).items()),
                 e.get("max_hops_per_step"),
                 _fmt(e.get("energy_j"), "J"),
                 _fmt(e.get("time_s"), "s"),
