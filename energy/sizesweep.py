@@ -31,19 +31,13 @@ from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from energy import profiles as _profiles
+from energy._scopes import CHIP_NAMES as _CHIP_NAMES
+from energy._scopes import HEADLINE_CHIPS, gpu_baseline, interval, scopes
 from energy.errors import EnergyError, SNNTypeError
 from energy.jobs import run_task_job, task_name
 
 __all__ = ["HEADLINE_CHIPS", "caption", "crossovers", "figure", "run", "series_from_comparison"]
 
-#: short names of the chips (the report's headline uses the same)
-_CHIP_NAMES = {
-    "loihi1_sanafe": "Loihi 1 (SANA-FE-calibrated)",
-    "loihi1_davies2018": "Loihi 1 (Davies 2018)",
-    "loihi2_bound": "Loihi 2 (bound)",
-}
-#: the headline's chips in order of preference (energy.report)
-HEADLINE_CHIPS = ("loihi1_sanafe", "loihi1_davies2018", "loihi2_bound")
 _VERSUS = ("gpu", "cpu")
 _WHAT = ("energy", "time")
 #: |log(ratio)| at or below this counts as a tie (exact touch)
@@ -51,38 +45,11 @@ _TIE = 1e-12
 
 
 # ------------------------------------------------------------------------------ intervals
-def _interval(best: Any, low: Any = None, high: Any = None) -> dict[str, float] | None:
-    if best is None:
-        return None
-    return {"low": float(best if low is None else low), "best": float(best), "high": float(best if high is None else high)}
-
-
 def _as_dict(comp: Any) -> Mapping[str, Any]:
     d = comp.to_dict() if hasattr(comp, "to_dict") else comp
     if not isinstance(d, Mapping) or "estimates" not in d:
         raise SNNTypeError(f"comp={comp!r}: must be an energy.Comparison or its to_dict()")
     return d
-
-
-def _gpu(comp: Mapping[str, Any], per_op: bool) -> tuple[dict[str, Any] | None, str]:
-    """The GPU baseline the headline uses, in the scope matching the chip's: (record, note)."""
-    note = ""
-    for b in comp.get("baselines", []):
-        if b["kind"] == "measured" and b.get("energy_j") is not None:
-            above = b.get("energy_above_idle_j")
-            if above is None or above <= 0:
-                note = (
-                    f"{b['label']}: measured energy above idle {above} J is <= 0 (too short for the counter), so the modelled GPU is used"
-                )
-                continue
-            energy = _interval(above) if per_op else _interval(b["energy_j"])
-            return {"record": b, "energy_j": energy}, note
-    for b in comp.get("baselines", []):
-        if b["kind"] == "modelled" and b.get("energy_j"):
-            board = _interval(b["energy_j"], b.get("energy_low_j"), b.get("energy_high_j"))
-            above = _interval(b.get("energy_above_idle_j"), b.get("energy_above_idle_low_j"), b.get("energy_above_idle_high_j"))
-            return {"record": b, "energy_j": (above or board) if per_op else board}, note
-    return None, note
 
 
 def series_from_comparison(comp: Any, profile: str = "loihi1_sanafe") -> dict[str, Any]:
@@ -114,34 +81,30 @@ def series_from_comparison(comp: Any, profile: str = "loihi1_sanafe") -> dict[st
     prof = _profiles.get(profile)
     per_op = prof.scope == "per-op"
     notes: list[str] = []
+    gpu_rec = gpu_baseline(d)
+    if gpu_rec is not None and gpu_rec[3]:
+        notes.append(gpu_rec[3])
+    above, board = (gpu_rec[1], gpu_rec[2]) if gpu_rec is not None else (None, None)
     e = d["estimates"].get(prof.name)
     chip: dict[str, Any] = {"energy_j": None, "time_s": None, "energy_all_in_j": None, "scope": "", "kind": "", "refused": None}
     if e is None:
         chip["refused"] = d.get("refused", {}).get(prof.name, f"profile {prof.name!r} was not priced for this job")
     else:
-        total = _interval(e["energy_j"], e.get("energy_low_j"), e.get("energy_high_j"))
-        static = e.get("static_j")
-        if per_op and static is not None:
-            sl, sh = e.get("static_low_j", static), e.get("static_high_j", static)
-            chip["energy_j"] = {"low": total["low"] - sl, "best": total["best"] - static, "high": total["high"] - sh}
-            chip["energy_all_in_j"] = total
-        else:
-            chip["energy_j"] = total
-            chip["energy_all_in_j"] = None if per_op else total
-        chip["time_s"] = _interval(e.get("time_s"), e.get("time_low_s"), e.get("time_high_s"))
+        # the headline's scopes (energy._scopes): per-op chip dynamic vs GPU above idle, all-in vs board
+        sc = scopes(e, prof.scope, above, board)
+        chip["energy_j"] = sc["dynamic" if per_op else "all_in"]["chip_energy_j"]
+        chip["energy_all_in_j"] = sc["all_in"]["chip_energy_j"]
+        chip["time_s"] = interval(e.get("time_s"), e.get("time_low_s"), e.get("time_high_s"))
         chip["scope"] = "dynamic (per-op, static excluded)" if per_op else "all-in"
         chip["kind"] = str(e.get("label", "estimate"))
-    g, gnote = _gpu(d, per_op)
-    if gnote:
-        notes.append(gnote)
     gpu = None
-    if g is not None:
-        b = g["record"]
+    if gpu_rec is not None:
+        b = gpu_rec[0]
         gpu = {
             "label": b["label"],
             "kind": b["kind"],
-            "energy_j": g["energy_j"],
-            "time_s": _interval(b.get("time_s"), b.get("time_low_s"), b.get("time_high_s")),
+            "energy_j": above if per_op else board,
+            "time_s": interval(b.get("time_s"), b.get("time_low_s"), b.get("time_high_s")),
             "reached": b.get("reached"),
         }
     cpus = [b for b in d.get("cpu_baselines", []) if b.get("energy_j")]
@@ -150,8 +113,8 @@ def series_from_comparison(comp: Any, profile: str = "loihi1_sanafe") -> dict[st
         b = cpus[0]
         cpu = {
             "label": b["label"],
-            "energy_j": _interval(b["energy_j"], b.get("energy_low_j"), b.get("energy_high_j")),
-            "time_s": _interval(b.get("time_s"), b.get("time_low_s"), b.get("time_high_s")),
+            "energy_j": interval(b["energy_j"], b.get("energy_low_j"), b.get("energy_high_j")),
+            "time_s": interval(b.get("time_s"), b.get("time_low_s"), b.get("time_high_s")),
             "reached": b.get("reached"),
         }
     target = d.get("target")

@@ -160,6 +160,14 @@ def test_a_sweep_point_has_the_numbers_of_the_headline(task, sizes, profile, tra
         assert s["chip"]["energy_j"][k]["best"] == pytest.approx(e.energy_j - (e.static_j or 0.0))
         t = s["chip"]["time_s"][k]
         assert (t["low"], t["best"], t["high"]) == (e.time_low_s or e.time_s, e.time_s, e.time_high_s or e.time_s)
+        gpu = next(b for b in comp.baselines if b.kind == "modelled")  # no CUDA here: the modelled H100
+        per_op = energy.profiles.get(profile).scope == "per-op"
+        want = (
+            (gpu.energy_above_idle_low_j, gpu.energy_above_idle_j, gpu.energy_above_idle_high_j)
+            if per_op
+            else (gpu.energy_low_j, gpu.energy_j, gpu.energy_high_j)
+        )
+        assert tuple(s["gpu"]["energy_j"][k][x] for x in ("low", "best", "high")) == pytest.approx(want, rel=1e-12)
         cpu = comp.cpu_baselines[0]
         assert s["cpu"]["time_s"][k]["best"] == cpu.time_s and s["cpu"]["energy_j"][k]["best"] == cpu.energy_j
         assert sw["accuracy"][k] == {"target": comp.target, "gpu_reached": True, "cpu_reached": True}
